@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stop_token>
+#include <string>
+#include <vector>
+
+#include "beehive/context.hpp"
+#include "beehive/module.hpp"
+#include "beehive/module_options.hpp"
+
+namespace beehive {
+
+/// How a module joins its context (Go's Register(m, opts...)).
+struct register_options {
+  /// Context type; a type other than `channel` marks the module remote, as in Go.
+  std::string type = "channel";
+  inbox_options inbox;
+};
+
+/// Settings of a core.
+struct core_options {
+  /// Bound of `shutdown` as a whole.
+  std::chrono::nanoseconds shutdown_deadline = std::chrono::seconds(10);
+  /// When true, an exception escaping a module without a restart policy ends the process
+  /// (std::terminate). Off by default: it is logged and the module counts as failed.
+  bool terminate_on_module_exception = false;
+  /// How the restart loop waits `interval` before a restart; returns false when `stop` was
+  /// requested during the wait. Tests replace it to run restart sequences without sleeping.
+  std::function<bool(std::chrono::nanoseconds interval, std::stop_token stop)> restart_wait;
+  /// Observer of every restart wait (module, attempt starting at 1, interval); may be empty.
+  std::function<void(const std::string& module, int attempt, std::chrono::nanoseconds interval)>
+      on_restart;
+};
+
+/// What `shutdown` did.
+struct shutdown_report {
+  std::vector<std::string> stopped;  ///< modules whose `start` returned, in stop order
+  std::vector<std::string> overran;  ///< modules still running at the deadline
+  [[nodiscard]] bool clean() const noexcept { return overran.empty(); }
+};
+
+/// State of a registered module.
+enum class module_state {
+  registered,  ///< known, not started (or disabled)
+  running,     ///< `start` is running
+  restarting,  ///< waiting before a restart
+  stopped,     ///< `start` returned and will not run again
+  failed,      ///< `start` threw and will not run again
+};
+
+/// The core (Go's `core` package): the registry of modules, their threads, their restarts,
+/// and the process's shutdown.
+///
+/// Thread-safe. The destructor shuts down (as `shutdown()`) if modules still run.
+///
+/// @code
+/// beehive::context ctx;
+/// beehive::core core(ctx);
+/// (void)core.register_module(std::make_shared<my_module>());
+/// core.run();   // start_modules(), then wait for SIGINT/SIGTERM/... and shut down
+/// @endcode
+class core {
+ public:
+  explicit core(context& ctx, core_options options = {});
+  ~core();
+  core(const core&) = delete;
+  core& operator=(const core&) = delete;
+
+  /// Adds a module to the registry (enabled or disabled list, by `m->enable()`).
+  /// `already_exists` for a second module of the same name; `invalid_argument` for null or
+  /// an empty name.
+  [[nodiscard]] expected<void> register_module(std::shared_ptr<module> m,
+                                               register_options options = {});
+  /// Names of the enabled modules, in registration order.
+  [[nodiscard]] std::vector<std::string> modules() const;
+  /// Names of the disabled modules, in registration order.
+  [[nodiscard]] std::vector<std::string> disabled_modules() const;
+  /// State of a module; `module_not_found` if not registered.
+  [[nodiscard]] expected<module_state> state(std::string_view module) const;
+  /// Times the module's `start` has been restarted.
+  [[nodiscard]] expected<int> restarts(std::string_view module) const;
+
+  /// Adds every enabled module to the context (module and group) and starts each on its own
+  /// thread, in registration order. Fails (and starts nothing) if a module cannot be added.
+  [[nodiscard]] expected<void> start_modules();
+  /// Cancels the context, then stops modules in reverse start order (cleanup, then wait for
+  /// `start` to return) within `shutdown_deadline`, and reports who overran it. Idempotent.
+  shutdown_report shutdown();
+  /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`.
+  shutdown_report graceful_shutdown();
+  /// `start_modules()` then `graceful_shutdown()`.
+  [[nodiscard]] expected<shutdown_report> run();
+
+  [[nodiscard]] context& ctx() noexcept;
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+/// Waits for a termination signal (SIGINT, SIGHUP, SIGTERM, SIGQUIT).
+///
+/// Handlers are installed by the constructor and the previous ones restored by the
+/// destructor, so a signal that arrives between construction and `wait` is not lost.
+class signal_waiter {
+ public:
+  signal_waiter();
+  ~signal_waiter();
+  signal_waiter(const signal_waiter&) = delete;
+  signal_waiter& operator=(const signal_waiter&) = delete;
+  /// Blocks until one of the signals arrives; returns its number.
+  int wait();
+};
+
+/// The process-wide core over `default_context()`.
+[[nodiscard]] core& default_core();
+
+// Go-style free functions over the default core.
+[[nodiscard]] expected<void> register_module(std::shared_ptr<module> m,
+                                             register_options options = {});
+[[nodiscard]] expected<void> start_modules();
+shutdown_report graceful_shutdown();
+[[nodiscard]] expected<shutdown_report> run();
+
+}  // namespace beehive

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <memory>
+
+#include "beehive/errc.hpp"
+#include "beehive/message.hpp"
+#include "beehive/module_options.hpp"
+
+namespace beehive::detail {
+
+/// A module's bounded inbox: many producers, one or more consumers.
+///
+/// Thread-safe. Producers block, fail or evict by `inbox_options::overflow`; `close` wakes every
+/// blocked producer and consumer. Per-producer FIFO holds for everything, group deliveries
+/// included. Shared by the channel context and the socket context (remote modules' inboxes).
+class inbox {
+ public:
+  using clock = std::chrono::steady_clock;
+
+  explicit inbox(inbox_options options);
+  ~inbox();
+  inbox(const inbox&) = delete;
+  inbox& operator=(const inbox&) = delete;
+
+  /// Puts `msg` in by the overflow policy. Errors: channel_closed, queue_full, timed_out.
+  [[nodiscard]] expected<void> push(message&& msg);
+  /// Group delivery: never blocks the caller on a full inbox while room for parking remains
+  /// (the message waits in the inbox's parking list, still in FIFO order); past that, as `push`.
+  [[nodiscard]] expected<void> push_group(message&& msg);
+  /// Takes the next message; blocks. Error: channel_closed once closed and drained.
+  [[nodiscard]] expected<message> pop();
+  /// As `pop`, until `deadline`; `timed_out` when nothing came.
+  [[nodiscard]] expected<message> pop_until(clock::time_point deadline);
+  /// Closes: later pushes fail with channel_closed; queued messages are kept (drain) or dropped
+  /// and counted (drop) per the close mode. Idempotent.
+  void close();
+  [[nodiscard]] bool closed() const noexcept;
+  [[nodiscard]] inbox_stats stats() const;
+  [[nodiscard]] const inbox_options& options() const noexcept { return options_; }
+
+ private:
+  inbox_options options_;
+  struct state;
+  std::unique_ptr<state> s_;
+};
+
+}  // namespace beehive::detail
