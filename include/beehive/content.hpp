@@ -40,6 +40,8 @@ class content_holder {
   [[nodiscard]] virtual content_kind kind() const noexcept = 0;
   /// Appends compact JSON text (Go's encoding/json form) to `out`.
   [[nodiscard]] virtual expected<void> write_json(std::string& out) const = 0;
+  /// The payload as a JSON value; `not_serializable` when it has none.
+  [[nodiscard]] virtual expected<nlohmann::json> to_json() const = 0;
 };
 
 template <class T, class = void>
@@ -64,6 +66,13 @@ class object_holder final : public content_holder {
       return {};
     } else {
       (void)out;
+      return unexpected(errc::not_serializable);
+    }
+  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override {
+    if constexpr (has_json_serializer<T>::value) {
+      return nlohmann::json(value);
+    } else {
       return unexpected(errc::not_serializable);
     }
   }
@@ -141,13 +150,19 @@ class content {
   /// The content as a string: a string as is, a JSON string decoded.
   /// Returns `type_mismatch` for anything else.
   [[nodiscard]] expected<std::string> to_string() const;
+  /// The content as bytes: bytes as they are, a JSON string base64-decoded (how `[]byte`
+  /// crosses a socket). Returns `type_mismatch` for anything else or for malformed base64.
+  [[nodiscard]] expected<bytes> to_bytes() const;
   /// The content as a `T`: the object itself when it holds a `T`, else converted from JSON.
-  /// Returns `type_mismatch` when the conversion fails.
+  /// Returns `type_mismatch` when the conversion fails, `not_serializable` when the content is
+  /// an object of another type without a JSON form.
   template <class T>
   [[nodiscard]] expected<T> get() const {
     if (const T* p = if_object<T>()) return *p;
     if constexpr (std::is_same_v<T, std::string>) {
       return to_string();
+    } else if constexpr (std::is_same_v<T, bytes>) {
+      return to_bytes();
     } else {
       auto j = to_json();
       if (!j) return unexpected(j.error());

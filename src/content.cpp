@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/content.hpp"
+
+#include <utility>
+
+#include "json_text.hpp"
+
+namespace beehive {
+namespace detail {
+
+content_holder::~content_holder() = default;
+
+void write_go_json(const nlohmann::json& j, std::string& out) {
+  using value_t = nlohmann::json::value_t;
+  switch (j.type()) {
+    case value_t::null:
+    case value_t::discarded:
+      out.append("null");
+      return;
+    case value_t::boolean:
+      out.append(j.get_ref<const bool&>() ? "true" : "false");
+      return;
+    case value_t::number_integer:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_integer_t&>()));
+      return;
+    case value_t::number_unsigned:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_unsigned_t&>()));
+      return;
+    case value_t::number_float:
+      append_go_float(j.get_ref<const nlohmann::json::number_float_t&>(), out);
+      return;
+    case value_t::string:
+      append_go_string(j.get_ref<const std::string&>(), out);
+      return;
+    case value_t::binary: {
+      // Go has no binary JSON type; the nearest is []byte, which it writes as base64.
+      const auto& b = j.get_binary();
+      out.push_back('"');
+      append_base64(b.data(), b.size(), out);
+      out.push_back('"');
+      return;
+    }
+    case value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : j) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_go_json(e, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case value_t::object: {
+      // nlohmann::json keeps object keys in a std::map: byte-wise order, as Go sorts map keys.
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, value] : j.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_go_string(key, out);
+        out.push_back(':');
+        write_go_json(value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
+}
+
+namespace {
+
+class string_holder final : public content_holder {
+ public:
+  explicit string_holder(std::string s) : value_(std::move(s)) {}
+  [[nodiscard]] content_kind kind() const noexcept override { return content_kind::string; }
+  [[nodiscard]] expected<void> write_json(std::string& out) const override {
+    append_go_string(value_, out);
+    return {};
+  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override {
+    return nlohmann::json(value_);
+  }
+  [[nodiscard]] const std::string& value() const noexcept { return value_; }
+
+ private:
+  std::string value_;
+};
+
+class bytes_holder final : public content_holder {
+ public:
+  explicit bytes_holder(bytes b) : value_(std::move(b)) {}
+  [[nodiscard]] content_kind kind() const noexcept override { return content_kind::binary; }
+  [[nodiscard]] expected<void> write_json(std::string& out) const override {
+    out.push_back('"');
+    append_base64(value_.data(), value_.size(), out);
+    out.push_back('"');
+    return {};
+  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override {
+    std::string s;
+    append_base64(value_.data(), value_.size(), s);
+    return nlohmann::json(std::move(s));
+  }
+  [[nodiscard]] const bytes& value() const noexcept { return value_; }
+
+ private:
+  bytes value_;
+};
+
+class json_holder final : public content_holder {
+ public:
+  explicit json_holder(nlohmann::json j) : value_(std::move(j)) {}
+  [[nodiscard]] content_kind kind() const noexcept override { return content_kind::json; }
+  [[nodiscard]] expected<void> write_json(std::string& out) const override {
+    write_go_json(value_, out);
+    return {};
+  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override { return value_; }
+  [[nodiscard]] const nlohmann::json& value() const noexcept { return value_; }
+
+ private:
+  nlohmann::json value_;
+};
+
+// Why verbatim text: a message the socket server only forwards is written out again exactly
+// as it came in, so its content is never parsed (DESIGN §2); parsing happens on demand.
+class raw_json_holder final : public content_holder {
+ public:
+  explicit raw_json_holder(std::string text) : text_(std::move(text)) {}
+  [[nodiscard]] content_kind kind() const noexcept override { return content_kind::raw_json; }
+  [[nodiscard]] expected<void> write_json(std::string& out) const override {
+    out.append(text_);
+    return {};
+  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override {
+    // The text was validated (and sanitized) on entry, so this parse does not fail.
+    auto j = nlohmann::json::parse(text_, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return unexpected(errc::protocol_error);
+    return j;
+  }
+  [[nodiscard]] std::string_view text() const noexcept { return text_; }
+
+ private:
+  std::string text_;
+};
+
+}  // namespace
+}  // namespace detail
+
+content::content(std::string s) : p_(std::make_shared<detail::string_holder>(std::move(s))) {}
+content::content(const char* s) : content(std::string(s)) {}
+content::content(std::string_view s) : content(std::string(s)) {}
+content::content(bytes b) : p_(std::make_shared<detail::bytes_holder>(std::move(b))) {}
+content::content(nlohmann::json j) : p_(std::make_shared<detail::json_holder>(std::move(j))) {}
+
+expected<content> content::from_json_text(std::string text) {
+  std::size_t begin = 0;
+  while (begin < text.size() && detail::is_json_space(text[begin])) ++begin;
+  std::size_t pos = begin;
+  const auto r = detail::scan_json_value(text, pos);
+  if (!r.ok) return unexpected(errc::protocol_error);
+  const std::size_t end = pos;
+  while (pos < text.size() && detail::is_json_space(text[pos])) ++pos;
+  if (pos != text.size()) return unexpected(errc::protocol_error);
+  std::string_view value(text.data() + begin, end - begin);
+  if (r.needs_sanitize) return from_trusted_json_text(detail::sanitize_json_text(value));
+  if (begin != 0 || end != text.size()) text = std::string(value);
+  return from_trusted_json_text(std::move(text));
+}
+
+content content::from_trusted_json_text(std::string text) {
+  content c;
+  c.p_ = std::make_shared<detail::raw_json_holder>(std::move(text));
+  return c;
+}
+
+const std::string* content::if_string() const noexcept {
+  if (kind() != content_kind::string) return nullptr;
+  return &static_cast<const detail::string_holder*>(p_.get())->value();
+}
+
+const bytes* content::if_bytes() const noexcept {
+  if (kind() != content_kind::binary) return nullptr;
+  return &static_cast<const detail::bytes_holder*>(p_.get())->value();
+}
+
+const nlohmann::json* content::if_json() const noexcept {
+  if (kind() != content_kind::json) return nullptr;
+  return &static_cast<const detail::json_holder*>(p_.get())->value();
+}
+
+std::string_view content::raw_json() const noexcept {
+  if (kind() != content_kind::raw_json) return {};
+  return static_cast<const detail::raw_json_holder*>(p_.get())->text();
+}
+
+expected<nlohmann::json> content::to_json() const {
+  if (!p_) return nlohmann::json(nullptr);
+  return p_->to_json();
+}
+
+expected<std::string> content::to_string() const {
+  switch (kind()) {
+    case content_kind::string:
+      return *if_string();
+    case content_kind::json:
+      if (if_json()->is_string()) return if_json()->get<std::string>();
+      return unexpected(errc::type_mismatch);
+    case content_kind::raw_json: {
+      const std::string_view t = raw_json();
+      if (t.empty() || t.front() != '"') return unexpected(errc::type_mismatch);
+      std::string s;
+      std::size_t pos = 0;
+      if (!detail::decode_json_string(t, pos, s)) return unexpected(errc::type_mismatch);
+      return s;
+    }
+    default:
+      return unexpected(errc::type_mismatch);
+  }
+}
+
+expected<bytes> content::to_bytes() const {
+  if (const bytes* b = if_bytes()) return *b;
+  std::string encoded;
+  if (const nlohmann::json* j = if_json(); j && j->is_string()) {
+    encoded = j->get<std::string>();
+  } else if (kind() == content_kind::raw_json && raw_json().front() == '"') {
+    std::size_t pos = 0;
+    if (!detail::decode_json_string(raw_json(), pos, encoded)) {
+      return unexpected(errc::type_mismatch);
+    }
+  } else {
+    return unexpected(errc::type_mismatch);
+  }
+  std::string decoded;
+  if (!detail::decode_base64(encoded, decoded)) return unexpected(errc::type_mismatch);
+  return bytes(decoded.begin(), decoded.end());
+}
+
+expected<void> content::write_json(std::string& out) const {
+  if (!p_) {
+    out.append("null");
+    return {};
+  }
+  const std::size_t size_before = out.size();
+  auto r = p_->write_json(out);
+  if (!r) out.resize(size_before);
+  return r;
+}
+
+expected<std::string> content::json_text() const {
+  std::string out;
+  auto r = write_json(out);
+  if (!r) return unexpected(r.error());
+  return out;
+}
+
+}  // namespace beehive
