@@ -11,3 +11,5 @@
 #include "beehive/message_context.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
+#include "beehive/socket_config.hpp"
+#include "beehive/socket_context.hpp"

@@ -1,0 +1,129 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "beehive/message_context.hpp"
+#include "beehive/socket_config.hpp"
+
+namespace beehive {
+
+class context;
+
+/// Counters of a socket context. Every rejected record, refused connection or message that
+/// could not be delivered is counted here (and logged).
+struct socket_stats {
+  std::uint64_t connections_accepted = 0;  ///< connections the server took
+  std::uint64_t connections_refused = 0;   ///< refused because `connmax` was reached
+  std::uint64_t handshakes_rejected = 0;   ///< first record not a handshake, or module unlisted
+  std::uint64_t connections_lost = 0;      ///< connections that ended (peer gone or closed)
+  std::uint64_t connects = 0;              ///< successful client handshakes
+  std::uint64_t connect_failures = 0;      ///< client connect or handshake attempts that failed
+  std::uint64_t records_in = 0;            ///< records read and decoded
+  std::uint64_t records_out = 0;           ///< records written
+  std::uint64_t malformed_records = 0;     ///< records that are not valid beehive JSON
+  std::uint64_t oversized_records = 0;     ///< seqpacket records larger than `buffersize`
+  std::uint64_t bad_frames = 0;            ///< stream frames with a wrong magic or length
+  std::uint64_t truncated_frames = 0;      ///< stream peers that closed in the middle of a frame
+  std::uint64_t unknown_destination = 0;   ///< records for a module nobody hosts
+  std::uint64_t undeliverable = 0;         ///< records whose delivery failed (full, closed, ...)
+  std::uint64_t forwarded = 0;             ///< records handed to a module or another peer
+  std::uint64_t replies_routed = 0;        ///< replies handed to a waiting send_sync here
+  std::uint64_t orphan_replies = 0;        ///< replies nobody waited for
+};
+
+/// Settings of a socket context that are not in `socket_module.yaml`.
+struct socket_options {
+  /// Bound of a client's connect + handshake, and of the wait for a new peer's handshake.
+  std::chrono::milliseconds handshake_timeout{2000};
+  /// First wait between reconnect attempts; doubles each time up to `reconnect_max`.
+  std::chrono::milliseconds reconnect_initial{50};
+  std::chrono::milliseconds reconnect_max{2000};
+  /// Inbox settings of the modules this context hosts (client modules, the server module).
+  inbox_options inbox;
+};
+
+/// The `unixpacket` context type (Go's socket context): modules in other processes join over a
+/// unix socket, speaking Go beehive's wire format.
+///
+/// One class plays both roles, as the config says:
+/// - **server**: when the config has a `server: true` entry, `listen()` (or adding the module of
+///   that entry) listens on its address. A client that handshakes (and is listed in the config)
+///   becomes a *peer module* of this process: `send`, `send_sync`, groups and replies reach it.
+/// - **client**: adding a module that has a client entry (`server: false`) hosts its inbox
+///   here, connects to the server, handshakes and learns the server's modules and groups,
+///   which become peer modules of this process. When the connection drops the module's inbox
+///   is closed (its `start` returns) and the core re-adds it, which reconnects with backoff.
+///
+/// Every record read is routed: a reply someone here waits for goes to that waiter; anything
+/// else goes to its destination (a module of this process, or another peer). A message to a
+/// peer that is not connected fails with `not_connected`. Thread-safe.
+///
+/// @code
+/// beehive::context ctx;
+/// auto cfg = beehive::load_socket_config_from_env();
+/// auto sock = std::make_shared<beehive::socket_context>(ctx, *cfg);
+/// (void)ctx.register_type("unixpacket", sock);
+/// (void)ctx.add_module({.name = "remotemod", .type = "unixpacket", .remote = true});
+/// auto r = ctx.send_sync("srvmod", beehive::new_message(), std::chrono::seconds(1));
+/// @endcode
+class socket_context final : public module_context, public message_context {
+ public:
+  socket_context(context& ctx, socket_config config, socket_options options = {});
+  /// Stops (see `stop`).
+  ~socket_context() override;
+  socket_context(const socket_context&) = delete;
+  socket_context& operator=(const socket_context&) = delete;
+
+  /// Starts the server of the config's `server: true` entry. Idempotent. `config_error` when
+  /// the config has no server entry; `not_connected`/`invalid_argument` when the address
+  /// cannot be used.
+  [[nodiscard]] expected<void> listen();
+  /// Closes every connection and the listener, ends reconnect attempts and joins every thread
+  /// this context started. Call it before the `context` goes away. Idempotent.
+  void stop();
+
+  /// True when `module` is a peer module whose connection is up.
+  [[nodiscard]] bool connected(std::string_view module) const;
+  /// Waits until `connected(module)` or `timeout`; returns whether it is connected.
+  [[nodiscard]] bool wait_connected(std::string_view module, duration timeout) const;
+  /// Names of the peer modules known here (connected or not), sorted.
+  [[nodiscard]] std::vector<std::string> peers() const;
+  /// The counters.
+  [[nodiscard]] socket_stats stats() const;
+  /// The configuration in use.
+  [[nodiscard]] const socket_config& config() const noexcept;
+
+  [[nodiscard]] expected<void> add_module(const module_info& info) override;
+  [[nodiscard]] expected<void> add_module_group(std::string_view module,
+                                                std::string_view group) override;
+  [[nodiscard]] expected<void> cleanup(std::string_view module) override;
+
+  [[nodiscard]] expected<void> send(std::string_view module, message msg) override;
+  [[nodiscard]] expected<message> receive(std::string_view module) override;
+  [[nodiscard]] expected<message> receive_for(std::string_view module,
+                                              duration timeout) override;
+  [[nodiscard]] expected<message> send_sync(std::string_view module, message msg,
+                                            duration timeout) override;
+  [[nodiscard]] expected<void> send_resp(message resp) override;
+  [[nodiscard]] expected<group_delivery> send_to_group(std::string_view group,
+                                                       message msg) override;
+  [[nodiscard]] expected<group_replies> send_to_group_sync(std::string_view group, message msg,
+                                                           duration timeout) override;
+
+ private:
+  struct impl;
+  std::shared_ptr<impl> impl_;
+};
+
+/// Registers a socket context built from `config` with `ctx` under the type `unixpacket` and
+/// returns it. `already_exists` if the type is taken.
+[[nodiscard]] expected<std::shared_ptr<socket_context>> register_socket_context(
+    context& ctx, socket_config config, socket_options options = {});
+
+}  // namespace beehive

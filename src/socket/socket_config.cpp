@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/socket_config.hpp"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "log.hpp"
+
+namespace beehive {
+namespace {
+
+tl::unexpected<std::error_code> fail(std::string text, std::string* why) {
+  detail::log().error("socket config: {}", text);
+  if (why != nullptr) *why = std::move(text);
+  return unexpected(errc::config_error);
+}
+
+}  // namespace
+
+const socket_entry* socket_config::server() const noexcept {
+  for (const auto& e : entries) {
+    if (e.server) return &e;
+  }
+  return nullptr;
+}
+
+const socket_entry* socket_config::client(std::string_view module) const noexcept {
+  for (const auto& e : entries) {
+    if (!e.server && e.module == module) return &e;
+  }
+  return nullptr;
+}
+
+expected<socket_config> parse_socket_config(std::string_view yaml, std::string* why) {
+  // yaml-cpp reports errors by exceptions; they stop here and become config_error.
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return fail(fmt::format("not valid YAML: {}", e.what()), why);
+  }
+  socket_config cfg;
+  if (root.IsNull()) return fail("empty configuration: expected a list of socket entries", why);
+  if (!root.IsSequence()) return fail("expected a list of socket entries at the top level", why);
+  std::size_t index = 0;
+  for (const auto& node : root) {
+    ++index;
+    if (!node.IsMap()) return fail(fmt::format("entry {} is not a map", index), why);
+    socket_entry e;
+    std::string field;
+    try {
+      for (const auto& kv : node) {
+        field = kv.first.as<std::string>();
+        const YAML::Node& v = kv.second;
+        if (field == "module") {
+          e.module = v.as<std::string>();
+        } else if (field == "server") {
+          e.server = v.as<bool>();
+        } else if (field == "address") {
+          e.address = v.as<std::string>();
+        } else if (field == "sockettype") {
+          e.socket_type = v.as<std::string>();
+        } else if (field == "connmax") {
+          e.conn_max = v.as<int>();
+        } else if (field == "buffersize") {
+          const auto n = v.as<long long>();
+          if (n <= 0) return fail(fmt::format("entry {}: buffersize must be > 0", index), why);
+          e.buffer_size = static_cast<std::size_t>(n);
+        } else if (field == "ca") {
+          e.ca = v.as<std::string>();
+        } else if (field == "cert") {
+          e.cert = v.as<std::string>();
+        } else if (field == "key") {
+          e.key = v.as<std::string>();
+        }
+        // Unknown fields are ignored, as Go's yaml.Unmarshal does.
+      }
+    } catch (const YAML::Exception& ex) {
+      return fail(fmt::format("entry {}: field '{}' has the wrong type ({})", index, field,
+                              ex.what()),
+                  why);
+    }
+    if (e.module.empty()) return fail(fmt::format("entry {}: 'module' is missing", index), why);
+    if (e.address.empty()) {
+      return fail(fmt::format("entry {} ({}): 'address' is missing", index, e.module), why);
+    }
+    if (e.socket_type.empty()) e.socket_type = std::string(socket_type_unixpacket);
+    if (e.socket_type != socket_type_unixpacket && e.socket_type != socket_type_unix) {
+      return fail(fmt::format("entry {} ({}): sockettype '{}' is not supported (unixpacket, unix)",
+                              index, e.module, e.socket_type),
+                  why);
+    }
+    if (e.conn_max < 0) {
+      return fail(fmt::format("entry {} ({}): connmax must be >= 0", index, e.module), why);
+    }
+    cfg.entries.push_back(std::move(e));
+  }
+  return cfg;
+}
+
+expected<socket_config> load_socket_config(const std::string& path, std::string* why) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(fmt::format("cannot read '{}'", path), why);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return fail(fmt::format("cannot read '{}'", path), why);
+  std::string inner;
+  auto cfg = parse_socket_config(text.str(), &inner);
+  if (!cfg) return fail(fmt::format("'{}': {}", path, inner), why);
+  return cfg;
+}
+
+expected<socket_config> load_socket_config_from_env(std::string* why) {
+  const char* env = std::getenv(std::string(socket_config_env).c_str());
+  const std::string path =
+      (env != nullptr && *env != '\0') ? std::string(env) : std::string(socket_config_default_path);
+  return load_socket_config(path, why);
+}
+
+}  // namespace beehive

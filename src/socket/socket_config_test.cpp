@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/socket_config.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+namespace beehive {
+namespace {
+
+constexpr const char* go_style = R"(
+- module: sockserver
+  server: true
+  address: /var/lib/kubeedge/beehive.sock
+  sockettype: unixpacket
+  connmax: 10
+  buffersize: 2048
+- module: remotemod
+  server: false
+  address: /var/lib/kubeedge/beehive.sock
+  sockettype: unixpacket
+  ca: /etc/ca.crt
+  cert: /etc/c.crt
+  key: /etc/c.key
+)";
+
+TEST(SocketConfig, ParsesGoStyleList) {
+  auto cfg = parse_socket_config(go_style);
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  ASSERT_EQ(cfg->entries.size(), 2U);
+  const socket_entry* srv = cfg->server();
+  ASSERT_NE(srv, nullptr);
+  EXPECT_EQ(srv->module, "sockserver");
+  EXPECT_EQ(srv->address, "/var/lib/kubeedge/beehive.sock");
+  EXPECT_EQ(srv->socket_type, "unixpacket");
+  EXPECT_EQ(srv->conn_max, 10);
+  EXPECT_EQ(srv->buffer_size, 2048U);
+  const socket_entry* cli = cfg->client("remotemod");
+  ASSERT_NE(cli, nullptr);
+  EXPECT_FALSE(cli->server);
+  EXPECT_EQ(cli->ca, "/etc/ca.crt");
+  EXPECT_EQ(cli->cert, "/etc/c.crt");
+  EXPECT_EQ(cli->key, "/etc/c.key");
+  EXPECT_EQ(cli->buffer_size, socket_buffer_size_default);  // omitted -> default
+  EXPECT_EQ(cli->conn_max, 0);
+  EXPECT_EQ(cfg->client("sockserver"), nullptr);  // the server entry is not a client
+  EXPECT_EQ(cfg->client("nobody"), nullptr);
+}
+
+TEST(SocketConfig, DefaultsSocketTypeAndAcceptsStreamType) {
+  auto cfg = parse_socket_config("- {module: a, address: /tmp/x}\n"
+                                 "- {module: b, address: /tmp/y, sockettype: unix}\n");
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->entries[0].socket_type, "unixpacket");
+  EXPECT_EQ(cfg->entries[1].socket_type, "unix");
+  EXPECT_EQ(cfg->server(), nullptr);
+}
+
+struct bad_case {
+  const char* yaml;
+  const char* needle;  // part of the explanation
+};
+
+TEST(SocketConfig, BrokenTextIsAConfigErrorWithAReason) {
+  const bad_case cases[] = {
+      {"- module: [unclosed", "YAML"},
+      {"", "empty"},
+      {"module: a\naddress: /x\n", "list"},
+      {"- just a string\n", "not a map"},
+      {"- {address: /x}\n", "module"},
+      {"- {module: a}\n", "address"},
+      {"- {module: a, address: /x, sockettype: tcp}\n", "sockettype"},
+      {"- {module: a, address: /x, connmax: many}\n", "connmax"},
+      {"- {module: a, address: /x, connmax: -1}\n", "connmax"},
+      {"- {module: a, address: /x, buffersize: 0}\n", "buffersize"},
+      {"- {module: a, address: /x, server: maybe}\n", "server"},
+  };
+  for (const auto& c : cases) {
+    std::string why;
+    auto cfg = parse_socket_config(c.yaml, &why);
+    ASSERT_FALSE(cfg) << c.yaml;
+    EXPECT_EQ(cfg.error(), make_error_code(errc::config_error)) << c.yaml;
+    EXPECT_NE(why.find(c.needle), std::string::npos) << c.yaml << " -> " << why;
+  }
+}
+
+TEST(SocketConfig, MissingFileIsAConfigError) {
+  std::string why;
+  auto cfg = load_socket_config("/nonexistent/dir/socket_module.yaml", &why);
+  ASSERT_FALSE(cfg);
+  EXPECT_EQ(cfg.error(), make_error_code(errc::config_error));
+  EXPECT_NE(why.find("/nonexistent/dir/socket_module.yaml"), std::string::npos);
+}
+
+TEST(SocketConfig, LoadsTheFileNamedByTheEnvironment) {
+  char path[] = "/tmp/bh_cfg_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ::close(fd);
+  {
+    std::ofstream out(path);
+    out << go_style;
+  }
+  ASSERT_EQ(::setenv("SOCKET_MODULE_CONFIG", path, 1), 0);
+  auto cfg = load_socket_config_from_env();
+  ::unsetenv("SOCKET_MODULE_CONFIG");
+  std::remove(path);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->entries.size(), 2U);
+}
+
+TEST(SocketConfig, BrokenFileNamesTheFileInTheReason) {
+  char path[] = "/tmp/bh_cfg_XXXXXX";
+  const int fd = ::mkstemp(path);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "- {module: a", 12), 12);
+  ::close(fd);
+  std::string why;
+  auto cfg = load_socket_config(path, &why);
+  std::remove(path);
+  ASSERT_FALSE(cfg);
+  EXPECT_NE(why.find(path), std::string::npos) << why;
+}
+
+}  // namespace
+}  // namespace beehive
