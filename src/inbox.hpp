@@ -38,6 +38,11 @@ class inbox {
   void close();
   [[nodiscard]] bool closed() const noexcept;
   [[nodiscard]] inbox_stats stats() const;
+  /// Threads now asleep in a push, waiting for room (after their brief spin); for tests and
+  /// monitoring.
+  [[nodiscard]] std::size_t waiting_senders() const;
+  /// Threads now asleep in a pop, waiting for a message (after their brief spin).
+  [[nodiscard]] std::size_t waiting_receivers() const;
   [[nodiscard]] const inbox_options& options() const noexcept { return options_; }
 
  private:
