@@ -36,6 +36,8 @@ struct core_options {
       on_restart;
 };
 
+class signal_waiter;
+
 /// What `shutdown` did.
 struct shutdown_report {
   std::vector<std::string> stopped;  ///< modules whose `start` returned, in stop order
@@ -90,8 +92,11 @@ class core {
   /// Cancels the context, then stops modules in reverse start order (cleanup, then wait for
   /// `start` to return) within `shutdown_deadline`, and reports who overran it. Idempotent.
   shutdown_report shutdown();
-  /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`.
+  /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`. Blocks.
   shutdown_report graceful_shutdown();
+  /// As `graceful_shutdown()`, waiting on `waiter`, whose handlers the caller installed earlier
+  /// (so that a signal sent before this call is not lost).
+  shutdown_report graceful_shutdown(signal_waiter& waiter);
   /// `start_modules()` then `graceful_shutdown()`.
   [[nodiscard]] expected<shutdown_report> run();
 
@@ -112,8 +117,13 @@ class signal_waiter {
   ~signal_waiter();
   signal_waiter(const signal_waiter&) = delete;
   signal_waiter& operator=(const signal_waiter&) = delete;
-  /// Blocks until one of the signals arrives; returns its number.
+  /// Blocks until one of the signals arrives; returns its number (0 if the waiter could not be
+  /// set up). Signals are async-signal-safely written to a self-pipe by the handler.
   int wait();
+
+ private:
+  struct state;
+  std::unique_ptr<state> s_;
 };
 
 /// The process-wide core over `default_context()`.

@@ -1,0 +1,458 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/core.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <condition_variable>
+#include <csignal>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "log.hpp"
+
+namespace beehive {
+
+namespace {
+
+std::string describe(const std::exception_ptr& e) {
+  if (!e) return "no exception";
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
+bool default_restart_wait(std::chrono::nanoseconds interval, std::stop_token stop) {
+  std::mutex mu;
+  std::condition_variable_any cv;
+  std::unique_lock lock(mu);
+  // Nothing notifies `cv` but the stop token, so this wakes on timeout or cancellation.
+  cv.wait_for(lock, stop, interval, [] { return false; });
+  return !stop.stop_requested();
+}
+
+// Wait before reconnecting a remote module that has no restart policy.
+constexpr std::chrono::nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+
+}  // namespace
+
+namespace detail {
+
+// What a module's keeper thread needs. Shared by the core and the thread, so that a module that
+// overruns the shutdown deadline keeps valid state after the core is gone.
+struct core_shared {
+  core_shared(context& c, core_options o) : ctx(&c), options(std::move(o)) {}
+  context* ctx;
+  core_options options;
+  // Orders "cancel" against "re-add a remote module": the keeper re-adds under this lock only
+  // when the context is not cancelled, so shutdown's cleanup (after cancel) always sees it.
+  std::mutex lifecycle;
+};
+
+struct module_entry {
+  std::shared_ptr<module> m;
+  register_options options;
+  std::string name;
+  std::string group;
+  std::atomic<module_state> state{module_state::registered};
+  std::atomic<int> restarts{0};
+  bool started = false;  // guarded by the core's mutex
+  std::thread thread;    // guarded by the core's mutex
+
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+
+  [[nodiscard]] bool remote() const { return options.type != context_type_channel; }
+  [[nodiscard]] module_info info() const {
+    return module_info{.name = name, .type = options.type, .remote = remote(),
+                       .inbox = options.inbox};
+  }
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::core_shared;
+using detail::module_entry;
+
+// Adds the module and its group to the context.
+expected<void> join_context(context& ctx, const module_entry& e) {
+  if (auto r = ctx.add_module(e.info()); !r) return r;
+  if (!e.group.empty()) {
+    if (auto r = ctx.add_module_group(e.name, e.group); !r) return r;
+  }
+  return {};
+}
+
+// The life of one module on its thread (Go's moduleKeeper / localModuleKeeper).
+void keep_module(const std::shared_ptr<core_shared>& shared,
+                 const std::shared_ptr<module_entry>& e) {
+  context& ctx = *shared->ctx;
+  const core_options& opts = shared->options;
+  const std::optional<module_restart_policy> policy = e->m->restart_policy();
+  std::chrono::nanoseconds interval =
+      policy ? std::min(policy->interval, policy->interval_limit) : remote_reconnect_interval;
+  int policy_restarts = 0;
+  module_state final_state = module_state::stopped;
+
+  for (;;) {
+    e->state.store(module_state::running);
+    std::exception_ptr error;
+    try {
+      e->m->start(ctx);
+    } catch (...) {
+      error = std::current_exception();
+      detail::log().error("module {} failed: {}", e->name, describe(error));
+    }
+    final_state = error ? module_state::failed : module_state::stopped;
+    if (error && !policy && opts.terminate_on_module_exception) {
+      detail::log().critical("module {} threw and terminate_on_module_exception is set",
+                             e->name);
+      std::terminate();
+    }
+    if (ctx.cancelled()) break;
+
+    const bool policy_restart =
+        policy && (policy->type == restart_type::always || error != nullptr);
+    // A remote module's start returns when its connection drops: it reconnects, whatever its
+    // policy says about normal returns, and without using up its retries.
+    const bool reconnect = !policy_restart && e->remote() && !error;
+    if (!policy_restart && !reconnect) break;
+    if (policy_restart && policy->retries > 0 && policy_restarts >= policy->retries) {
+      detail::log().error("module {} gave up after {} restarts", e->name, policy_restarts);
+      if (policy->error_handler) {
+        try {
+          policy->error_handler(e->name, error);
+        } catch (...) {
+          detail::log().error("error handler of module {} threw: {}", e->name,
+                              describe(std::current_exception()));
+        }
+      }
+      break;
+    }
+
+    const int attempt = e->restarts.load() + 1;
+    if (opts.on_restart) opts.on_restart(e->name, attempt, interval);
+    detail::log().info("module {} restarts in {} ms (attempt {})", e->name,
+                       std::chrono::duration_cast<std::chrono::milliseconds>(interval).count(),
+                       attempt);
+    e->state.store(module_state::restarting);
+    const bool waited = opts.restart_wait ? opts.restart_wait(interval, ctx.stop_token())
+                                          : default_restart_wait(interval, ctx.stop_token());
+    if (!waited) break;
+    if (e->remote()) {
+      std::lock_guard lock(shared->lifecycle);
+      if (ctx.cancelled()) break;
+      if (auto r = join_context(ctx, *e); !r) {
+        detail::log().error("module {}: re-adding to the context failed: {}", e->name,
+                            r.error().message());
+      }
+    }
+    if (policy_restart) ++policy_restarts;
+    e->restarts.fetch_add(1);
+    if (policy && policy->growth_rate > 1) {
+      const auto grown = std::chrono::nanoseconds(static_cast<std::int64_t>(
+          static_cast<double>(interval.count()) * policy->growth_rate));
+      interval = std::min(grown, policy->interval_limit);
+    }
+  }
+
+  e->state.store(final_state);
+  detail::log().info("module {} {}", e->name,
+                     final_state == module_state::failed ? "failed" : "stopped");
+  {
+    std::lock_guard lock(e->done_mu);
+    e->done = true;
+  }
+  e->done_cv.notify_all();
+}
+
+}  // namespace
+
+struct core::impl {
+  impl(context& c, core_options o) : shared(std::make_shared<core_shared>(c, std::move(o))) {}
+
+  [[nodiscard]] std::shared_ptr<module_entry> find_locked(std::string_view name) const {
+    for (const auto& list : {&enabled, &disabled}) {
+      for (const auto& e : *list) {
+        if (e->name == name) return e;
+      }
+    }
+    return nullptr;
+  }
+
+  std::shared_ptr<core_shared> shared;
+  mutable std::mutex mu;
+  std::mutex shutdown_mu;  // serializes shutdown calls; not held by readers
+  std::vector<std::shared_ptr<module_entry>> enabled;
+  std::vector<std::shared_ptr<module_entry>> disabled;
+  std::vector<std::shared_ptr<module_entry>> start_order;
+  bool shut_down = false;
+  shutdown_report last_report;
+};
+
+core::core(context& ctx, core_options options)
+    : impl_(std::make_unique<impl>(ctx, std::move(options))) {}
+
+core::~core() {
+  bool running = false;
+  {
+    std::lock_guard lock(impl_->mu);
+    running = !impl_->shut_down && !impl_->start_order.empty();
+  }
+  if (running) (void)shutdown();
+}
+
+expected<void> core::register_module(std::shared_ptr<module> m, register_options options) {
+  if (!m) return unexpected(errc::invalid_argument);
+  auto e = std::make_shared<module_entry>();
+  e->name = m->name();
+  if (e->name.empty()) return unexpected(errc::invalid_argument);
+  e->group = m->group();
+  if (options.type.empty()) options.type = std::string(context_type_channel);
+  e->options = std::move(options);
+  const bool enabled = m->enable();
+  e->m = std::move(m);
+  std::lock_guard lock(impl_->mu);
+  if (impl_->find_locked(e->name)) return unexpected(errc::already_exists);
+  (enabled ? impl_->enabled : impl_->disabled).push_back(std::move(e));
+  return {};
+}
+
+std::vector<std::string> core::modules() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& e : impl_->enabled) out.push_back(e->name);
+  return out;
+}
+
+std::vector<std::string> core::disabled_modules() const {
+  std::lock_guard lock(impl_->mu);
+  std::vector<std::string> out;
+  for (const auto& e : impl_->disabled) out.push_back(e->name);
+  return out;
+}
+
+expected<module_state> core::state(std::string_view module) const {
+  std::lock_guard lock(impl_->mu);
+  auto e = impl_->find_locked(module);
+  if (!e) return unexpected(errc::module_not_found);
+  return e->state.load();
+}
+
+expected<int> core::restarts(std::string_view module) const {
+  std::lock_guard lock(impl_->mu);
+  auto e = impl_->find_locked(module);
+  if (!e) return unexpected(errc::module_not_found);
+  return e->restarts.load();
+}
+
+expected<void> core::start_modules() {
+  std::lock_guard lock(impl_->mu);
+  context& ctx = *impl_->shared->ctx;
+  if (impl_->shut_down || ctx.cancelled()) return unexpected(errc::cancelled);
+  std::vector<std::shared_ptr<module_entry>> to_start;
+  for (const auto& e : impl_->enabled) {
+    if (!e->started) to_start.push_back(e);
+  }
+  // Add them all first, so that no module starts while another cannot join, and so that every
+  // module can address every other from its first instruction.
+  for (const auto& e : to_start) {
+    if (auto r = join_context(ctx, *e); !r) {
+      detail::log().error("module {} cannot join the context: {}", e->name, r.error().message());
+      return r;
+    }
+  }
+  for (const auto& e : to_start) {
+    e->started = true;
+    e->state.store(module_state::running);
+    detail::log().info("starting module {}", e->name);
+    e->thread = std::thread([shared = impl_->shared, e] { keep_module(shared, e); });
+    impl_->start_order.push_back(e);
+  }
+  return {};
+}
+
+shutdown_report core::shutdown() {
+  std::lock_guard serial(impl_->shutdown_mu);
+  std::vector<std::shared_ptr<module_entry>> order;
+  {
+    std::lock_guard lock(impl_->mu);
+    if (impl_->shut_down) return impl_->last_report;
+    impl_->shut_down = true;  // from here on start_modules refuses, so `order` is complete
+    order = impl_->start_order;
+  }
+  context& ctx = *impl_->shared->ctx;
+  const auto budget = impl_->shared->options.shutdown_deadline;
+  const auto deadline = std::chrono::steady_clock::now() + budget;
+  // Why a reserve: once a module overruns, the modules after it in stop order would otherwise
+  // get no time at all and be reported as overrunning although they stop at once. The last
+  // tenth of the budget is kept for them.
+  const auto ordered_deadline = deadline - budget / 10;
+  {
+    std::lock_guard lifecycle(impl_->shared->lifecycle);
+    ctx.cancel();
+  }
+  auto wait_done = [](module_entry& e, std::chrono::steady_clock::time_point until) {
+    std::unique_lock done_lock(e.done_mu);
+    return e.done_cv.wait_until(done_lock, until, [&] { return e.done; });
+  };
+  auto cleanup = [&](const module_entry& e) {
+    detail::log().info("cleanup module {}", e.name);
+    (void)ctx.cleanup(e.name);
+  };
+  shutdown_report report;
+  auto settle = [&](module_entry& e, bool done) {
+    if (done) {
+      if (e.thread.joinable()) e.thread.join();
+      report.stopped.push_back(e.name);
+    } else {
+      detail::log().warn("module {} did not stop within the shutdown deadline", e.name);
+      // It keeps running on its own; its entry and the core's shared state stay alive through
+      // the thread's shared_ptrs.
+      if (e.thread.joinable()) e.thread.detach();
+      report.overran.push_back(e.name);
+    }
+  };
+
+  // Reverse start order: each module is cleaned up only after the one started after it returned.
+  auto it = order.rbegin();
+  for (; it != order.rend(); ++it) {
+    cleanup(**it);
+    if (!wait_done(**it, ordered_deadline)) break;
+    settle(**it, true);
+  }
+  // A module overran: the order cannot be kept any more, so the rest are cleaned up at once and
+  // share what remains of the budget.
+  if (it != order.rend()) {
+    for (auto rest = std::next(it); rest != order.rend(); ++rest) cleanup(**rest);
+    for (; it != order.rend(); ++it) settle(**it, wait_done(**it, deadline));
+  }
+  std::lock_guard lock(impl_->mu);
+  impl_->last_report = report;
+  return report;
+}
+
+shutdown_report core::graceful_shutdown() {
+  signal_waiter waiter;
+  return graceful_shutdown(waiter);
+}
+
+shutdown_report core::graceful_shutdown(signal_waiter& waiter) {
+  const int sig = waiter.wait();
+  detail::log().info("got signal {}, shutting down", sig);
+  return shutdown();
+}
+
+expected<shutdown_report> core::run() {
+  // Installed before the modules start, so that no signal sent from then on is lost.
+  signal_waiter waiter;
+  if (auto r = start_modules(); !r) return unexpected(r.error());
+  return graceful_shutdown(waiter);
+}
+
+context& core::ctx() noexcept { return *impl_->shared->ctx; }
+
+// --- signal_waiter ---------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::array<int, 4> waited_signals{SIGINT, SIGHUP, SIGTERM, SIGQUIT};
+
+// The write end of the innermost waiter's pipe; -1 when none.
+std::atomic<int> signal_pipe_write{-1};
+std::mutex waiter_mu;  // serializes construction and destruction of waiters
+
+extern "C" void on_termination_signal(int sig) {
+  const int saved = errno;
+  const int fd = signal_pipe_write.load();
+  if (fd >= 0) {
+    const auto byte = static_cast<unsigned char>(sig);
+    // Async-signal-safe; the pipe is non-blocking, so a full pipe drops the extra signal.
+    [[maybe_unused]] const auto n = ::write(fd, &byte, 1);
+  }
+  errno = saved;
+}
+
+}  // namespace
+
+struct signal_waiter::state {
+  int read_fd = -1;
+  int write_fd = -1;
+  int previous_write_fd = -1;
+  std::array<struct sigaction, waited_signals.size()> previous{};
+};
+
+signal_waiter::signal_waiter() : s_(std::make_unique<state>()) {
+  std::lock_guard lock(waiter_mu);
+  std::array<int, 2> fds{-1, -1};
+  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
+    detail::log().error("signal_waiter: pipe2 failed: {}", std::strerror(errno));
+    return;
+  }
+  s_->read_fd = fds[0];
+  s_->write_fd = fds[1];
+  (void)::fcntl(s_->write_fd, F_SETFL, O_NONBLOCK);
+  s_->previous_write_fd = signal_pipe_write.exchange(s_->write_fd);
+  struct sigaction sa {};
+  sa.sa_handler = on_termination_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
+    ::sigaction(waited_signals[i], &sa, &s_->previous[i]);
+  }
+}
+
+signal_waiter::~signal_waiter() {
+  std::lock_guard lock(waiter_mu);
+  if (s_->read_fd < 0) return;
+  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
+    ::sigaction(waited_signals[i], &s_->previous[i], nullptr);
+  }
+  signal_pipe_write.store(s_->previous_write_fd);
+  ::close(s_->read_fd);
+  ::close(s_->write_fd);
+}
+
+int signal_waiter::wait() {
+  if (s_->read_fd < 0) return 0;
+  for (;;) {
+    unsigned char byte = 0;
+    const auto n = ::read(s_->read_fd, &byte, 1);
+    if (n == 1) return byte;
+    if (n < 0 && errno == EINTR) continue;
+    return 0;
+  }
+}
+
+// --- process-wide core -----------------------------------------------------------------------
+
+core& default_core() {
+  static core c(default_context());
+  return c;
+}
+
+expected<void> register_module(std::shared_ptr<module> m, register_options options) {
+  return default_core().register_module(std::move(m), std::move(options));
+}
+
+expected<void> start_modules() { return default_core().start_modules(); }
+
+shutdown_report graceful_shutdown() { return default_core().graceful_shutdown(); }
+
+expected<shutdown_report> run() { return default_core().run(); }
+
+}  // namespace beehive

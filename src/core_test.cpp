@@ -1,0 +1,665 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/core.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <latch>
+#include <mutex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include "fake_context_type.hpp"
+
+namespace beehive {
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::nanoseconds;
+
+constexpr auto bound = 10s;  // bound of every wait: a bug fails the test instead of hanging
+
+// Waits for `f` within the bound; aborts the test binary (ctest reports it) rather than hang.
+template <class T>
+T get_bounded(std::future<T>& f) {
+  if (f.wait_for(bound) != std::future_status::ready) {
+    std::fputs("timed out waiting for a future\n", stderr);
+    std::abort();
+  }
+  return f.get();
+}
+
+// Blocks the module until its inbox is closed (the usual module loop).
+void receive_until_closed(context& ctx, const std::string& name) {
+  for (;;) {
+    auto m = ctx.receive(name);
+    if (!m && m.error() == errc::channel_closed) return;
+    if (!m) return;
+  }
+}
+
+register_options of_type(std::string type) {
+  register_options o;
+  o.type = std::move(type);
+  return o;
+}
+
+core_options with_wait(
+    std::function<bool(nanoseconds, std::stop_token)> wait,
+    std::function<void(const std::string&, int, nanoseconds)> on_restart = nullptr) {
+  core_options o;
+  o.restart_wait = std::move(wait);
+  o.on_restart = std::move(on_restart);
+  return o;
+}
+
+core_options with_deadline(nanoseconds deadline) {
+  core_options o;
+  o.shutdown_deadline = deadline;
+  return o;
+}
+
+core_options terminating() {
+  core_options o;
+  o.terminate_on_module_exception = true;
+  return o;
+}
+
+// Records restart waits instead of sleeping.
+struct recorded_waits {
+  std::mutex mu;
+  std::vector<nanoseconds> intervals;
+  std::function<bool(nanoseconds, std::stop_token)> wait() {
+    return [this](nanoseconds interval, std::stop_token stop) {
+      std::lock_guard lock(mu);
+      intervals.push_back(interval);
+      return !stop.stop_requested();
+    };
+  }
+  std::vector<nanoseconds> get() {
+    std::lock_guard lock(mu);
+    return intervals;
+  }
+};
+
+TEST(Core, RegisterRejectsNullEmptyNameAndDuplicates) {
+  context ctx;
+  core c(ctx);
+  EXPECT_EQ(c.register_module(nullptr).error(), errc::invalid_argument);
+  EXPECT_EQ(c.register_module(std::make_shared<simple_module>("", "g", nullptr)).error(),
+            errc::invalid_argument);
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("a", "g", nullptr)));
+  EXPECT_EQ(c.register_module(std::make_shared<simple_module>("a", "g", nullptr)).error(),
+            errc::already_exists);
+  // A disabled module's name is taken too.
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("d", "g", nullptr, false)));
+  EXPECT_EQ(c.register_module(std::make_shared<simple_module>("d", "g", nullptr)).error(),
+            errc::already_exists);
+  EXPECT_EQ(c.state("nobody").error(), errc::module_not_found);
+  EXPECT_EQ(c.restarts("nobody").error(), errc::module_not_found);
+}
+
+TEST(Core, ListsEnabledAndDisabledInRegistrationOrder) {
+  context ctx;
+  core c(ctx);
+  for (const char* n : {"z", "a", "m"}) {
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(n, "g", nullptr)));
+  }
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("off2", "g", nullptr, false)));
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("off1", "g", nullptr, false)));
+  EXPECT_EQ(c.modules(), (std::vector<std::string>{"z", "a", "m"}));
+  EXPECT_EQ(c.disabled_modules(), (std::vector<std::string>{"off2", "off1"}));
+  EXPECT_EQ(c.state("z"), module_state::registered);
+}
+
+TEST(Core, DisabledModulesNeverStart) {
+  context ctx;
+  std::atomic<bool> ran{false};
+  {
+    core c(ctx);
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+        "off", "g", [&](context&) { ran = true; }, false)));
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+        "on", "g", [](context& x) { receive_until_closed(x, "on"); })));
+    ASSERT_TRUE(c.start_modules());
+    EXPECT_EQ(ctx.modules(), std::vector<std::string>{"on"});
+    auto report = c.shutdown();
+    EXPECT_EQ(report.stopped, std::vector<std::string>{"on"});
+    EXPECT_EQ(c.state("off"), module_state::registered);
+  }
+  EXPECT_FALSE(ran.load());
+}
+
+TEST(Core, StartModulesAddsModulesAndGroupsAndStartsEachOnItsOwnThread) {
+  context ctx;
+  core c(ctx);
+  std::mutex mu;
+  std::set<std::thread::id> threads;
+  std::latch both_started(2);
+  auto body = [&](const std::string& name) {
+    return [&, name](context& x) {
+      {
+        std::lock_guard lock(mu);
+        threads.insert(std::this_thread::get_id());
+      }
+      both_started.count_down();
+      receive_until_closed(x, name);
+    };
+  };
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("a", "ga", body("a"))));
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("b", "gb", body("b"))));
+  ASSERT_TRUE(c.start_modules());
+  EXPECT_EQ(ctx.modules(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(ctx.groups().at("ga"), std::vector<std::string>{"a"});
+  EXPECT_EQ(ctx.groups().at("gb"), std::vector<std::string>{"b"});
+  both_started.wait();
+  {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(threads.size(), 2U);
+    EXPECT_EQ(threads.count(std::this_thread::get_id()), 0U);
+  }
+  EXPECT_EQ(c.state("a"), module_state::running);
+  auto report = c.shutdown();
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(c.state("a"), module_state::stopped);
+  EXPECT_EQ(c.restarts("a"), 0);
+}
+
+TEST(Core, StartModulesStartsNothingWhenAModuleCannotJoin) {
+  context ctx;
+  core c(ctx);
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(c.register_module(
+      std::make_shared<simple_module>("ok", "g", [&](context&) { ran = true; })));
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("far", "g", nullptr),
+                                of_type("unixpacket")));
+  auto r = c.start_modules();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::unsupported_type);
+  EXPECT_EQ(c.state("ok"), module_state::registered);
+  auto report = c.shutdown();
+  EXPECT_TRUE(report.stopped.empty());
+  EXPECT_FALSE(ran.load());
+}
+
+TEST(Core, StartModulesAfterShutdownIsCancelled) {
+  context ctx;
+  core c(ctx);
+  (void)c.shutdown();
+  EXPECT_EQ(c.start_modules().error(), errc::cancelled);
+}
+
+TEST(Core, ExceptionInStartWithoutPolicyDoesNotEscapeAndMarksFailed) {
+  context ctx;
+  core c(ctx);
+  std::promise<void> thrown;
+  auto thrown_f = thrown.get_future();
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("bad", "g", [&](context&) {
+    thrown.set_value();
+    throw std::runtime_error("boom");
+  })));
+  ASSERT_TRUE(c.start_modules());
+  get_bounded(thrown_f);
+  auto report = c.shutdown();  // waits for the keeper to finish
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"bad"});
+  EXPECT_EQ(c.state("bad"), module_state::failed);
+  EXPECT_EQ(c.restarts("bad"), 0);
+}
+
+TEST(CoreDeathTest, ExceptionTerminatesWhenAskedTo) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(
+      {
+        context ctx;
+        core c(ctx, terminating());
+        (void)c.register_module(std::make_shared<simple_module>(
+            "bad", "g", [](context&) { throw std::runtime_error("boom"); }));
+        (void)c.start_modules();
+        signal_waiter never;  // blocks until the process dies
+        (void)never.wait();
+      },
+      "");
+}
+
+// A module whose start throws (or returns) every time, with a policy.
+struct restart_fixture {
+  context ctx;
+  recorded_waits waits;
+  std::atomic<int> runs{0};
+  std::promise<std::exception_ptr> handled;
+  std::atomic<int> handler_calls{0};
+
+  module_restart_policy policy(restart_type type, int retries) {
+    module_restart_policy p;
+    p.type = type;
+    p.retries = retries;
+    p.error_handler = [this](std::string_view module, std::exception_ptr last) {
+      EXPECT_EQ(module, "m");
+      if (handler_calls.fetch_add(1) == 0) handled.set_value(last);
+    };
+    return p;
+  }
+  std::shared_ptr<module> failing(module_restart_policy p) {
+    return std::make_shared<simple_module>(
+        "m", "g",
+        [this](context&) {
+          const int n = ++runs;
+          throw std::runtime_error("run " + std::to_string(n));
+        },
+        true, std::move(p));
+  }
+  std::shared_ptr<module> returning(module_restart_policy p) {
+    return std::make_shared<simple_module>(
+        "m", "g", [this](context&) { ++runs; }, true, std::move(p));
+  }
+};
+
+std::string what(const std::exception_ptr& e) {
+  try {
+    if (e) std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return ex.what();
+  }
+  return "null";
+}
+
+TEST(CoreRestart, RetriesGrowthLimitAndErrorHandlerOnce) {
+  restart_fixture f;
+  std::vector<int> attempts;
+  std::mutex attempts_mu;
+  core c(f.ctx, with_wait(f.waits.wait(), [&](const std::string& m, int attempt, nanoseconds) {
+           EXPECT_EQ(m, "m");
+           std::lock_guard lock(attempts_mu);
+           attempts.push_back(attempt);
+         }));
+  auto p = f.policy(restart_type::on_failure, 4);
+  p.interval = 100ms;
+  p.growth_rate = 2;
+  p.interval_limit = 300ms;
+  ASSERT_TRUE(c.register_module(f.failing(p)));
+  auto handled = f.handled.get_future();
+  ASSERT_TRUE(c.start_modules());
+  auto last = get_bounded(handled);
+  (void)c.shutdown();
+
+  EXPECT_EQ(what(last), "run 5");  // the last run's exception
+  EXPECT_EQ(f.runs.load(), 5);     // first run + 4 restarts
+  EXPECT_EQ(f.handler_calls.load(), 1);
+  EXPECT_EQ(c.restarts("m"), 4);
+  EXPECT_EQ(c.state("m"), module_state::failed);
+  EXPECT_EQ(f.waits.get(), (std::vector<nanoseconds>{100ms, 200ms, 300ms, 300ms}));
+  EXPECT_EQ(attempts, (std::vector<int>{1, 2, 3, 4}));
+}
+
+TEST(CoreRestart, NoGrowthKeepsTheInterval) {
+  restart_fixture f;
+  core c(f.ctx, with_wait(f.waits.wait()));
+  auto p = f.policy(restart_type::on_failure, 3);
+  p.interval = 2s;
+  p.growth_rate = 1;  // not > 1: no growth
+  ASSERT_TRUE(c.register_module(f.failing(p)));
+  auto handled = f.handled.get_future();
+  ASSERT_TRUE(c.start_modules());
+  (void)get_bounded(handled);
+  (void)c.shutdown();
+  EXPECT_EQ(f.waits.get(), (std::vector<nanoseconds>{2s, 2s, 2s}));
+}
+
+TEST(CoreRestart, IntervalAboveTheLimitIsCapped) {
+  restart_fixture f;
+  core c(f.ctx, with_wait(f.waits.wait()));
+  auto p = f.policy(restart_type::on_failure, 1);
+  p.interval = 1min;
+  p.interval_limit = 5s;
+  ASSERT_TRUE(c.register_module(f.failing(p)));
+  auto handled = f.handled.get_future();
+  ASSERT_TRUE(c.start_modules());
+  (void)get_bounded(handled);
+  (void)c.shutdown();
+  EXPECT_EQ(f.waits.get(), (std::vector<nanoseconds>{5s}));
+}
+
+TEST(CoreRestart, OnFailureDoesNotRestartANormalReturn) {
+  restart_fixture f;
+  core c(f.ctx, with_wait(f.waits.wait()));
+  ASSERT_TRUE(c.register_module(f.returning(f.policy(restart_type::on_failure, 3))));
+  ASSERT_TRUE(c.start_modules());
+  auto report = c.shutdown();
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"m"});
+  EXPECT_EQ(f.runs.load(), 1);
+  EXPECT_TRUE(f.waits.get().empty());
+  EXPECT_EQ(f.handler_calls.load(), 0);
+  EXPECT_EQ(c.state("m"), module_state::stopped);
+}
+
+TEST(CoreRestart, AlwaysRestartsANormalReturnAndHandlerGetsNull) {
+  restart_fixture f;
+  core c(f.ctx, with_wait(f.waits.wait()));
+  ASSERT_TRUE(c.register_module(f.returning(f.policy(restart_type::always, 2))));
+  auto handled = f.handled.get_future();
+  ASSERT_TRUE(c.start_modules());
+  auto last = get_bounded(handled);
+  (void)c.shutdown();
+  EXPECT_EQ(last, nullptr);
+  EXPECT_EQ(f.runs.load(), 3);
+  EXPECT_EQ(f.handler_calls.load(), 1);
+  EXPECT_EQ(c.restarts("m"), 2);
+  EXPECT_EQ(c.state("m"), module_state::stopped);
+  EXPECT_EQ(f.waits.get().size(), 2U);
+}
+
+TEST(CoreRestart, UnlimitedRetriesEndWhenTheContextIsCancelled) {
+  restart_fixture f;
+  std::promise<void> fifth;
+  auto fifth_f = fifth.get_future();
+  core c(f.ctx, with_wait([&](nanoseconds, std::stop_token stop) {
+                       if (f.waits.intervals.size() == 4) fifth.set_value();
+                       f.waits.intervals.push_back(0ns);
+                       // From the fifth wait on, wait for real: only cancel ends it.
+                       if (f.waits.intervals.size() < 5) return true;
+                       std::mutex mu;
+                       std::condition_variable_any cv;
+                       std::unique_lock lock(mu);
+                       cv.wait(lock, stop, [] { return false; });
+                       return !stop.stop_requested();
+                     }));
+  ASSERT_TRUE(c.register_module(f.failing(f.policy(restart_type::on_failure, 0))));
+  ASSERT_TRUE(c.start_modules());
+  get_bounded(fifth_f);
+  EXPECT_EQ(c.state("m"), module_state::restarting);
+  auto report = c.shutdown();
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(f.runs.load(), 5);
+  EXPECT_EQ(f.handler_calls.load(), 0);
+  EXPECT_EQ(c.state("m"), module_state::failed);
+}
+
+TEST(CoreRestart, DefaultWaitIsInterruptedByCancel) {
+  restart_fixture f;
+  std::promise<nanoseconds> waiting;
+  auto waiting_f = waiting.get_future();
+  core_options opts;
+  opts.on_restart = [&](const std::string&, int attempt, nanoseconds interval) {
+    if (attempt == 1) waiting.set_value(interval);
+  };
+  core c(f.ctx, opts);
+  auto p = f.policy(restart_type::on_failure, 0);
+  p.interval = 1h;
+  p.interval_limit = 2h;
+  ASSERT_TRUE(c.register_module(f.failing(p)));
+  ASSERT_TRUE(c.start_modules());
+  EXPECT_EQ(get_bounded(waiting_f), 1h);
+  auto report = c.shutdown();  // must not wait an hour
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"m"});
+  EXPECT_EQ(f.runs.load(), 1);
+}
+
+TEST(Core, ShutdownStopsInReverseStartOrderAndWaitsForEachStart) {
+  context ctx;
+  std::mutex mu;
+  std::vector<std::string> exits;
+  std::vector<bool> next_still_open;
+  std::latch all_started(3);
+  core c(ctx);
+  // Each module, once woken by cleanup, checks that the module started before it is still
+  // open: it is, only if shutdown waits for this one's start to return before the next cleanup.
+  const std::vector<std::string> names{"first", "second", "third"};
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::string name = names[i];
+    const std::string before = i == 0 ? "" : names[i - 1];
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+        name, "g", [&, name, before](context& x) {
+          all_started.count_down();
+          receive_until_closed(x, name);
+          bool open = true;
+          if (!before.empty()) open = x.send(before, new_message()).has_value();
+          std::lock_guard lock(mu);
+          exits.push_back(name);
+          next_still_open.push_back(open);
+        })));
+  }
+  ASSERT_TRUE(c.start_modules());
+  all_started.wait();
+  auto report = c.shutdown();
+  const std::vector<std::string> reverse{"third", "second", "first"};
+  EXPECT_EQ(report.stopped, reverse);
+  EXPECT_TRUE(report.overran.empty());
+  std::lock_guard lock(mu);
+  EXPECT_EQ(exits, reverse);
+  EXPECT_EQ(next_still_open, (std::vector<bool>{true, true, true}));
+}
+
+TEST(Core, ShutdownIsIdempotent) {
+  context ctx;
+  core c(ctx);
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+      "m", "g", [](context& x) { receive_until_closed(x, "m"); })));
+  ASSERT_TRUE(c.start_modules());
+  auto first = c.shutdown();
+  auto second = c.shutdown();
+  EXPECT_EQ(first.stopped, second.stopped);
+  EXPECT_TRUE(ctx.cancelled());
+}
+
+TEST(Core, ModuleThatIgnoresCleanupOverrunsTheDeadlineAndIsReported) {
+  // The context outlives the test on purpose: the overrunning module still runs after the core
+  // is gone, and it uses the context.
+  static auto* ctx = new context;
+  std::promise<void> release;
+  auto release_f = release.get_future().share();
+  auto module_gone = std::make_shared<std::promise<void>>();
+  auto module_gone_f = module_gone->get_future();
+  std::latch started(1);
+
+  // The module's destructor runs when the last owner (the detached keeper thread) lets go.
+  struct stubborn final : module {
+    stubborn(std::shared_future<void> r, std::shared_ptr<std::promise<void>> g, std::latch& s)
+        : release(std::move(r)), gone(std::move(g)), started(s) {}
+    ~stubborn() override { gone->set_value(); }
+    std::string name() const override { return "stubborn"; }
+    std::string group() const override { return "g"; }
+    void start(context&) override {
+      started.count_down();
+      release.wait();  // ignores cleanup
+    }
+    std::shared_future<void> release;
+    std::shared_ptr<std::promise<void>> gone;
+    std::latch& started;
+  };
+
+  {
+    core c(*ctx, with_deadline(1s));
+    // Stop order: after, stubborn, before. `before` is stopped after the overrun, in the last
+    // tenth of the budget that shutdown keeps for the modules behind an overrunning one.
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+        "before", "g", [](context& x) { receive_until_closed(x, "before"); })));
+    ASSERT_TRUE(c.register_module(std::make_shared<stubborn>(release_f, module_gone, started)));
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+        "after", "g", [](context& x) { receive_until_closed(x, "after"); })));
+    ASSERT_TRUE(c.start_modules());
+    started.wait();
+    const auto t0 = std::chrono::steady_clock::now();
+    auto report = c.shutdown();
+    EXPECT_LE(std::chrono::steady_clock::now() - t0, 5s);  // does not hang (deadline 1 s)
+    EXPECT_FALSE(report.clean());
+    EXPECT_EQ(report.overran, std::vector<std::string>{"stubborn"});
+    EXPECT_EQ(report.stopped, (std::vector<std::string>{"after", "before"}));
+    EXPECT_EQ(c.state("stubborn"), module_state::running);
+  }  // the core's destructor must not hang either
+  release.set_value();
+  get_bounded(module_gone_f);
+}
+
+TEST(Core, DestructorShutsDownRunningModules) {
+  context ctx;
+  std::promise<void> returned;
+  auto returned_f = returned.get_future();
+  {
+    core c(ctx);
+    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("m", "g", [&](context& x) {
+      receive_until_closed(x, "m");
+      returned.set_value();
+    })));
+    ASSERT_TRUE(c.start_modules());
+  }
+  EXPECT_EQ(returned_f.wait_for(0s), std::future_status::ready);
+  EXPECT_TRUE(ctx.cancelled());
+}
+
+TEST(Core, SignalWaiterReturnsTheSignalAndRestoresHandlers) {
+  struct sigaction before {};
+  ASSERT_EQ(sigaction(SIGHUP, nullptr, &before), 0);
+  {
+    signal_waiter w;
+    struct sigaction during {};
+    ASSERT_EQ(sigaction(SIGHUP, nullptr, &during), 0);
+    EXPECT_NE(during.sa_handler, before.sa_handler);
+    ASSERT_EQ(std::raise(SIGHUP), 0);
+    EXPECT_EQ(w.wait(), SIGHUP);
+    ASSERT_EQ(std::raise(SIGQUIT), 0);
+    EXPECT_EQ(w.wait(), SIGQUIT);
+  }
+  struct sigaction after {};
+  ASSERT_EQ(sigaction(SIGHUP, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, before.sa_handler);
+}
+
+TEST(Core, GracefulShutdownReturnsAfterSigterm) {
+  context ctx;
+  core c(ctx);
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+      "m", "g", [](context& x) { receive_until_closed(x, "m"); })));
+  ASSERT_TRUE(c.start_modules());
+  signal_waiter waiter;  // handlers installed before the signal is raised
+  auto done = std::async(std::launch::async, [&] { return c.graceful_shutdown(waiter); });
+  ASSERT_EQ(std::raise(SIGTERM), 0);
+  auto report = get_bounded(done);
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"m"});
+  EXPECT_TRUE(ctx.cancelled());
+}
+
+TEST(Core, RemoteModuleIsReaddedAndRestartedAfterStartReturns) {
+  context ctx;
+  auto fake = std::make_shared<testing::fake_context_type>();
+  ASSERT_TRUE(ctx.register_type("fake", fake));
+  recorded_waits waits;
+  core c(ctx, with_wait(waits.wait()));
+  std::atomic<int> runs{0};
+  std::promise<void> third;
+  auto third_f = third.get_future();
+  ASSERT_TRUE(c.register_module(
+      std::make_shared<simple_module>("remote", "rg",
+                                      [&](context& x) {
+                                        // A connection that drops twice, then holds.
+                                        if (++runs < 3) return;
+                                        third.set_value();
+                                        std::mutex mu;
+                                        std::condition_variable_any cv;
+                                        std::unique_lock lock(mu);
+                                        cv.wait(lock, x.stop_token(), [] { return false; });
+                                      }),
+      of_type("fake")));
+  ASSERT_TRUE(c.start_modules());
+  get_bounded(third_f);
+  EXPECT_EQ(fake->count("add_module"), 3U);
+  EXPECT_EQ(fake->count("add_module_group"), 3U);
+  EXPECT_EQ(c.restarts("remote"), 2);
+  EXPECT_EQ(waits.get(), (std::vector<nanoseconds>{1s, 1s}));
+  EXPECT_EQ(ctx.module_type("remote"), "fake");
+  auto report = c.shutdown();
+  EXPECT_TRUE(report.clean());
+  EXPECT_EQ(fake->count("cleanup"), 1U);
+  EXPECT_EQ(runs.load(), 3);
+  EXPECT_EQ(c.state("remote"), module_state::stopped);
+}
+
+TEST(Core, RemoteModuleWaitsItsPolicyIntervalBeforeReconnecting) {
+  context ctx;
+  ASSERT_TRUE(ctx.register_type("fake", std::make_shared<testing::fake_context_type>()));
+  recorded_waits waits;
+  core c(ctx, with_wait(waits.wait()));
+  std::promise<void> second;
+  auto second_f = second.get_future();
+  std::atomic<int> runs{0};
+  module_restart_policy p;
+  p.interval = 3s;
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
+                                    "remote", "rg",
+                                    [&](context& x) {
+                                      if (++runs < 2) return;
+                                      second.set_value();
+                                      std::mutex mu;
+                                      std::condition_variable_any cv;
+                                      std::unique_lock lock(mu);
+                                      cv.wait(lock, x.stop_token(), [] { return false; });
+                                    },
+                                    true, p),
+                                of_type("fake")));
+  ASSERT_TRUE(c.start_modules());
+  get_bounded(second_f);
+  (void)c.shutdown();
+  EXPECT_EQ(waits.get(), std::vector<nanoseconds>{3s});
+}
+
+TEST(Core, LocalModuleIsNotRestartedAfterStartReturns) {
+  context ctx;
+  recorded_waits waits;
+  core c(ctx, with_wait(waits.wait()));
+  std::promise<void> ran;
+  auto ran_f = ran.get_future();
+  ASSERT_TRUE(c.register_module(
+      std::make_shared<simple_module>("local", "g", [&](context&) { ran.set_value(); })));
+  ASSERT_TRUE(c.start_modules());
+  get_bounded(ran_f);
+  auto report = c.shutdown();
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"local"});
+  EXPECT_TRUE(waits.get().empty());
+  EXPECT_EQ(c.restarts("local"), 0);
+}
+
+TEST(Core, ModulesTalkThroughTheContext) {
+  context ctx;
+  core c(ctx);
+  std::promise<std::string> answer;
+  auto answer_f = answer.get_future();
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("echo", "g", [](context& x) {
+    for (;;) {
+      auto m = x.receive("echo");
+      if (!m) return;
+      (void)x.send_resp(new_resp_by_message(*m, "pong"));
+    }
+  })));
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("asker", "g", [&](context& x) {
+    auto r = x.send_sync("echo", new_message().fill_body("ping"), bound);
+    answer.set_value(r ? r->content_data().value_or("?") : r.error().message());
+  })));
+  ASSERT_TRUE(c.start_modules());
+  EXPECT_EQ(get_bounded(answer_f), "pong");
+  EXPECT_TRUE(c.shutdown().clean());
+}
+
+TEST(Core, GoStyleFreeFunctionsUseTheDefaultCore) {
+  std::promise<void> ran;
+  auto ran_f = ran.get_future();
+  ASSERT_TRUE(register_module(std::make_shared<simple_module>("go-style", "g", [&](context& x) {
+    ran.set_value();
+    receive_until_closed(x, "go-style");
+  })));
+  EXPECT_EQ(&default_core().ctx(), &default_context());
+  EXPECT_EQ(default_core().modules(), std::vector<std::string>{"go-style"});
+  ASSERT_TRUE(start_modules());
+  get_bounded(ran_f);
+  auto report = default_core().shutdown();
+  EXPECT_EQ(report.stopped, std::vector<std::string>{"go-style"});
+}
+
+}  // namespace
+}  // namespace beehive
