@@ -337,6 +337,8 @@ json_scan_result scan_json_value(std::string_view text, std::size_t& pos) noexce
     bool have_value = false;
     switch (text[i]) {
       case '{':
+        // An empty container counts toward the depth too, as in Go's scanner.
+        if (stack.depth() >= max_json_depth) return r;
         ++i;
         skip_space(text, i);
         if (i < n && text[i] == '}') {
@@ -351,6 +353,7 @@ json_scan_result scan_json_value(std::string_view text, std::size_t& pos) noexce
         ++i;
         continue;
       case '[':
+        if (stack.depth() >= max_json_depth) return r;
         ++i;
         skip_space(text, i);
         if (i < n && text[i] == ']') {

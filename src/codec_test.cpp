@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "beehive/codec.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "json_text.hpp"
+
+namespace {
+
+using beehive::content;
+using beehive::content_kind;
+using beehive::decode_message;
+using beehive::encode_message;
+using beehive::errc;
+using beehive::message;
+
+// A record as Go writes it (from tests/data/go-beehive-wire-trace.txt).
+constexpr std::string_view go_record =
+    R"({"header":{"msg_id":"709147fd-2bfb-49ee-bda7-aef80690d16f","parent_msg_id":)"
+    R"("79319fb7-7f78-4be3-91e1-a78d49e4301c","timestamp":1795721459883,"type":"unixpacket"},)"
+    R"("route":{"source":"remotemod","destination":"remotemod","operation":"response",)"
+    R"("resource":"resource"},"content":"pong"})";
+
+std::string encode(const message& m) {
+  auto r = encode_message(m);
+  EXPECT_TRUE(r) << r.error().message();
+  return r ? *r : std::string("<error>");
+}
+
+void expect_protocol_error(std::string_view record) {
+  SCOPED_TRACE(std::string(record));
+  auto m = decode_message(record);
+  ASSERT_FALSE(m);
+  EXPECT_EQ(m.error(), errc::protocol_error);
+}
+
+// A record with the given header members and content, everything else minimal.
+std::string with_header(std::string_view members) {
+  return std::string(R"({"header":{)") + std::string(members) + R"(},"route":{},"content":null})";
+}
+
+struct pod {
+  std::string name;
+};
+void to_json(nlohmann::json& j, const pod& p) { j = {{"name", p.name}}; }
+
+struct opaque {
+  int fd = 0;
+};
+
+// ---- encoding ----
+
+TEST(Codec, EncodesZeroMessageWithRouteAndNullContent) {
+  EXPECT_EQ(encode(message{}), R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
+}
+
+TEST(Codec, EncodesEveryFieldInGoOrder) {
+  message m;
+  m.build_header("id", "pid", 123)
+      .set_resource_version("42")
+      .set_type("unixpacket")
+      .build_router("src", "grp", "res", "op")
+      .set_destination("dst")
+      .fill_body(nlohmann::json{{"k", "v"}});
+  m.header.sync = true;
+  EXPECT_EQ(encode(m),
+            R"({"header":{"msg_id":"id","parent_msg_id":"pid","timestamp":123,)"
+            R"("resourceversion":"42","sync":true,"type":"unixpacket"},"route":{"source":"src",)"
+            R"("destination":"dst","group":"grp","operation":"op","resource":"res"},)"
+            R"("content":{"k":"v"}})");
+}
+
+TEST(Codec, OmitsEachEmptyOptionalField) {
+  message m;
+  m.header.id = "i";
+  m.header.timestamp = -5;
+  m.route.group = "g";
+  EXPECT_EQ(encode(m), R"({"header":{"msg_id":"i","timestamp":-5},"route":{"group":"g"},"content":null})");
+  m.route = {};
+  m.route.resource = "r";
+  EXPECT_EQ(encode(m), R"({"header":{"msg_id":"i","timestamp":-5},"route":{"resource":"r"},"content":null})");
+}
+
+TEST(Codec, EscapesHeaderAndRouteStringsAsGo) {
+  message m;
+  m.header.id = "a\"<>&\n\xe2\x80\xa8\xff/";
+  m.route.source = "\x01";
+  EXPECT_EQ(encode(m),
+            R"({"header":{"msg_id":"a\"\u003c\u003e\u0026\n\u2028\ufffd/","timestamp":0},)"
+            R"("route":{"source":"\u0001"},"content":null})");
+}
+
+TEST(Codec, EncodesEachContentKind) {
+  message m;
+  m.header.id = "i";
+  const std::string prefix = R"({"header":{"msg_id":"i","timestamp":0},"route":{},"content":)";
+  m.content = content("x<y");
+  EXPECT_EQ(encode(m), prefix + R"("x\u003cy"})");
+  m.content = content(beehive::bytes{'h', 'i', '!'});
+  EXPECT_EQ(encode(m), prefix + R"("aGkh"})");
+  m.content = content(nlohmann::json{{"b", 2.5}, {"a", nullptr}});
+  EXPECT_EQ(encode(m), prefix + R"({"a":null,"b":2.5}})");
+  m.content = content::from_json_text(R"([1, "<"])").value();
+  EXPECT_EQ(encode(m), prefix + R"([1, "<"]})");
+  m.content = content::from_object(pod{"n"});
+  EXPECT_EQ(encode(m), prefix + R"({"name":"n"}})");
+}
+
+TEST(Codec, EncodeAppendsToTheBuffer) {
+  std::string out = "x";
+  ASSERT_TRUE(encode_message(message{}, out));
+  EXPECT_EQ(out, R"(x{"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
+}
+
+TEST(Codec, EncodeOfObjectWithoutJsonFormFailsAndLeavesBufferAlone) {
+  message m = beehive::new_message().fill_body(content::make_object<opaque>());
+  std::string out = "kept";
+  auto r = encode_message(m, out);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::not_serializable);
+  EXPECT_EQ(out, "kept");
+  EXPECT_EQ(encode_message(m).error(), errc::not_serializable);
+}
+
+// ---- decoding ----
+
+TEST(Codec, DecodesGoRecord) {
+  auto m = decode_message(go_record);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "709147fd-2bfb-49ee-bda7-aef80690d16f");
+  EXPECT_EQ(m->header.parent_id, "79319fb7-7f78-4be3-91e1-a78d49e4301c");
+  EXPECT_EQ(m->header.timestamp, 1795721459883);
+  EXPECT_EQ(m->header.type, "unixpacket");
+  EXPECT_FALSE(m->header.sync);
+  EXPECT_EQ(m->header.resource_version, "");
+  EXPECT_EQ(m->route.source, "remotemod");
+  EXPECT_EQ(m->route.destination, "remotemod");
+  EXPECT_EQ(m->route.group, "");
+  EXPECT_EQ(m->route.operation, "response");
+  EXPECT_EQ(m->route.resource, "resource");
+  EXPECT_EQ(m->content.kind(), content_kind::raw_json);
+  EXPECT_EQ(m->content.raw_json(), R"("pong")");
+  EXPECT_EQ(encode(*m), go_record);
+}
+
+TEST(Codec, RoundTripsEveryField) {
+  message m;
+  m.build_header("i\xc3\xa9", "p\"", -1)
+      .set_resource_version("rv")
+      .set_type("t")
+      .build_router("s", "g", "r", "o")
+      .set_destination("d")
+      .fill_body(nlohmann::json{{"a", {1, 2}}});
+  m.header.sync = true;
+  auto d = decode_message(encode(m));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->header, m.header);
+  EXPECT_EQ(d->route, m.route);
+  EXPECT_EQ(d->content.to_json().value(), m.content.to_json().value());
+  EXPECT_EQ(encode(*d), encode(m));
+}
+
+TEST(Codec, BytesRoundTripAsBase64) {
+  const beehive::bytes b = {0, 1, 2, 250, 255};
+  auto d = decode_message(encode(message{}.fill_body(b)));
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->content.get<beehive::bytes>().value(), b);
+}
+
+TEST(Codec, AcceptsWhitespaceAndOneTrailingNewline) {
+  const std::string pretty =
+      " {\n  \"header\" : { \"msg_id\" : \"x\" , \"timestamp\" : 7 } ,\r\n\t\"route\" : { } ,"
+      " \"content\" : [ 1 , 2 ] }\n";
+  auto m = decode_message(pretty);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "x");
+  EXPECT_EQ(m->header.timestamp, 7);
+  EXPECT_EQ(m->content.raw_json(), "[ 1 , 2 ]");
+  EXPECT_TRUE(decode_message(std::string(go_record) + "\n"));
+}
+
+TEST(Codec, AbsentFieldsStayEmpty) {
+  ASSERT_TRUE(decode_message(go_record));
+  auto m = decode_message("{}");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->is_empty());
+  auto h = decode_message(R"({"header":{"msg_id":"only"}})");
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->header.parent_id, "");
+  EXPECT_EQ(h->header.timestamp, 0);
+  EXPECT_EQ(h->route, beehive::message_route{});
+  EXPECT_TRUE(h->content.is_null());
+}
+
+TEST(Codec, NullContentIsNullContent) {
+  auto m = decode_message(R"({"content":null})");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->content.is_null());
+  EXPECT_EQ(encode(*m), R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
+}
+
+TEST(Codec, NullForAFieldLeavesItAsItWas) {
+  auto m = decode_message(
+      R"({"header":{"msg_id":"a","msg_id":null,"timestamp":null,"sync":null,"type":null},)"
+      R"("route":null,"header":null,"content":"c"})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "a");
+  EXPECT_EQ(m->header.timestamp, 0);
+  EXPECT_EQ(m->content.to_string().value(), "c");
+}
+
+TEST(Codec, LastDuplicateWins) {
+  auto m = decode_message(
+      R"({"header":{"msg_id":"a","timestamp":1,"msg_id":"b"},"header":{"timestamp":2},)"
+      R"("route":{"source":"s1"},"route":{"group":"g"},"content":1,"content":"x"})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "b");       // a later header object updates only its own members,
+  EXPECT_EQ(m->header.timestamp, 2);  // as Go decodes into the same struct
+  EXPECT_EQ(m->route.source, "s1");
+  EXPECT_EQ(m->route.group, "g");
+  EXPECT_EQ(m->content.raw_json(), R"("x")");
+  auto n = decode_message(R"({"content":"x","content":null})");
+  ASSERT_TRUE(n);
+  EXPECT_TRUE(n->content.is_null());
+}
+
+TEST(Codec, MatchesKeysCaseInsensitivelyAsGo) {
+  auto m = decode_message(
+      R"({"HEADER":{"MSG_ID":"a","Parent_Msg_Id":"p","TimeStamp":3,"ResourceVersion":"v",)"
+      R"("SYNC":true,"Type":"t"},"Route":{"SOURCE":"s","Destination":"d","GROUP":"g",)"
+      R"("Operation":"o","RESOURCE":"r"},"Content":5})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "a");
+  EXPECT_EQ(m->header.parent_id, "p");
+  EXPECT_EQ(m->header.timestamp, 3);
+  EXPECT_EQ(m->header.resource_version, "v");
+  EXPECT_TRUE(m->header.sync);
+  EXPECT_EQ(m->header.type, "t");
+  EXPECT_EQ(m->route, (beehive::message_route{"s", "d", "g", "o", "r"}));
+  EXPECT_EQ(m->content.raw_json(), "5");
+}
+
+TEST(Codec, MatchesLongSAndEscapedKeysAsGo) {
+  // Go folds U+017F (long s) to s, and unescapes keys before matching.
+  auto m = decode_message("{\"header\":{\"\xc5\xbfync\":true,\"msg\\u005fid\":\"e\"}}");
+  ASSERT_TRUE(m);
+  EXPECT_TRUE(m->header.sync);
+  EXPECT_EQ(m->header.id, "e");
+}
+
+TEST(Codec, IgnoresUnknownKeysButValidatesThem) {
+  auto m = decode_message(
+      R"({"extra":{"deep":[1,{"x":null}]},"header":{"msg_id":"a","other":[],"msgid":"no"},)"
+      R"("route":{"zone":"z","source":"s"},"content":"c","tail":true})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "a");
+  EXPECT_EQ(m->route.source, "s");
+  expect_protocol_error(R"({"extra":[1,],"header":{}})");
+  expect_protocol_error(R"({"header":{"other":tru}})");
+  expect_protocol_error(R"({"route":{"zone":01}})");
+}
+
+TEST(Codec, RejectsNonObjectTopLevel) {
+  for (const char* r : {"", " ", "\n", "null", "[]", R"("s")", "1", "true", "[{}]"}) {
+    expect_protocol_error(r);
+  }
+}
+
+TEST(Codec, RejectsTrailingGarbage) {
+  expect_protocol_error(std::string(go_record) + "x");
+  expect_protocol_error(std::string(go_record) + "{}");
+  expect_protocol_error(std::string(go_record) + "\n\n}");
+  expect_protocol_error(std::string(go_record) + std::string(1, '\0'));
+}
+
+TEST(Codec, RejectsEveryTruncation) {
+  for (std::size_t n = 0; n < go_record.size(); ++n) expect_protocol_error(go_record.substr(0, n));
+}
+
+TEST(Codec, RejectsMalformedJson) {
+  for (const char* r :
+       {"{", "{\"header\"}", "{\"header\":}", "{\"header\":{},}", "{,}", "{\"a\":1 \"b\":2}",
+        "{header:{}}", "{'header':{}}", "{\"header\":{\"msg_id\":\"a\",}}",
+        "{\"header\":{\"msg_id\" \"a\"}}", "{\"content\":}", "{\"content\":[1,]}",
+        "{\"content\":{\"a\"}}", "{\"content\":01}", "{\"content\":'x'}", "{\"content\":undefined}",
+        "{\"content\":\"a\"\"b\"}", "{\"route\":{\"source\":\"s\"}", "{\"header\":{}}}",
+        "{\"header\":{}]", "{\"content\":NaN}", "{\"content\":-}", "{\"content\":1.}"}) {
+    expect_protocol_error(r);
+  }
+}
+
+TEST(Codec, RejectsWrongFieldTypes) {
+  expect_protocol_error(R"({"header":[]})");
+  expect_protocol_error(R"({"header":"h"})");
+  expect_protocol_error(R"({"route":1})");
+  expect_protocol_error(R"({"route":{"source":1}})");
+  expect_protocol_error(R"({"route":{"group":["g"]}})");
+  expect_protocol_error(with_header(R"("msg_id":5)"));
+  expect_protocol_error(with_header(R"("parent_msg_id":{})"));
+  expect_protocol_error(with_header(R"("type":false)"));
+  expect_protocol_error(with_header(R"("resourceversion":1)"));
+  expect_protocol_error(with_header(R"("sync":"true")"));
+  expect_protocol_error(with_header(R"("sync":1)"));
+}
+
+TEST(Codec, TimestampMustBeAnInt64) {
+  auto ok = decode_message(with_header(R"("timestamp":-9223372036854775808)"));
+  ASSERT_TRUE(ok);
+  EXPECT_EQ(ok->header.timestamp, INT64_MIN);
+  EXPECT_EQ(decode_message(with_header(R"("timestamp":9223372036854775807)"))->header.timestamp,
+            INT64_MAX);
+  for (const char* bad : {R"("timestamp":1.5)", R"("timestamp":1.0)", R"("timestamp":1e3)",
+                          R"("timestamp":1E3)", R"("timestamp":"123")", R"("timestamp":true)",
+                          R"("timestamp":9223372036854775808)", R"("timestamp":-9223372036854775809)",
+                          R"("timestamp":01)", R"("timestamp":-)", R"("timestamp":+1)",
+                          R"("timestamp":[1])"}) {
+    expect_protocol_error(with_header(bad));
+  }
+}
+
+TEST(Codec, RejectsBadEscapesAndControlCharacters) {
+  expect_protocol_error(with_header(R"("msg_id":"a\x")"));
+  expect_protocol_error(with_header(R"("msg_id":"\u12G4")"));
+  expect_protocol_error(with_header(R"("msg_id":"\u12")"));
+  expect_protocol_error(with_header(R"("msg_id":"\)"));
+  expect_protocol_error(with_header("\"msg_id\":\"a\tb\""));
+  expect_protocol_error(with_header(std::string("\"msg_id\":\"a") + '\0' + "b\""));
+  expect_protocol_error(R"({"content":"\q"})");
+  expect_protocol_error("{\"content\":\"a\nb\"}");
+  expect_protocol_error(R"({"he\ader":{}})");
+}
+
+TEST(Codec, DecodesEscapesInStrings) {
+  auto m = decode_message(
+      with_header(R"("msg_id":"\"\\\/\b\f\n\r\t\u0041\u00e9\u4e2d\ud83d\udc1d")"));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "\"\\/\b\f\n\r\tA\xc3\xa9\xe4\xb8\xad\xf0\x9f\x90\x9d");
+}
+
+TEST(Codec, InvalidUtf8AndLoneSurrogatesBecomeReplacementCharacters) {
+  // Go's decoder accepts them and substitutes U+FFFD.
+  auto m = decode_message(with_header("\"msg_id\":\"a\xff" "b\",\"type\":\"\\ud800\\u0041\\udc00\""));
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->header.id, "a\xef\xbf\xbd" "b");
+  EXPECT_EQ(m->header.type, "\xef\xbf\xbd" "A\xef\xbf\xbd");
+  auto c = decode_message("{\"content\":[\"x\xc0\xaf\",\"\\udfff\"]}");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->content.raw_json(), R"(["x\ufffd\ufffd","\ufffd"])");
+  ASSERT_TRUE(c->content.to_json());
+  // Stable from then on.
+  auto again = decode_message(encode(*c));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(encode(*again), encode(*c));
+}
+
+TEST(Codec, ContentIsKeptVerbatimAndNotReparsedOnForward) {
+  const std::string rec =
+      R"({"header":{"msg_id":"m","timestamp":1},"route":{},"content":{"z":1, "a":"<&>",)"
+      R"( "n":1.50e2}})";
+  auto m = decode_message(rec);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->content.kind(), content_kind::raw_json);
+  EXPECT_EQ(m->content.raw_json(), R"({"z":1, "a":"<&>", "n":1.50e2})");
+  EXPECT_EQ(encode(*m), rec);
+  EXPECT_EQ(m->content.to_json().value()["n"], 150.0);
+}
+
+TEST(Codec, RejectsContentNestedTooDeeply) {
+  // Bounded like Go's decoder, so hostile input cannot exhaust memory or stack.
+  const std::size_t depth = beehive::detail::max_json_depth;
+  auto ok = decode_message(R"({"content":)" + std::string(depth, '[') + std::string(depth, ']') + "}");
+  ASSERT_TRUE(ok);
+  expect_protocol_error(R"({"content":)" + std::string(depth + 1, '[') +
+                        std::string(depth + 1, ']') + "}");
+  expect_protocol_error(R"({"other":)" + std::string(depth + 1, '[') +
+                        std::string(depth + 1, ']') + "}");
+}
+
+// ---- package framing ----
+
+TEST(Framing, WritesMagicVersionAndBigEndianLength) {
+  char h[beehive::package_header_size];
+  beehive::write_package_header(0x01020304, h);
+  EXPECT_EQ(std::string(h, sizeof h), std::string("beehv1rv\x01\x02\x03\x04", 12));
+  std::string out = "x";
+  beehive::append_package("abc", out);
+  EXPECT_EQ(out, std::string("xbeehv1rv\0\0\0\x03" "abc", 16));
+}
+
+TEST(Framing, ReadsHeader) {
+  std::string f;
+  beehive::append_package(std::string(300, 'p'), f);
+  EXPECT_EQ(beehive::read_package_header(f.substr(0, 12), 1000).value(), 300U);
+  EXPECT_EQ(beehive::read_package_header(f.substr(0, 12), 300).value(), 300U);
+  auto big = beehive::read_package_header(f.substr(0, 12), 299);
+  ASSERT_FALSE(big);
+  EXPECT_EQ(big.error(), errc::message_too_large);
+}
+
+TEST(Framing, RejectsWrongMagicOrVersion) {
+  for (const auto& h : {std::string("beeXv1rv\0\0\0\1", 12), std::string("beehv2rv\0\0\0\1", 12),
+                        std::string("beehv1rx\0\0\0\1", 12), std::string("BEEHv1rv\0\0\0\1", 12),
+                        std::string("beehv1r", 7)}) {
+    auto r = beehive::read_package_header(h, 100);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), errc::protocol_error);
+  }
+}
+
+std::vector<std::string> drain(beehive::frame_decoder& d) {
+  std::vector<std::string> got;
+  for (;;) {
+    auto r = d.next();
+    EXPECT_TRUE(r) << r.error().message();
+    if (!r || !*r) return got;
+    got.emplace_back(**r);
+  }
+}
+
+TEST(Framing, DecoderYieldsSeveralFramesFromOneAppend) {
+  std::string stream;
+  beehive::append_package("one", stream);
+  beehive::append_package("", stream);
+  beehive::append_package(go_record, stream);
+  beehive::frame_decoder d(1 << 20);
+  d.append(stream);
+  EXPECT_EQ(drain(d), (std::vector<std::string>{"one", "", std::string(go_record)}));
+  EXPECT_EQ(d.buffered(), 0U);
+}
+
+TEST(Framing, DecoderHandlesFramesSplitAtEveryBoundary) {
+  std::string stream;
+  beehive::append_package("first", stream);
+  beehive::append_package(go_record, stream);
+  beehive::append_package("x", stream);
+  const std::vector<std::string> want = {"first", std::string(go_record), "x"};
+  for (std::size_t a = 0; a <= stream.size(); ++a) {
+    for (std::size_t b = a; b <= stream.size(); b += 7) {
+      beehive::frame_decoder d(1024);
+      std::vector<std::string> got;
+      for (auto piece : {stream.substr(0, a), stream.substr(a, b - a), stream.substr(b)}) {
+        d.append(piece);
+        auto more = drain(d);
+        got.insert(got.end(), more.begin(), more.end());
+      }
+      ASSERT_EQ(got, want) << "split at " << a << "," << b;
+      EXPECT_EQ(d.buffered(), 0U);
+    }
+  }
+}
+
+TEST(Framing, DecoderReportsPartialFrameAsBuffered) {
+  std::string stream;
+  beehive::append_package("payload", stream);
+  beehive::frame_decoder d(100);
+  d.append(stream.substr(0, 15));
+  auto r = d.next();
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);
+  EXPECT_EQ(d.buffered(), 15U);
+}
+
+TEST(Framing, DecoderRejectsWrongMagicAsSoonAsItArrives) {
+  beehive::frame_decoder d(100);
+  d.append("GET");
+  auto r = d.next();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::protocol_error);
+}
+
+TEST(Framing, DecoderRejectsWrongVersion) {
+  beehive::frame_decoder d(100);
+  d.append(std::string("beehv9rv\0\0\0\1x", 13));
+  auto r = d.next();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::protocol_error);
+}
+
+TEST(Framing, DecoderRejectsOversizedFrameBeforeItsPayloadArrives) {
+  std::string stream;
+  beehive::append_package(std::string(101, 'x'), stream);
+  beehive::frame_decoder d(100);
+  d.append(stream.substr(0, 12));
+  auto r = d.next();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::message_too_large);
+}
+
+TEST(Framing, FailedDecoderKeepsFailing) {
+  beehive::frame_decoder d(100);
+  std::string good;
+  beehive::append_package("ok", good);
+  d.append("xxxxxxxxxxxxxxxx");
+  ASSERT_FALSE(d.next());
+  d.append(good);
+  for (int i = 0; i < 3; ++i) {
+    auto r = d.next();
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), errc::protocol_error);
+  }
+}
+
+TEST(Framing, FramesAfterAFailureAreNotDelivered) {
+  std::string stream;
+  beehive::append_package("good", stream);
+  beehive::append_package(std::string(50, 'x'), stream);
+  beehive::append_package("never", stream);
+  beehive::frame_decoder d(10);
+  d.append(stream);
+  auto first = d.next();
+  ASSERT_TRUE(first && *first);
+  EXPECT_EQ(**first, "good");
+  auto second = d.next();
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error(), errc::message_too_large);
+  EXPECT_EQ(d.next().error(), errc::message_too_large);
+}
+
+TEST(Framing, DecoderReusesItsBufferAcrossManyFrames) {
+  beehive::frame_decoder d(64);
+  for (int i = 0; i < 1000; ++i) {
+    std::string f;
+    beehive::append_package(std::to_string(i), f);
+    d.append(f.substr(0, 5));
+    d.append(f.substr(5));
+    auto r = d.next();
+    ASSERT_TRUE(r && *r);
+    EXPECT_EQ(**r, std::to_string(i));
+  }
+  EXPECT_EQ(d.buffered(), 0U);
+}
+
+}  // namespace
