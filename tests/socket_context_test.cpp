@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: Apache-2.0
+// Two contexts in one process, joined by a real unix socket: every call in both directions.
+#include "beehive/socket_context.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "beehive/beehive.hpp"
+#include "support/socket_support.hpp"
+
+namespace beehive {
+namespace {
+
+using namespace std::chrono_literals;
+using test::channel_info;
+using test::remote_info;
+using test::responder;
+
+constexpr auto bound = std::chrono::seconds(10);
+
+// A server process (modules sockserver, srvmod and srvmod2 in srvgroup) and a client process
+// hosting remotemod, each with its own context.
+struct socket_pair : ::testing::Test {
+  void SetUp() override { SetUpWith("unixpacket"); }
+
+  void SetUpWith(const std::string& sockettype) {
+    cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod", "othermod"}, sockettype);
+    ASSERT_EQ(cfg.entries.size(), 3U);
+    auto s = register_socket_context(server, cfg);
+    ASSERT_TRUE(s);
+    srv = *s;
+    ASSERT_TRUE(server.add_module(remote_info("sockserver")));  // listens
+    ASSERT_TRUE(server.add_module_group("sockserver", "sockserver"));
+    for (const char* m : {"srvmod", "srvmod2"}) {
+      ASSERT_TRUE(server.add_module(channel_info(m)));
+      ASSERT_TRUE(server.add_module_group(m, "srvgroup"));
+    }
+    auto c = register_socket_context(client, cfg);
+    ASSERT_TRUE(c);
+    cli = *c;
+    ASSERT_TRUE(client.add_module(remote_info("remotemod")));
+    ASSERT_TRUE(client.add_module_group("remotemod", "remotegroup"));
+    ASSERT_TRUE(cli->wait_connected("srvmod", bound));
+    ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+  }
+
+  void TearDown() override {
+    if (cli) cli->stop();
+    if (srv) srv->stop();
+  }
+
+  test::temp_dir dir;
+  socket_config cfg;
+  context server;
+  context client;
+  std::shared_ptr<socket_context> srv;
+  std::shared_ptr<socket_context> cli;
+};
+
+TEST_F(socket_pair, HandshakeTeachesTheClientTheServersModulesAndGroups) {
+  EXPECT_EQ(cli->peers(), (std::vector<std::string>{"sockserver", "srvmod", "srvmod2"}));
+  EXPECT_EQ(client.module_type("srvmod"), "unixpacket");
+  auto groups = client.groups();
+  EXPECT_EQ(groups["srvgroup"], (std::vector<std::string>{"srvmod", "srvmod2"}));
+  EXPECT_EQ(srv->peers(), (std::vector<std::string>{"remotemod"}));
+  // Go puts the remote module in a group named after itself.
+  EXPECT_EQ(server.groups()["remotemod"], (std::vector<std::string>{"remotemod"}));
+  EXPECT_EQ(srv->stats().connections_accepted, 1U);
+  EXPECT_EQ(cli->stats().connects, 1U);
+}
+
+TEST_F(socket_pair, SendBothWays) {
+  auto to_srv = new_message().build_router("remotemod", "", "res", "insert").fill_body("hi");
+  ASSERT_TRUE(client.send("srvmod", to_srv));
+  auto got = server.receive_for("srvmod", bound);
+  ASSERT_TRUE(got) << got.error().message();
+  EXPECT_EQ(got->header.id, to_srv.header.id);
+  EXPECT_EQ(got->route.source, "remotemod");
+  EXPECT_EQ(got->route.destination, "srvmod");
+  EXPECT_EQ(got->content.to_string().value_or(""), "hi");
+
+  auto to_cli = new_message().build_router("srvmod", "", "res", "update").fill_body(
+      nlohmann::json{{"k", 1}});
+  ASSERT_TRUE(server.send("remotemod", to_cli));
+  auto back = client.receive_for("remotemod", bound);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->header.id, to_cli.header.id);
+  EXPECT_EQ(back->content.to_json().value_or(nullptr), (nlohmann::json{{"k", 1}}));
+}
+
+TEST_F(socket_pair, PerSenderOrderIsKept) {
+  constexpr int count = 1000;  // below the inbox capacity: the sender does not wait for us
+  for (int i = 0; i < count; ++i) {
+    ASSERT_TRUE(client.send("srvmod", new_message().fill_body(std::to_string(i))));
+  }
+  for (int i = 0; i < count; ++i) {
+    auto m = server.receive_for("srvmod", bound);
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->content.to_string().value_or(""), std::to_string(i));
+  }
+}
+
+TEST_F(socket_pair, ClientSendSyncToAServerModule) {
+  responder r(server, "srvmod");
+  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), bound);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping");
+  EXPECT_EQ(reply->route.operation, "response");
+}
+
+TEST_F(socket_pair, ServerSendSyncToARemoteModule) {
+  // Go's server-side SendSync always times out; ours gets the answer.
+  responder r(client, "remotemod");
+  auto req = new_message().fill_body("ping-from-server");
+  auto reply = server.send_sync("remotemod", req, bound);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->header.parent_id, req.header.id);
+  EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping-from-server");
+  EXPECT_GE(srv->stats().replies_routed, 1U);
+}
+
+TEST_F(socket_pair, SendRespWithNobodyWaitingIsAnOrphan) {
+  auto resp = new_resp_by_message(new_message(), content("late"));
+  resp.header.type = "unixpacket";
+  auto r = client.send_resp(resp);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::orphan_response));
+  EXPECT_EQ(cli->stats().orphan_replies, 1U);
+}
+
+TEST_F(socket_pair, SendToGroupBothWays) {
+  auto d = client.send_to_group("srvgroup", new_message().fill_body("all"));
+  ASSERT_TRUE(d) << d.error().message();
+  EXPECT_EQ(d->delivered, 2U);
+  for (const char* m : {"srvmod", "srvmod2"}) {
+    auto got = server.receive_for(m, bound);
+    ASSERT_TRUE(got) << m;
+    EXPECT_EQ(got->content.to_string().value_or(""), "all");
+  }
+  auto back = server.send_to_group("remotemod", new_message().fill_body("you"));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->delivered, 1U);
+  auto got = client.receive_for("remotemod", bound);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "you");
+}
+
+TEST_F(socket_pair, SendToGroupSyncBothWays) {
+  // Go answers "not supported now"; ours collects one reply per member.
+  responder r1(server, "srvmod", [](const message&) { return std::string("one"); });
+  responder r2(server, "srvmod2", [](const message&) { return std::string("two"); });
+  auto req = new_message().fill_body("who");
+  auto replies = client.send_to_group_sync("srvgroup", req, bound);
+  ASSERT_TRUE(replies) << replies.error().message();
+  EXPECT_TRUE(replies->complete());
+  ASSERT_EQ(replies->replies.size(), 2U);
+  std::vector<std::string> bodies;
+  for (const auto& m : replies->replies) {
+    EXPECT_EQ(m.header.parent_id, req.header.id);
+    bodies.push_back(m.content.to_string().value_or(""));
+  }
+  std::sort(bodies.begin(), bodies.end());
+  EXPECT_EQ(bodies, (std::vector<std::string>{"one", "two"}));
+
+  responder rc(client, "remotemod");
+  auto back = server.send_to_group_sync("remotemod", new_message().fill_body("x"), bound);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_TRUE(back->complete());
+  ASSERT_EQ(back->replies.size(), 1U);
+  EXPECT_EQ(back->replies[0].content.to_string().value_or(""), "pong:x");
+}
+
+TEST_F(socket_pair, GroupSyncSaysWhoDidNotAnswer) {
+  responder r1(server, "srvmod");  // srvmod2 never answers
+  auto replies = client.send_to_group_sync("srvgroup", new_message(), 200ms);
+  ASSERT_TRUE(replies);
+  EXPECT_EQ(replies->replies.size(), 1U);
+  EXPECT_EQ(replies->missing, (std::vector<std::string>{"srvmod2"}));
+}
+
+TEST_F(socket_pair, SendToUnknownModuleIsModuleNotFound) {
+  auto r = client.send("nobody", new_message());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::module_not_found));
+}
+
+TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
+  // The client process goes away: the server answers not_connected, never silence.
+  cli->stop();
+  ASSERT_TRUE(test::eventually([&] { return !srv->connected("remotemod"); }));
+  auto r = server.send("remotemod", new_message());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
+  auto s = server.send_sync("remotemod", new_message(), bound);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error(), make_error_code(errc::not_connected));
+  EXPECT_EQ(srv->stats().connections_lost, 1U);
+
+  // A new client process joins under the same name.
+  context client2;
+  auto c2 = register_socket_context(client2, cfg);
+  ASSERT_TRUE(c2);
+  ASSERT_TRUE(client2.add_module(remote_info("remotemod")));
+  ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+  ASSERT_TRUE(server.send("remotemod", new_message().fill_body("again")));
+  auto got = client2.receive_for("remotemod", bound);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "again");
+  (*c2)->stop();
+}
+
+TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
+  srv->stop();
+  // The connection drops: the remote module's inbox closes so that its start returns (the
+  // core then re-adds it); sends to the server's modules fail meanwhile.
+  auto closed = client.receive_for("remotemod", bound);
+  ASSERT_FALSE(closed);
+  EXPECT_EQ(closed.error(), make_error_code(errc::channel_closed));
+  ASSERT_TRUE(test::eventually([&] { return !cli->connected("srvmod"); }));
+  EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
+  // Re-added while the server is down: it keeps trying in the background.
+  ASSERT_TRUE(client.add_module(remote_info("remotemod")));
+  EXPECT_GE(cli->stats().connect_failures, 1U);
+
+  context server2;
+  auto s2 = register_socket_context(server2, cfg);
+  ASSERT_TRUE(s2);
+  ASSERT_TRUE(server2.add_module(channel_info("srvmod")));
+  ASSERT_TRUE((*s2)->listen());
+  ASSERT_TRUE((*s2)->wait_connected("remotemod", bound));
+  ASSERT_TRUE(cli->wait_connected("srvmod", bound));
+  ASSERT_TRUE(client.send("srvmod", new_message().fill_body("back")));
+  auto got = server2.receive_for("srvmod", bound);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "back");
+  cli->stop();
+  (*s2)->stop();
+}
+
+class socket_pair_stream : public socket_pair {
+ public:
+  void SetUp() override { SetUpWith("unix"); }
+};
+
+TEST_F(socket_pair_stream, EveryCallWorksOverPackageFraming) {
+  responder r(server, "srvmod");
+  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), bound);
+  ASSERT_TRUE(reply) << reply.error().message();
+  EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping");
+  responder rc(client, "remotemod");
+  auto back = server.send_sync("remotemod", new_message().fill_body("p2"), bound);
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(back->content.to_string().value_or(""), "pong:p2");
+  auto g = server.send_to_group_sync("remotemod", new_message().fill_body("g"), bound);
+  ASSERT_TRUE(g);
+  EXPECT_TRUE(g->complete());
+}
+
+}  // namespace
+}  // namespace beehive

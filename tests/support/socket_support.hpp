@@ -1,0 +1,153 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "beehive/beehive.hpp"
+
+namespace beehive::test {
+
+/// A short temporary directory (sun_path is 108 bytes), removed with its content.
+class temp_dir {
+ public:
+  temp_dir() {
+    char tmpl[] = "/tmp/bhsXXXXXX";
+    const char* p = ::mkdtemp(tmpl);
+    path_ = p != nullptr ? p : "/tmp";
+  }
+  ~temp_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  [[nodiscard]] const std::string& path() const { return path_; }
+  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+/// The YAML of a server `sockserver` at `address` and the listed client modules.
+inline std::string socket_yaml(const std::string& address, const std::vector<std::string>& clients,
+                               const std::string& sockettype = "unixpacket", int connmax = 8,
+                               std::size_t buffersize = 65536) {
+  std::string y = "- module: sockserver\n  server: true\n  address: " + address +
+                  "\n  sockettype: " + sockettype + "\n  connmax: " + std::to_string(connmax) +
+                  "\n  buffersize: " + std::to_string(buffersize) + "\n";
+  for (const auto& c : clients) {
+    y += "- module: " + c + "\n  server: false\n  address: " + address +
+         "\n  sockettype: " + sockettype + "\n  buffersize: " + std::to_string(buffersize) + "\n";
+  }
+  return y;
+}
+
+inline socket_config socket_cfg(const std::string& address,
+                                const std::vector<std::string>& clients,
+                                const std::string& sockettype = "unixpacket", int connmax = 8,
+                                std::size_t buffersize = 65536) {
+  auto cfg = parse_socket_config(socket_yaml(address, clients, sockettype, connmax, buffersize));
+  return cfg ? *cfg : socket_config{};
+}
+
+inline module_info remote_info(std::string name) {
+  module_info i;
+  i.name = std::move(name);
+  i.type = "unixpacket";
+  i.remote = true;
+  return i;
+}
+
+inline module_info channel_info(std::string name) {
+  module_info i;
+  i.name = std::move(name);
+  return i;
+}
+
+/// Waits (bounded) until `pred` holds, re-checking whenever `tick` passes. For conditions
+/// that have no notification (counters of another component).
+inline bool eventually(const std::function<bool()>& pred,
+                       std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  const auto deadline = std::chrono::steady_clock::now() + bound;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+/// A module loop on its own thread: receives for `module`, records each message, and answers
+/// sync requests with "pong:<content>" (or what `answer` returns). Stops at destruction.
+class responder {
+ public:
+  responder(context& ctx, std::string module,
+            std::function<std::string(const message&)> answer = nullptr)
+      : ctx_(ctx), module_(std::move(module)), answer_(std::move(answer)) {
+    thread_ = std::jthread([this](const std::stop_token& st) { run(st); });
+  }
+  ~responder() {
+    thread_.request_stop();
+    thread_.join();
+  }
+  responder(const responder&) = delete;
+  responder& operator=(const responder&) = delete;
+
+  /// Waits (bounded) until `n` messages arrived.
+  bool wait_for_count(std::size_t n, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, bound, [&] { return received_.size() >= n; });
+  }
+  std::vector<message> received() {
+    std::lock_guard lock(mu_);
+    return received_;
+  }
+
+ private:
+  void run(const std::stop_token& st) {
+    while (!st.stop_requested()) {
+      auto m = ctx_.receive_for(module_, std::chrono::milliseconds(20));
+      if (!m) {
+        if (m.error() == make_error_code(errc::timed_out)) continue;
+        if (m.error() == make_error_code(errc::channel_closed) ||
+            m.error() == make_error_code(errc::module_not_found)) {
+          // The module may be re-added (reconnect); keep trying until stopped.
+          std::this_thread::yield();
+          continue;
+        }
+        continue;
+      }
+      if (m->header.sync) {
+        std::string body = answer_ ? answer_(*m) : "pong:" + m->content.to_string().value_or("");
+        auto resp = new_resp_by_message(*m, content(body));
+        resp.route.source = module_;
+        (void)ctx_.send_resp(std::move(resp));
+      }
+      {
+        std::lock_guard lock(mu_);
+        received_.push_back(std::move(*m));
+      }
+      cv_.notify_all();
+    }
+  }
+
+  context& ctx_;
+  std::string module_;
+  std::function<std::string(const message&)> answer_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<message> received_;
+  std::jthread thread_;
+};
+
+}  // namespace beehive::test
