@@ -150,12 +150,14 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
     });
   }
   ready.arrive_and_wait();
+  const double cpu0 = beehive::bench::cpu_seconds();
   const auto t0 = clock::now();
   for (auto& t : threads) t.join();
   if (!consumer_done.wait_for(drain_limit)) {
     (void)ctx.cleanup("consumer");  // wakes the consumer with channel_closed
   }
   consumer.join();
+  const double cpu = beehive::bench::cpu_seconds() - cpu0;
 
   std::uint64_t errors = setup_errors + cres.errors + (expected - cres.received);
   for (auto e : send_errors) errors += e;
@@ -167,6 +169,8 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
   out["errors"] = errors;
   out["seconds"] = round_to(secs, 4);
   out["msgs_per_s"] = round_to(static_cast<double>(cres.received) / secs, 0);
+  // CPU time of all threads per message: what the machine's load cannot inflate much.
+  out["cpu_ns_per_msg"] = round_to(cpu * 1e9 / static_cast<double>(expected), 1);
   (void)ctx.cleanup("consumer");
   for (auto& n : names) (void)ctx.cleanup(n);
   return out;
@@ -276,6 +280,7 @@ json fan_out(std::size_t members, std::uint64_t broadcasts) {
     }
   });
   ready.arrive_and_wait();
+  const double cpu0 = beehive::bench::cpu_seconds();
   const auto t0 = clock::now();
   broadcaster.join();
   const double send_secs = seconds_since(t0);
@@ -286,6 +291,7 @@ json fan_out(std::size_t members, std::uint64_t broadcasts) {
     }
   }
   for (auto& t : threads) t.join();
+  const double cpu = beehive::bench::cpu_seconds() - cpu0;
 
   std::uint64_t delivered = 0;
   clock::time_point last = t0;
@@ -304,6 +310,8 @@ json fan_out(std::size_t members, std::uint64_t broadcasts) {
   out["seconds"] = round_to(secs, 4);
   out["send_seconds"] = round_to(send_secs, 4);
   out["deliveries_per_s"] = round_to(static_cast<double>(delivered) / secs, 0);
+  out["cpu_ns_per_delivery"] =
+      round_to(cpu * 1e9 / static_cast<double>(members * broadcasts), 1);
   for (auto& n : names) (void)ctx.cleanup(n);
   (void)ctx.cleanup("broadcaster");
   return out;

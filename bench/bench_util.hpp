@@ -45,6 +45,14 @@ inline double cpu_seconds() {
   return tv(ru.ru_utime) + tv(ru.ru_stime);
 }
 
+/// Times this process was preempted (involuntary context switches): other load on the machine
+/// shows here.
+inline long involuntary_switches() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_nivcsw;
+}
+
 /// The machine's 1-minute load average, so that each line says how busy the machine was.
 inline double load_avg_1m() {
   std::ifstream in("/proc/loadavg");
@@ -151,18 +159,26 @@ struct scenario {
 };
 
 /// Runs `s` under a watchdog and prints its line: scenario, the scenario's own keys, then
-/// peak_rss_kb, wall_s and load_avg_1m.
+/// peak_rss_kb, wall_s, cpu_s (user + system of every thread), involuntary_switches and
+/// load_avg_1m.
 inline void run_scenario(const scenario& s, std::chrono::seconds limit) {
   watchdog dog(s.name, limit);
   const double load = load_avg_1m();
+  const double cpu0 = cpu_seconds();
+  const long ivcsw0 = involuntary_switches();
   const auto t0 = clock::now();
   json body = s.run();
+  const double wall = seconds_since(t0);
+  const double cpu = cpu_seconds() - cpu0;
+  const long ivcsw = involuntary_switches() - ivcsw0;
   json line;
   line["scenario"] = s.name;
   for (auto& [k, v] : body.items()) line[k] = v;
   if (!line.contains("errors")) line["errors"] = 0;
   line["peak_rss_kb"] = peak_rss_kb();
-  line["wall_s"] = round_to(seconds_since(t0), 2);
+  line["wall_s"] = round_to(wall, 2);
+  line["cpu_s"] = round_to(cpu, 2);
+  line["involuntary_switches"] = ivcsw;
   line["load_avg_1m"] = load;
   print_line(line);
 }
