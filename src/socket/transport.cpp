@@ -228,7 +228,9 @@ read_status transport::read_stream(std::vector<read_item>& out) {
     // Hand out what is already buffered before reading again.
     for (;;) {
       auto next = frames_.next();
-      if (!next) return read_status::bad_frame;
+      // Records before a bad frame were accepted: hand them out first; the decoder keeps
+      // answering the error, so the next read reports it.
+      if (!next) return out.empty() ? read_status::bad_frame : read_status::ok;
       if (!next->has_value()) break;
       out.push_back({**next, 0});
     }

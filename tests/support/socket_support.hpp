@@ -151,3 +151,129 @@ class responder {
 };
 
 }  // namespace beehive::test
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include <cstring>
+#include <optional>
+
+namespace beehive::test {
+
+/// A hand-driven peer speaking raw bytes, to replay captures and send bad input.
+class raw_peer {
+ public:
+  /// Connects to `path` with SOCK_SEQPACKET (`stream` false) or SOCK_STREAM.
+  raw_peer(const std::string& path, bool stream = false) : stream_(stream) {
+    fd_ = ::socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  }
+  ~raw_peer() { close(); }
+  raw_peer(const raw_peer&) = delete;
+  raw_peer& operator=(const raw_peer&) = delete;
+
+  [[nodiscard]] bool connected() const { return connected_; }
+  void close() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+  /// Writes raw bytes (one packet on seqpacket).
+  bool write_raw(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
+  /// Writes one record: JSON + '\n' on seqpacket, a package frame on stream.
+  bool write_record(const std::string& json) {
+    if (!stream_) return write_raw(json + "\n");
+    std::string frame;
+    append_package(json, frame);
+    return write_raw(frame);
+  }
+  /// Reads one record within `bound`; nullopt on timeout or EOF (see `eof()`).
+  std::optional<std::string> read_record(std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+    if (stream_) return read_frame(bound);
+    if (!wait_readable(bound)) return std::nullopt;
+    std::string buf(1 << 20, '\0');
+    const ssize_t r = ::recv(fd_, buf.data(), buf.size(), 0);
+    if (r <= 0) {
+      eof_ = true;
+      return std::nullopt;
+    }
+    buf.resize(static_cast<std::size_t>(r));
+    if (!buf.empty() && buf.back() == '\n') buf.pop_back();
+    return buf;
+  }
+  /// True once a read saw the peer close.
+  [[nodiscard]] bool eof() const { return eof_; }
+  /// Waits (bounded) until the server closes the connection, skipping any records.
+  bool wait_eof(std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    while (!eof_) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return false;
+      if (!wait_readable(left)) return false;
+      char buf[65536];
+      const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+      if (r <= 0) eof_ = true;
+    }
+    return true;
+  }
+  /// The Go handshake record for `module`.
+  bool handshake(const std::string& module) {
+    message hs = new_message();
+    hs.header.sync = true;
+    hs.header.type = "unixpacket";
+    hs.route.source = module;
+    hs.route.operation = "add";
+    hs.route.resource = "module";
+    hs.content = content(std::string());
+    auto text = encode_message(hs);
+    if (!text || !write_record(*text)) return false;
+    auto reply = read_record();
+    return reply && reply->find("\"operation\":\"response\"") != std::string::npos;
+  }
+
+ private:
+  bool wait_readable(std::chrono::milliseconds bound) {
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, static_cast<int>(bound.count())) > 0;
+  }
+  std::optional<std::string> read_frame(std::chrono::milliseconds bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    for (;;) {
+      if (pending_.size() >= package_header_size) {
+        auto len = read_package_header(std::string_view(pending_).substr(0, package_header_size),
+                                       1 << 24);
+        if (!len) return std::nullopt;
+        if (pending_.size() >= package_header_size + *len) {
+          std::string out = pending_.substr(package_header_size, *len);
+          pending_.erase(0, package_header_size + *len);
+          return out;
+        }
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !wait_readable(left)) return std::nullopt;
+      char buf[65536];
+      const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+      if (r <= 0) {
+        eof_ = true;
+        return std::nullopt;
+      }
+      pending_.append(buf, static_cast<std::size_t>(r));
+    }
+  }
+
+  int fd_ = -1;
+  bool stream_ = false;
+  bool connected_ = false;
+  bool eof_ = false;
+  std::string pending_;
+};
+
+}  // namespace beehive::test
