@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "beehive/codec.hpp"
 
+#include <array>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 #include <utility>
 
@@ -26,9 +28,8 @@ inline void append_field(std::string& out, bool& first, std::string_view quoted_
 // ---- decoding ---------------------------------------------------------------------------
 
 // Go matches a JSON key to a struct field exactly first, then case-insensitively
-// (bytes.EqualFold: ASCII case plus the Kelvin sign for k and the long s for s). Every field
-// name here is lower-case ASCII and no two differ only by case, so one folded comparison gives
-// the same answer as Go's two steps.
+// (bytes.EqualFold: ASCII case plus the Kelvin sign for k and the long s for s). `name` is
+// lower-case ASCII, as every field name here is.
 bool key_matches(std::string_view key, std::string_view name) noexcept {
   std::size_t i = 0;
   std::size_t j = 0;
@@ -67,7 +68,7 @@ class record_reader {
   }
   // Consumes a `null` literal if one is next.
   bool consume_null() noexcept {
-    if (t_.substr(i_, 4) != "null") return false;
+    if (!peek('n') || t_.substr(i_, 4) != "null") return false;
     i_ += 4;
     return true;
   }
@@ -104,7 +105,7 @@ class record_reader {
 
   bool bool_field(bool& out) noexcept {
     if (consume_null()) return true;
-    if (t_.substr(i_, 4) == "true") {
+    if (peek('t') && t_.substr(i_, 4) == "true") {
       out = true;
       i_ += 4;
       return true;
@@ -120,19 +121,35 @@ class record_reader {
   // An int64 field: Go refuses a fraction, an exponent or an out-of-range value.
   bool int_field(std::int64_t& out) noexcept {
     if (consume_null()) return true;
-    const std::size_t start = i_;
-    std::size_t end = i_;
-    if (!scan_value(end)) return false;
-    const std::string_view lit = t_.substr(start, end - start);
-    if (lit.empty() || (lit.front() != '-' && (lit.front() < '0' || lit.front() > '9'))) {
-      return false;
+    const std::size_t n = t_.size();
+    std::size_t j = i_;
+    const bool negative = j < n && t_[j] == '-';
+    if (negative) ++j;
+    auto digit = [&](std::size_t k) { return k < n && t_[k] >= '0' && t_[k] <= '9'; };
+    if (!digit(j)) return false;
+    std::uint64_t v = 0;
+    if (t_[j] == '0') {
+      ++j;
+      if (digit(j)) return false;  // a leading zero is not JSON
+    } else {
+      while (digit(j)) {
+        const auto d = static_cast<std::uint64_t>(t_[j] - '0');
+        if (v > (UINT64_MAX - d) / 10) return false;
+        v = v * 10 + d;
+        ++j;
+      }
     }
-    if (lit.find_first_of(".eE") != std::string_view::npos) return false;
-    std::int64_t v = 0;
-    const auto res = std::from_chars(lit.data(), lit.data() + lit.size(), v);
-    if (res.ec != std::errc{} || res.ptr != lit.data() + lit.size()) return false;
-    out = v;
-    i_ = end;
+    if (j < n && (t_[j] == '.' || t_[j] == 'e' || t_[j] == 'E')) return false;
+    constexpr std::uint64_t max_positive = static_cast<std::uint64_t>(INT64_MAX);
+    if (negative) {
+      if (v > max_positive + 1) return false;
+      // Negating in unsigned arithmetic and converting back is exact for INT64_MIN too.
+      out = v == max_positive + 1 ? INT64_MIN : -static_cast<std::int64_t>(v);
+    } else {
+      if (v > max_positive) return false;
+      out = static_cast<std::int64_t>(v);
+    }
+    i_ = j;
     return true;
   }
 
@@ -184,28 +201,51 @@ class record_reader {
   std::string scratch_;
 };
 
+// Field lookup: an exact match first (what every real peer sends, a cheap compare), then Go's
+// case-insensitive match. Returns the index of the field in `names`, or -1.
+template <std::size_t N>
+int field_index(std::string_view key, const std::array<std::string_view, N>& names) noexcept {
+  for (std::size_t i = 0; i < N; ++i) {
+    if (key == names[i]) return static_cast<int>(i);
+  }
+  for (std::size_t i = 0; i < N; ++i) {
+    if (key_matches(key, names[i])) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+constexpr std::array<std::string_view, 6> header_names = {
+    "msg_id", "parent_msg_id", "timestamp", "resourceversion", "sync", "type"};
+constexpr std::array<std::string_view, 5> route_names = {"source", "destination", "group",
+                                                         "operation", "resource"};
+constexpr std::array<std::string_view, 3> top_names = {"header", "route", "content"};
+
 bool decode_header(record_reader& r, message_header& h) {
   if (r.consume_null()) return true;
   return r.object([&](std::string_view k) {
-    if (key_matches(k, "msg_id")) return r.string_field(h.id);
-    if (key_matches(k, "parent_msg_id")) return r.string_field(h.parent_id);
-    if (key_matches(k, "timestamp")) return r.int_field(h.timestamp);
-    if (key_matches(k, "resourceversion")) return r.string_field(h.resource_version);
-    if (key_matches(k, "sync")) return r.bool_field(h.sync);
-    if (key_matches(k, "type")) return r.string_field(h.type);
-    return r.skip_value();
+    switch (field_index(k, header_names)) {
+      case 0: return r.string_field(h.id);
+      case 1: return r.string_field(h.parent_id);
+      case 2: return r.int_field(h.timestamp);
+      case 3: return r.string_field(h.resource_version);
+      case 4: return r.bool_field(h.sync);
+      case 5: return r.string_field(h.type);
+      default: return r.skip_value();
+    }
   });
 }
 
 bool decode_route(record_reader& r, message_route& route) {
   if (r.consume_null()) return true;
   return r.object([&](std::string_view k) {
-    if (key_matches(k, "source")) return r.string_field(route.source);
-    if (key_matches(k, "destination")) return r.string_field(route.destination);
-    if (key_matches(k, "group")) return r.string_field(route.group);
-    if (key_matches(k, "operation")) return r.string_field(route.operation);
-    if (key_matches(k, "resource")) return r.string_field(route.resource);
-    return r.skip_value();
+    switch (field_index(k, route_names)) {
+      case 0: return r.string_field(route.source);
+      case 1: return r.string_field(route.destination);
+      case 2: return r.string_field(route.group);
+      case 3: return r.string_field(route.operation);
+      case 4: return r.string_field(route.resource);
+      default: return r.skip_value();
+    }
   });
 }
 
@@ -266,10 +306,12 @@ expected<message> decode_message(std::string_view record) {
   r.skip_space();
   if (!r.peek('{')) return unexpected(errc::protocol_error);
   const bool ok = r.object([&](std::string_view k) {
-    if (key_matches(k, "header")) return decode_header(r, m.header);
-    if (key_matches(k, "route")) return decode_route(r, m.route);
-    if (key_matches(k, "content")) return r.content_field(m.content);
-    return r.skip_value();
+    switch (field_index(k, top_names)) {
+      case 0: return decode_header(r, m.header);
+      case 1: return decode_route(r, m.route);
+      case 2: return r.content_field(m.content);
+      default: return r.skip_value();
+    }
   });
   if (!ok) return unexpected(errc::protocol_error);
   r.skip_space();
