@@ -42,6 +42,11 @@ expected<socket_kind> socket_kind_of(std::string_view socket_type) {
 
 transport::transport(int fd, socket_kind kind, std::size_t buffer_size)
     : fd_(fd), kind_(kind), buffer_size_(buffer_size), frames_(buffer_size) {
+  // Why a large send buffer: a connected unix socket's records in flight are bounded only by
+  // the sender's SO_SNDBUF (about 200 small records by default), and a sender that blocks
+  // every 200 records pays a wakeup each time. Best effort: capped by net.core.wmem_max.
+  const int sndbuf = 4 << 20;
+  (void)::setsockopt(fd_, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
   if (kind_ == socket_kind::seqpacket) {
     rslots_ = std::clamp<std::size_t>(read_batch_bytes / std::max<std::size_t>(buffer_size_, 1), 1,
                                       max_read_slots);
