@@ -25,6 +25,12 @@ constexpr std::size_t max_write_batch = 64;
 constexpr std::size_t stream_read_chunk = 64 * 1024;
 // A combining writer lets others queue this many records before they wait for room.
 constexpr std::size_t max_write_queue = 4096;
+// Sends closer together than this, several in a row, are a burst and get queued.
+constexpr auto burst_gap = std::chrono::microseconds(10);
+constexpr unsigned burst_streak = 4;
+// A burst is written when it reaches this many records, or when it is this old.
+constexpr std::size_t flush_batch = 32;
+constexpr auto flush_delay = std::chrono::microseconds(50);
 
 asio::io_context& io() {
   // Only synchronous operations are used (open, bind, connect): the io_context never runs.
@@ -58,14 +64,18 @@ transport::transport(int fd, socket_kind kind, std::size_t buffer_size)
 
 transport::~transport() {
   shutdown();
+  if (flusher_.joinable()) flusher_.join();
   ::close(fd_);
 }
 
 void transport::shutdown() noexcept {
   if (!shut_.exchange(true)) ::shutdown(fd_, SHUT_RDWR);
-  std::lock_guard lock(wmu_);
-  broken_ = true;
+  {
+    std::lock_guard lock(wmu_);
+    broken_ = true;
+  }
   wcv_.notify_all();
+  flush_cv_.notify_all();
 }
 
 bool transport::is_shut_down() const noexcept { return shut_.load(); }
@@ -84,35 +94,73 @@ expected<void> transport::send(std::string record) {
 }
 
 expected<void> transport::send_batch(std::vector<std::string>& records) {
+  const auto now = std::chrono::steady_clock::now();
   std::unique_lock lock(wmu_);
   if (broken_) return unexpected(errc::not_connected);
-  // Wait for room only when someone else is writing (otherwise this thread drains the queue).
-  wcv_.wait(lock, [&] { return broken_ || !writing_ || wqueue_.size() < max_write_queue; });
-  if (broken_) return unexpected(errc::not_connected);
-  for (auto& r : records) wqueue_.push_back(std::move(r));
-  records.clear();
-  if (writing_) return {};  // the thread writing now sends these too
+  // A burst: several sends each within `burst_gap` of the previous one. A request/reply
+  // exchange never looks like one (a round trip takes longer than the gap).
+  streak_ = now - last_send_ < burst_gap ? streak_ + 1 : 0;
+  last_send_ = now;
+  const bool idle = !writing_ && wqueue_.empty() && streak_ < burst_streak;
+  if (!idle) {
+    wcv_.wait(lock, [&] { return broken_ || wqueue_.size() < max_write_queue; });
+    if (broken_) return unexpected(errc::not_connected);
+    const bool first = wqueue_.empty();
+    if (first) batch_start_ = now;
+    for (auto& r : records) wqueue_.push_back(std::move(r));
+    records.clear();
+    if (wqueue_.size() < flush_batch || writing_) {
+      if (!flusher_.joinable()) flusher_ = std::thread([this] { flush_loop(); });
+      if (first) flush_cv_.notify_one();
+      return {};
+    }
+    // A full batch: this sender writes it (and what others queue meanwhile).
+    records.swap(wqueue_);
+  }
   writing_ = true;
+  lock.unlock();
+  auto r = write_all(records);
+  records.clear();
+  lock.lock();
+  writing_ = false;
+  if (!r && r.error() != make_error_code(errc::message_too_large)) {
+    broken_ = true;
+    wqueue_.clear();
+  }
+  if (!wqueue_.empty()) flush_cv_.notify_one();
+  wcv_.notify_all();
+  return r;
+}
+
+void transport::flush_loop() {
   std::vector<std::string> batch;
-  expected<void> result;
-  while (!wqueue_.empty() && !broken_) {
+  std::unique_lock lock(wmu_);
+  for (;;) {
+    flush_cv_.wait(lock, [&] { return broken_ || !wqueue_.empty(); });
+    if (broken_) return;
+    // Give the sender the chance to fill the batch itself; write what is left after that.
+    const auto due = batch_start_ + flush_delay;
+    flush_cv_.wait_until(lock, due, [&] { return broken_; });
+    if (broken_) return;
+    if (wqueue_.empty() || writing_ || std::chrono::steady_clock::now() < batch_start_ + flush_delay) {
+      continue;
+    }
+    writing_ = true;
     batch.swap(wqueue_);
     lock.unlock();
+    wcv_.notify_all();
     auto r = write_all(batch);
     batch.clear();
     lock.lock();
-    wcv_.notify_all();
-    if (!r) {
-      result = r;
-      if (r.error() != make_error_code(errc::message_too_large)) {
-        broken_ = true;
-        wqueue_.clear();
-      }
+    writing_ = false;
+    if (!r && r.error() != make_error_code(errc::message_too_large)) {
+      broken_ = true;
+      wqueue_.clear();
+      wcv_.notify_all();
+      return;
     }
+    wcv_.notify_all();
   }
-  writing_ = false;
-  wcv_.notify_all();
-  return result;
 }
 
 expected<void> transport::write_all(std::vector<std::string>& batch) {

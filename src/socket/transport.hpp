@@ -9,6 +9,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "beehive/codec.hpp"
@@ -92,12 +93,22 @@ class transport {
   std::size_t rslots_ = 1;
   frame_decoder frames_;
 
-  // Writer state: flat combining.
+  void flush_loop();
+
+  // Writer state. A send that finds the link idle writes at once (the latency path). Sends
+  // that follow each other closely (a burst) are queued; the sender that fills a batch writes
+  // it in one syscall, and the flusher thread writes a partial batch once it is `flush_delay`
+  // old, so that a single fast sender pays one syscall per batch and nothing waits long.
   std::mutex wmu_;
-  std::condition_variable wcv_;
+  std::condition_variable wcv_;      // room in the queue, writer done
+  std::condition_variable flush_cv_;  // work for the flusher
   std::vector<std::string> wqueue_;
   bool writing_ = false;
   bool broken_ = false;
+  std::chrono::steady_clock::time_point last_send_{};
+  unsigned streak_ = 0;
+  std::chrono::steady_clock::time_point batch_start_{};
+  std::thread flusher_;
   std::atomic<bool> shut_{false};
 };
 
