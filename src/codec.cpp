@@ -192,8 +192,9 @@ class record_reader {
   }
 
  private:
+  // Go only checks the syntax of a value it skips, so its numbers are not range-checked.
   bool scan_value(std::size_t& pos) const noexcept {
-    return detail::scan_json_value(t_, pos).ok;
+    return detail::scan_json_value(t_, pos, /*check_number_range=*/false).ok;
   }
 
   std::string_view t_;

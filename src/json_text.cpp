@@ -117,8 +117,49 @@ bool scan_string(std::string_view text, std::size_t& pos, bool& needs_sanitize) 
   return false;
 }
 
-bool scan_number(std::string_view text, std::size_t& pos) noexcept {
+// True when a valid JSON number literal is beyond the range of a float64 (Go refuses to decode
+// it, and so does nlohmann::json). Underflow to zero is fine for both.
+bool overflows_double(std::string_view lit) noexcept {
+  double v = 0;
+  const auto res = std::from_chars(lit.data(), lit.data() + lit.size(), v);
+  if (res.ec != std::errc::result_out_of_range) return false;
+  // Out of range is either overflow or underflow: tell them apart by the decimal exponent.
+  std::size_t i = lit[0] == '-' ? 1 : 0;
+  long long e10 = 0;
+  if (lit[i] != '0') {
+    while (i < lit.size() && lit[i] >= '0' && lit[i] <= '9') {
+      ++e10;
+      ++i;
+    }
+    --e10;
+  } else {
+    ++i;
+    e10 = -1;
+    if (i < lit.size() && lit[i] == '.') {
+      ++i;
+      while (i < lit.size() && lit[i] == '0') {
+        --e10;
+        ++i;
+      }
+    }
+  }
+  const std::size_t e = lit.find_first_of("eE");
+  if (e != std::string_view::npos) {
+    std::size_t k = e + 1;
+    const bool negative = lit[k] == '-';
+    if (lit[k] == '-' || lit[k] == '+') ++k;
+    long long x = 0;
+    for (; k < lit.size(); ++k) {
+      if (x < 1000000) x = x * 10 + (lit[k] - '0');  // saturates far beyond any double
+    }
+    e10 += negative ? -x : x;
+  }
+  return e10 > 0;
+}
+
+bool scan_number(std::string_view text, std::size_t& pos, bool check_range) noexcept {
   std::size_t i = pos;
+  bool has_exponent = false;
   const std::size_t n = text.size();
   auto digit = [&](std::size_t k) { return k < n && text[k] >= '0' && text[k] <= '9'; };
   if (i < n && text[i] == '-') ++i;
@@ -134,10 +175,14 @@ bool scan_number(std::string_view text, std::size_t& pos) noexcept {
     while (digit(i)) ++i;
   }
   if (i < n && (text[i] == 'e' || text[i] == 'E')) {
+    has_exponent = true;
     ++i;
     if (i < n && (text[i] == '+' || text[i] == '-')) ++i;
     if (!digit(i)) return false;
     while (digit(i)) ++i;
+  }
+  if (check_range && (has_exponent || i - pos > 308) && overflows_double(text.substr(pos, i - pos))) {
+    return false;
   }
   pos = i;
   return true;
@@ -341,7 +386,8 @@ bool decode_base64(std::string_view in, std::string& out) {
   return true;
 }
 
-json_scan_result scan_json_value(std::string_view text, std::size_t& pos) noexcept {
+json_scan_result scan_json_value(std::string_view text, std::size_t& pos,
+                                 bool check_number_range) noexcept {
   json_scan_result r;
   container_stack stack;
   std::size_t i = pos;
@@ -396,7 +442,7 @@ json_scan_result scan_json_value(std::string_view text, std::size_t& pos) noexce
         have_value = true;
         break;
       default:
-        if (!scan_number(text, i)) return r;
+        if (!scan_number(text, i, check_number_range)) return r;
         have_value = true;
         break;
     }

@@ -43,8 +43,10 @@ struct json_scan_result {
 inline constexpr std::size_t max_json_depth = 10000;
 
 /// Validates one JSON value starting at `text[pos]` (no leading whitespace skipped) strictly by
-/// RFC 8259 and advances `pos` past it. Never allocates; not recursive.
-json_scan_result scan_json_value(std::string_view text, std::size_t& pos) noexcept;
+/// RFC 8259 and advances `pos` past it. With `check_number_range`, a number beyond float64 range
+/// (which Go refuses to decode) is invalid too. Never allocates; not recursive.
+json_scan_result scan_json_value(std::string_view text, std::size_t& pos,
+                                 bool check_number_range = true) noexcept;
 
 /// Rewrites a value that `scan_json_value` flagged with `needs_sanitize`: each invalid UTF-8 byte
 /// and each lone surrogate escape inside strings becomes `\ufffd`, so the text is valid for every
