@@ -128,8 +128,7 @@ struct channel_context::impl {
 // The thread-local cache holds shared pointers to the entries it returned, so an entry (and its
 // inbox) outlives a concurrent cleanup or re-add for as long as the caller uses it.
 
-channel_context::channel_context()
-    : channel_context(std::make_shared<detail::reply_table>()) {}
+channel_context::channel_context() : channel_context(std::make_shared<detail::reply_table>()) {}
 
 channel_context::channel_context(std::shared_ptr<detail::reply_table> replies)
     : impl_(std::make_unique<impl>(replies ? std::move(replies)
@@ -156,8 +155,7 @@ expected<void> channel_context::add_module(const module_info& info) {
   return {};
 }
 
-expected<void> channel_context::add_module_group(std::string_view module,
-                                                 std::string_view group) {
+expected<void> channel_context::add_module_group(std::string_view module, std::string_view group) {
   if (group.empty()) return unexpected(errc::invalid_argument);
   std::lock_guard lk(impl_->mu);
   auto it = impl_->modules.find(module);
@@ -216,18 +214,19 @@ expected<void> channel_context::send(std::string_view module, message msg) {
   return e->box.push(std::move(msg));
 }
 
+// One named result and one return, so that the message is not moved again on its way out.
 expected<message> channel_context::receive(std::string_view module) {
   module_entry* e = impl_->find_module(module);
-  if (e == nullptr) return unexpected(errc::module_not_found);
-  auto r = e->box.pop();
+  expected<message> r =
+      e == nullptr ? expected<message>(unexpected(errc::module_not_found)) : e->box.pop();
   if (r) detail::reply_table::note_receiver(module);
   return r;
 }
 
 expected<message> channel_context::receive_for(std::string_view module, duration timeout) {
   module_entry* e = impl_->find_module(module);
-  if (e == nullptr) return unexpected(errc::module_not_found);
-  auto r = e->box.pop_until(detail::inbox::clock::now() + timeout);
+  expected<message> r = e == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                                     : e->box.pop_until(detail::inbox::clock::now() + timeout);
   if (r) detail::reply_table::note_receiver(module);
   return r;
 }

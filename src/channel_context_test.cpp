@@ -253,7 +253,9 @@ struct reply_on_destroy {
       : ctx(c), parent(std::move(p)), delivered(d) {}
   reply_on_destroy(const reply_on_destroy&) = delete;
   reply_on_destroy& operator=(const reply_on_destroy&) = delete;
-  ~reply_on_destroy() { *delivered = ctx->send_resp(new_message(parent).fill_body("early")).has_value(); }
+  ~reply_on_destroy() {
+    *delivered = ctx->send_resp(new_message(parent).fill_body("early")).has_value();
+  }
   channel_context* ctx;
   std::string parent;
   bool* delivered;
@@ -326,8 +328,7 @@ TEST(ChannelContext, RepliesThroughASharedTableReachTheWaiter) {
 TEST(ChannelContext, UnknownOrEmptyGroupIsReported) {
   channel_context ctx;
   EXPECT_EQ(ctx.send_to_group("nobody", new_message()).error(), errc::group_not_found);
-  EXPECT_EQ(ctx.send_to_group_sync("nobody", new_message(), 1ms).error(),
-            errc::group_not_found);
+  EXPECT_EQ(ctx.send_to_group_sync("nobody", new_message(), 1ms).error(), errc::group_not_found);
   ASSERT_TRUE(ctx.add_module(mod("a")));
   ASSERT_TRUE(ctx.add_module_group("a", "g"));
   ASSERT_TRUE(ctx.send_to_group("g", new_message()));
@@ -354,14 +355,16 @@ TEST(ChannelContext, GroupDeliveryKeepsPerMemberOrderAndSharesContent) {
       auto got = ctx.receive(m);
       ASSERT_TRUE(got);
       ASSERT_EQ(number_of(*got), i) << m;
-      if (i == 0) EXPECT_TRUE(got->content.shares_payload_with(first.content));
+      if (i == 0) {
+        EXPECT_TRUE(got->content.shares_payload_with(first.content));
+      }
     }
   }
 }
 
 TEST(ChannelContext, SlowGroupMemberDoesNotDelayTheOthers) {
   channel_context ctx;
-  constexpr int broadcasts = 6;  // + 1 direct send: 4 queued and 3 parked in "slow"
+  constexpr int broadcasts = 6;                 // + 1 direct send: 4 queued and 3 parked in "slow"
   ASSERT_TRUE(ctx.add_module(mod("slow", 4)));  // nobody receives for it until the end
   ASSERT_TRUE(ctx.add_module(mod("fast", 4)));
   ASSERT_TRUE(ctx.add_module_group("slow", "g"));

@@ -114,8 +114,7 @@ using clock = inbox::clock;
 
 }  // namespace
 
-inbox::inbox(inbox_options options)
-    : options_(options), s_(std::make_unique<state>(options_)) {}
+inbox::inbox(inbox_options options) : options_(options), s_(std::make_unique<state>(options_)) {}
 
 inbox::~inbox() = default;
 
@@ -125,7 +124,9 @@ expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& ms
 
 }  // namespace
 
-expected<void> inbox::push(message&& msg) { return push_impl(*s_, options_, std::move(msg), false); }
+expected<void> inbox::push(message&& msg) {
+  return push_impl(*s_, options_, std::move(msg), false);
+}
 
 expected<void> inbox::push_group(message&& msg) {
   return push_impl(*s_, options_, std::move(msg), true);
@@ -242,13 +243,15 @@ expected<message> pop_impl(inbox_state& s, bool bounded, clock::time_point deadl
   std::unique_lock ck(s.cmu);
   for (;;) {
     if (!s.batch.empty()) {
-      message msg = s.batch.pop_front();
+      // Moved once, straight from the ring into the result.
+      expected<message> out(std::move(s.batch.front()));
+      s.batch.drop_front();
       ++s.received;
       if (!s.direct && s.producers_blocked.load(std::memory_order_relaxed) > 0 &&
           ++s.since_publish >= s.publish_step) {
         publish_progress(s);
       }
-      return msg;
+      return out;
     }
     bool wake = false;
     bool closed = false;
@@ -267,8 +270,7 @@ expected<message> pop_impl(inbox_state& s, bool bounded, clock::time_point deadl
     ck.unlock();
     const bool came = spin_until([&] {
       return s.has_pending.load(std::memory_order_acquire) ||
-             s.closed_flag.load(std::memory_order_acquire) ||
-             (bounded && clock::now() >= deadline);
+             s.closed_flag.load(std::memory_order_acquire) || (bounded && clock::now() >= deadline);
     });
     if (!came) {
       std::unique_lock lk(s.pmu);

@@ -29,6 +29,13 @@ class ring {
     --size_;
     return v;
   }
+  /// The front element (the ring must not be empty).
+  T& front() noexcept { return buf_[head_]; }
+  /// Forgets the front element, which the caller has moved from.
+  void drop_front() noexcept {
+    head_ = (head_ + 1) & (buf_.size() - 1);
+    --size_;
+  }
   /// Destroys every element; keeps the storage.
   void clear() {
     while (size_ > 0) (void)pop_front();

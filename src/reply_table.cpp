@@ -16,7 +16,8 @@ namespace beehive::detail {
 namespace {
 
 // The module the calling thread last received a message for (see note_receiver).
-thread_local std::string last_receiver;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
+thread_local std::string
+    last_receiver;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 struct string_hash {
   using is_transparent = void;
@@ -77,9 +78,8 @@ struct reply_table::impl {
   // Waits (spin, then sleep) until the slot is done or the deadline passes; returns the held
   // shard lock.
   std::unique_lock<std::mutex> wait(reply_slot& s, clock::time_point deadline) {
-    (void)spin_until([&] {
-      return s.done.load(std::memory_order_acquire) || clock::now() >= deadline;
-    });
+    (void)spin_until(
+        [&] { return s.done.load(std::memory_order_acquire) || clock::now() >= deadline; });
     std::unique_lock lk(shards[s.shard].mu);
     if (!s.done.load(std::memory_order_relaxed)) {
       s.sleeping = true;

@@ -56,9 +56,7 @@ TEST(ReplyTable, ReplyWithNobodyWaitingIsAnOrphanAndCounted) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::orphan_response);
   EXPECT_EQ(table.orphans(), 1U);
-  {
-    auto wait = table.expect("req-1");
-  }
+  { auto wait = table.expect("req-1"); }
   // The wait is gone with its handle.
   EXPECT_FALSE(table.waiting("req-1"));
   EXPECT_EQ(table.deliver(reply_to("req-1")).error(), errc::orphan_response);
