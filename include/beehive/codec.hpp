@@ -23,6 +23,13 @@ namespace beehive {
 /// verbatim JSON text (`content_kind::raw_json`), so forwarding it costs no parse; `null` or an
 /// absent content gives null content. Absent fields stay empty (never reused from an earlier
 /// message). Returns `protocol_error` for anything that is not one valid message object.
+///
+/// Follows Go's encoding/json: keys match exactly, else case-insensitively; unknown keys are
+/// ignored (but must be valid JSON); `null` for a header or route field leaves it as it was; the
+/// last duplicate wins; invalid UTF-8 and lone surrogates in strings become U+FFFD (in the
+/// content text as the escape `\ufffd`). Strict otherwise: a wrong field type, a timestamp that
+/// is not an int64, a content number beyond float64 range, nesting deeper than 10000, trailing
+/// bytes or a non-object top level are errors. Thread-safe (no shared state).
 [[nodiscard]] expected<message> decode_message(std::string_view record);
 
 /// Package framing for stream sockets: `beeh` `v1` `rv` + big-endian uint32 payload length.
