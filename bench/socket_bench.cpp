@@ -135,9 +135,7 @@ struct client {
     if (::posix_spawn(&b.pid, self.c_str(), nullptr, nullptr, argv, environ) != 0) return;
     auto cfg = beehive::parse_socket_config(config_yaml(b.dir));
     if (!cfg) return;
-    beehive::socket_options opts;
-    opts.inbox.capacity = 4096;
-    auto s = beehive::register_socket_context(ctx, *cfg, opts);
+    auto s = beehive::register_socket_context(ctx, *cfg);
     if (!s) return;
     sock = *s;
     beehive::module_info info;

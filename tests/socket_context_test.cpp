@@ -191,7 +191,7 @@ TEST_F(socket_pair, SendToUnknownModuleIsModuleNotFound) {
 TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
   // The client process goes away: the server answers not_connected, never silence.
   cli->stop();
-  ASSERT_TRUE(test::eventually([&] { return !srv->connected("remotemod"); }));
+  ASSERT_TRUE(srv->wait_disconnected("remotemod", bound));
   auto r = server.send("remotemod", new_message());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
@@ -220,7 +220,7 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   auto closed = client.receive_for("remotemod", bound);
   ASSERT_FALSE(closed);
   EXPECT_EQ(closed.error(), make_error_code(errc::channel_closed));
-  ASSERT_TRUE(test::eventually([&] { return !cli->connected("srvmod"); }));
+  ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
   EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
   // Re-added while the server is down: it keeps trying in the background.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));

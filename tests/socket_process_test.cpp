@@ -89,9 +89,8 @@ struct server_side {
 
   // Waits until srvmod saw at least `n` messages whose body is `body`.
   bool saw(const std::string& body, std::size_t n = 1) {
-    return test::eventually(
-        [&] {
-          auto all = srvmod->received();
+    return srvmod->wait_until(
+        [&](const std::vector<message>& all) {
           return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [&](const message& m) {
                    return m.content.to_string().value_or("") == body;
                  })) >= n;
@@ -160,7 +159,7 @@ TEST(SocketProcess, EveryCallBothWaysSurvivesKillAndRestartOfEitherSide) {
     // SIGKILL: the server notices, answers not_connected, never silence.
     peer.kill(SIGKILL);
     (void)peer.wait();
-    ASSERT_TRUE(test::eventually([&] { return !server->srv->connected("remotemod"); }, bound));
+    ASSERT_TRUE(server->srv->wait_disconnected("remotemod", bound));
     auto r = server->ctx.send("remotemod", new_message());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error(), make_error_code(errc::not_connected));

@@ -44,8 +44,6 @@ struct socket_options {
   /// First wait between reconnect attempts; doubles each time up to `reconnect_max`.
   std::chrono::milliseconds reconnect_initial{50};
   std::chrono::milliseconds reconnect_max{2000};
-  /// Inbox settings of the modules this context hosts (client modules, the server module).
-  inbox_options inbox;
 };
 
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a
@@ -92,6 +90,9 @@ class socket_context final : public module_context, public message_context {
   [[nodiscard]] bool connected(std::string_view module) const;
   /// Waits until `connected(module)` or `timeout`; returns whether it is connected.
   [[nodiscard]] bool wait_connected(std::string_view module, duration timeout) const;
+  /// Waits until `module` is not connected (its connection ended) or `timeout`; returns
+  /// whether it is disconnected.
+  [[nodiscard]] bool wait_disconnected(std::string_view module, duration timeout) const;
   /// Names of the peer modules known here (connected or not), sorted.
   [[nodiscard]] std::vector<std::string> peers() const;
   /// The counters.

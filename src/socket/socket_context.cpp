@@ -736,6 +736,14 @@ bool socket_context::wait_connected(std::string_view module, duration timeout) c
   });
 }
 
+bool socket_context::wait_disconnected(std::string_view module, duration timeout) const {
+  std::unique_lock lock(impl_->mu);
+  return impl_->cv.wait_for(lock, timeout, [&] {
+    auto it = impl_->peers.find(module);
+    return it == impl_->peers.end() || !it->second || !it->second->alive.load();
+  });
+}
+
 std::vector<std::string> socket_context::peers() const {
   std::lock_guard lock(impl_->mu);
   std::vector<std::string> out;
@@ -791,8 +799,7 @@ expected<void> socket_context::add_module(const module_info& info) {
       return unexpected(errc::already_exists);
     }
     local_module l;
-    // Remote modules get the context's inbox settings unless the caller chose some.
-    l.box = std::make_shared<detail::inbox>(info.inbox.capacity != 0 ? info.inbox : d.opts.inbox);
+    l.box = std::make_shared<detail::inbox>(info.inbox);
     l.is_server = is_server;
     l.is_client = is_client;
     l.generation = generation = d.next_generation++;

@@ -75,18 +75,6 @@ inline module_info channel_info(std::string name) {
   return i;
 }
 
-/// Waits (bounded) until `pred` holds, re-checking whenever `tick` passes. For conditions
-/// that have no notification (counters of another component).
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
 /// A module loop on its own thread: receives for `module`, records each message, and answers
 /// sync requests with "pong:<content>" (or what `answer` returns). Stops at destruction.
 class responder {
@@ -107,6 +95,12 @@ class responder {
   bool wait_for_count(std::size_t n, std::chrono::milliseconds bound = std::chrono::seconds(10)) {
     std::unique_lock lock(mu_);
     return cv_.wait_for(lock, bound, [&] { return received_.size() >= n; });
+  }
+  /// Waits (bounded) until `pred(received messages)` holds.
+  bool wait_until(const std::function<bool(const std::vector<message>&)>& pred,
+                  std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, bound, [&] { return pred(received_); });
   }
   std::vector<message> received() {
     std::lock_guard lock(mu_);
