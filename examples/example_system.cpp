@@ -7,9 +7,8 @@
 //
 // Exit code 0 when every message arrived and every reply came back, 1 otherwise.
 
-#include <beehive/beehive.hpp>
-
 #include <atomic>
+#include <beehive/beehive.hpp>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>
@@ -48,9 +47,7 @@ __attribute__((format(printf, 1, 2))) void say(const char* format, ...) {
   std::fflush(stdout);
 }
 
-std::string body_of(const beehive::message& m) {
-  return m.content_data().value_or("<no text>");
-}
+std::string body_of(const beehive::message& m) { return m.content_data().value_or("<no text>"); }
 
 double micros_since(clock_type::time_point t) {
   return std::chrono::duration<double, std::micro>(clock_type::now() - t).count();
@@ -78,16 +75,15 @@ void serve(beehive::context& ctx, std::string_view self, std::atomic<int>& recei
       return;
     }
     ++received;
-    say("%s <- %s: \"%s\" (%s, operation %s, resource %s)", self.data(),
-        msg->route.source.c_str(), body_of(*msg).c_str(), msg->header.sync ? "sync" : "async",
-        msg->route.operation.c_str(), msg->route.resource.c_str());
+    say("%s <- %s: \"%s\" (%s, operation %s, resource %s)", self.data(), msg->route.source.c_str(),
+        body_of(*msg).c_str(), msg->header.sync ? "sync" : "async", msg->route.operation.c_str(),
+        msg->route.resource.c_str());
     if (msg->header.sync) {
       auto reply = beehive::new_resp_by_message(*msg, std::string("ack from ") + self.data());
       reply.route.source = std::string(self);
       if (auto r = ctx.send_resp(std::move(reply)); r) {
         ++replies_sent;
-        say("%s -> %s: reply \"ack from %s\"", self.data(), msg->route.source.c_str(),
-            self.data());
+        say("%s -> %s: reply \"ack from %s\"", self.data(), msg->route.source.c_str(), self.data());
       } else {
         say("%s: send_resp failed: %s", self.data(), r.error().message().c_str());
       }
@@ -106,8 +102,8 @@ void run_source(beehive::context& ctx, tally& t) {
   auto async_msg = beehive::new_message()
                        .build_router(src, grp, "resource", std::string(beehive::insert_operation))
                        .fill_body("hello, destination (async)");
-  say("%s -> %s: send \"%s\" (async, id %s)", src.c_str(), dst.c_str(),
-      body_of(async_msg).c_str(), async_msg.header.id.c_str());
+  say("%s -> %s: send \"%s\" (async, id %s)", src.c_str(), dst.c_str(), body_of(async_msg).c_str(),
+      async_msg.header.id.c_str());
   if (auto r = ctx.send(dst, async_msg); !r) {
     say("%s: send failed: %s", src.c_str(), r.error().message().c_str());
     ok = false;
@@ -136,8 +132,7 @@ void run_source(beehive::context& ctx, tally& t) {
   auto broadcast = beehive::new_message()
                        .build_router(src, grp, "resource", std::string(beehive::update_operation))
                        .fill_body("hello, group (broadcast)");
-  say("%s -> group %s: send_to_group \"%s\"", src.c_str(), grp.c_str(),
-      body_of(broadcast).c_str());
+  say("%s -> group %s: send_to_group \"%s\"", src.c_str(), grp.c_str(), body_of(broadcast).c_str());
   if (auto d = ctx.send_to_group(grp, broadcast); d) {
     say("%s: broadcast delivered to %zu members, %zu failed", src.c_str(), d->delivered,
         d->failed.size());
@@ -197,7 +192,8 @@ int main(int argc, char** argv) {
   auto source_done = t.source_done.get_future();
 
   // Registered as a user would: destinations first, so they are started before the source.
-  auto add = [&](std::string_view name, std::string_view group, beehive::simple_module::start_fn fn) {
+  auto add = [&](std::string_view name, std::string_view group,
+                 beehive::simple_module::start_fn fn) {
     auto r = core.register_module(
         std::make_shared<beehive::simple_module>(std::string(name), std::string(group), fn));
     if (!r) say("register %s failed: %s", name.data(), r.error().message().c_str());
@@ -248,8 +244,8 @@ int main(int argc, char** argv) {
 
   // The destination got the async message and the request; each group member the broadcast and
   // the group request; three replies were sent (the request's and one per member).
-  const bool counts_ok = t.destination_received == 2 && t.group_received == 4 &&
-                         t.replies_sent == 3;
+  const bool counts_ok =
+      t.destination_received == 2 && t.group_received == 4 && t.replies_sent == 3;
   const bool success = source_ok && counts_ok && report.clean();
   say("result: %s (destination received %d, group members received %d, replies sent %d)",
       success ? "OK" : "FAILED", t.destination_received.load(), t.group_received.load(),

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstring>
 #include <future>
 #include <mutex>
 #include <set>
-#include <unordered_map>
 #include <utility>
 
 #include "log.hpp"
@@ -17,15 +17,80 @@ namespace beehive {
 
 namespace {
 
-struct string_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
+// A hash of a module or group name, 8 bytes at a time (names are short; no library call).
+inline std::uint64_t hash_name(std::string_view s) noexcept {
+  std::uint64_t h = 0x9E3779B97F4A7C15ULL ^ s.size();
+  const char* p = s.data();
+  std::size_t n = s.size();
+  for (; n >= 8; p += 8, n -= 8) {
+    std::uint64_t w = 0;
+    std::memcpy(&w, p, 8);
+    h = (h ^ w) * 0xBF58476D1CE4E5B9ULL;
+    h ^= h >> 31;
   }
-};
+  // The tail without a byte loop: two overlapping 4-byte loads, or three single bytes.
+  if (n >= 4) {
+    std::uint32_t a = 0;
+    std::uint32_t b = 0;
+    std::memcpy(&a, p, 4);
+    std::memcpy(&b, p + n - 4, 4);
+    h ^= (static_cast<std::uint64_t>(a) << 32) | b;
+  } else if (n != 0) {
+    const auto byte = [&](std::size_t i) {
+      return static_cast<std::uint64_t>(static_cast<unsigned char>(p[i]));
+    };
+    h ^= (byte(0) << 16) | (byte(n >> 1) << 8) | byte(n - 1) | (std::uint64_t{1} << 40);
+  }
+  // murmur3's finalizer: every input bit reaches the low bits the table indexes with.
+  h ^= h >> 33;
+  h *= 0xFF51AFD7ED558CCDULL;
+  h ^= h >> 33;
+  h *= 0xC4CEB9FE1A85EC53ULL;
+  h ^= h >> 33;
+  return h;
+}
 
+// An immutable open-addressing table from names to `V`, built once per routing change.
+//
+// Why not std::unordered_map: its lookup divides by a prime bucket count, and that division
+// was the largest single cost of a routed `send`. Here the size is a power of two, the table
+// at most half full, and the stored hash is compared before the name.
 template <class V>
-using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to<>>;
+class name_table {
+ public:
+  name_table() = default;
+  explicit name_table(std::vector<std::pair<std::string, V>> entries) {
+    std::size_t size = 8;
+    while (size < entries.size() * 2) size *= 2;
+    slots_.resize(size);
+    mask_ = size - 1;
+    for (auto& [name, value] : entries) {
+      const std::uint64_t h = hash_name(name);
+      std::size_t i = static_cast<std::size_t>(h) & mask_;
+      while (!slots_[i].name.empty()) i = (i + 1) & mask_;
+      slots_[i] = slot{h, std::move(name), std::move(value)};
+    }
+  }
+  /// The value of `name`, or null.
+  [[nodiscard]] const V* find(std::string_view name) const noexcept {
+    if (slots_.empty() || name.empty()) return nullptr;
+    const std::uint64_t h = hash_name(name);
+    for (std::size_t i = static_cast<std::size_t>(h) & mask_;; i = (i + 1) & mask_) {
+      const slot& s = slots_[i];
+      if (s.name.empty()) return nullptr;
+      if (s.hash == h && s.name == name) return &s.value;
+    }
+  }
+
+ private:
+  struct slot {
+    std::uint64_t hash = 0;
+    std::string name;  // empty: free slot (names are never empty)
+    V value{};
+  };
+  std::vector<slot> slots_;
+  std::size_t mask_ = 0;
+};
 
 // An immutable view of where calls go. Rebuilt (copied) on every change of the routing and
 // published with a new generation number.
@@ -34,9 +99,9 @@ using string_map = std::unordered_map<std::string, V, string_hash, std::equal_to
 // every snapshot that can still be matched to a live context (see `route_cache`).
 struct routing {
   message_context* channel = nullptr;
-  string_map<message_context*> types;
-  string_map<message_context*> modules;
-  string_map<std::vector<message_context*>> groups;
+  name_table<message_context*> types;
+  name_table<message_context*> modules;
+  name_table<std::vector<message_context*>> groups;
 };
 
 // Every context gets an id that is never reused, so that a thread's cache entry of a destroyed
@@ -115,28 +180,31 @@ struct context::impl {
 
   message_context* module_route(std::string_view module) {
     const routing& r = current_routing();
-    auto it = r.modules.find(module);
+    const auto* target = r.modules.find(module);
     // A module the context never saw goes to `channel`, which answers module_not_found (and
     // still serves modules added to `channel()` directly).
-    return it == r.modules.end() ? r.channel : it->second;
+    return target == nullptr ? r.channel : *target;
   }
 
   std::vector<message_context*> group_route(std::string_view group) {
     const routing& r = current_routing();
-    auto it = r.groups.find(group);
-    if (it == r.groups.end() || it->second.empty()) return {r.channel};
-    return it->second;
+    const auto* targets = r.groups.find(group);
+    if (targets == nullptr || targets->empty()) return {r.channel};
+    return *targets;
   }
 
   // Called with `mu` held.
   void rebuild_locked() {
     auto r = std::make_shared<routing>();
     r->channel = channel.get();
-    for (const auto& [name, b] : types) r->types.emplace(name, b.messages.get());
+    std::vector<std::pair<std::string, message_context*>> type_entries;
+    for (const auto& [name, b] : types) type_entries.emplace_back(name, b.messages.get());
+    std::vector<std::pair<std::string, message_context*>> module_entries;
     for (const auto& [name, type] : module_types) {
       auto t = types.find(type);
-      if (t != types.end()) r->modules.emplace(name, t->second.messages.get());
+      if (t != types.end()) module_entries.emplace_back(name, t->second.messages.get());
     }
+    std::vector<std::pair<std::string, std::vector<message_context*>>> group_entries;
     for (const auto& [group, members] : group_members) {
       std::vector<message_context*> targets;
       for (const auto& m : members) {
@@ -144,13 +212,15 @@ struct context::impl {
         if (mt == module_types.end()) continue;
         auto t = types.find(mt->second);
         if (t == types.end()) continue;
-        if (std::find(targets.begin(), targets.end(), t->second.messages.get()) ==
-            targets.end()) {
+        if (std::find(targets.begin(), targets.end(), t->second.messages.get()) == targets.end()) {
           targets.push_back(t->second.messages.get());
         }
       }
-      r->groups.emplace(group, std::move(targets));
+      group_entries.emplace_back(group, std::move(targets));
     }
+    r->types = name_table<message_context*>(std::move(type_entries));
+    r->modules = name_table<message_context*>(std::move(module_entries));
+    r->groups = name_table<std::vector<message_context*>>(std::move(group_entries));
     snapshot = std::move(r);
     generation.fetch_add(1, std::memory_order_release);
   }
@@ -165,7 +235,7 @@ struct context::impl {
   std::shared_ptr<channel_context> channel;
   std::map<std::string, backend, std::less<>> types;
   std::map<std::string, std::string, std::less<>> module_types;  // every module ever added
-  std::set<std::string, std::less<>> live;                        // not cleaned up
+  std::set<std::string, std::less<>> live;                       // not cleaned up
   std::map<std::string, std::set<std::string, std::less<>>, std::less<>> group_members;
   std::shared_ptr<const routing> snapshot;
 
@@ -278,9 +348,9 @@ expected<void> context::send_resp(message resp) {
     if (resp.header.type.empty()) {
       target = r.channel;
     } else {
-      auto it = r.types.find(resp.header.type);
-      if (it == r.types.end()) return unexpected(errc::unsupported_type);
-      target = it->second;
+      const auto* t = r.types.find(resp.header.type);
+      if (t == nullptr) return unexpected(errc::unsupported_type);
+      target = *t;
     }
   }
   return target->send_resp(std::move(resp));
@@ -321,10 +391,10 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
   for (std::size_t i = 1; i < targets.size(); ++i) {
     message copy = msg;
     copy.update_id();
-    pending.push_back(std::async(std::launch::async,
-                                 [t = targets[i], group, copy = std::move(copy), timeout]() mutable {
-                                   return t->send_to_group_sync(group, std::move(copy), timeout);
-                                 }));
+    pending.push_back(std::async(
+        std::launch::async, [t = targets[i], group, copy = std::move(copy), timeout]() mutable {
+          return t->send_to_group_sync(group, std::move(copy), timeout);
+        }));
   }
   std::vector<expected<group_replies>> results;
   results.push_back(targets.front()->send_to_group_sync(group, std::move(msg), timeout));

@@ -310,6 +310,27 @@ TEST(Context, RoutingChangesAreSeenByAThreadThatCachedTheOldRouting) {
   EXPECT_EQ(fake->count("send"), 1U);
 }
 
+TEST(Context, ManyModulesEachReachTheirOwnInbox) {
+  context ctx;
+  auto fake = std::make_shared<fake_context_type>();
+  ASSERT_TRUE(ctx.register_type("fake", fake));
+  constexpr int n = 1000;
+  // Names of every length up to 20 bytes, sharing long prefixes.
+  auto name = [](int i) {
+    return std::string(static_cast<std::size_t>(i % 17), 'x') + "m" + std::to_string(i);
+  };
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE(ctx.add_module(info(name(i), i % 2 == 0 ? "channel" : "fake")));
+  }
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(ctx.send(name(i), new_message())) << name(i);
+  for (int i = 0; i < n; i += 2) {
+    EXPECT_EQ(ctx.channel().stats(name(i))->queued, 1U) << name(i);
+  }
+  EXPECT_EQ(fake->count("send"), static_cast<std::size_t>(n / 2));
+  EXPECT_EQ(ctx.send("m" + std::to_string(n), new_message()).error(), errc::module_not_found);
+  EXPECT_EQ(ctx.send("x", new_message()).error(), errc::module_not_found);
+}
+
 TEST(Context, ConcurrentSendsWhileModulesAreAdded) {
   context ctx;
   ASSERT_TRUE(ctx.add_module(info("sink", "channel", 100000)));

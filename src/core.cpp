@@ -76,8 +76,8 @@ struct module_entry {
 
   [[nodiscard]] bool remote() const { return options.type != context_type_channel; }
   [[nodiscard]] module_info info() const {
-    return module_info{.name = name, .type = options.type, .remote = remote(),
-                       .inbox = options.inbox};
+    return module_info{
+        .name = name, .type = options.type, .remote = remote(), .inbox = options.inbox};
   }
 };
 
@@ -119,8 +119,7 @@ void keep_module(const std::shared_ptr<core_shared>& shared,
     }
     final_state = error ? module_state::failed : module_state::stopped;
     if (error && !policy && opts.terminate_on_module_exception) {
-      detail::log().critical("module {} threw and terminate_on_module_exception is set",
-                             e->name);
+      detail::log().critical("module {} threw and terminate_on_module_exception is set", e->name);
       std::terminate();
     }
     if (ctx.cancelled()) break;
@@ -164,8 +163,8 @@ void keep_module(const std::shared_ptr<core_shared>& shared,
     if (policy_restart) ++policy_restarts;
     e->restarts.fetch_add(1);
     if (policy && policy->growth_rate > 1) {
-      const auto grown = std::chrono::nanoseconds(static_cast<std::int64_t>(
-          static_cast<double>(interval.count()) * policy->growth_rate));
+      const auto grown = std::chrono::nanoseconds(
+          static_cast<std::int64_t>(static_cast<double>(interval.count()) * policy->growth_rate));
       interval = std::min(grown, policy->interval_limit);
     }
   }

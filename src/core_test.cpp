@@ -177,8 +177,8 @@ TEST(Core, StartModulesStartsNothingWhenAModuleCannotJoin) {
   context ctx;
   core c(ctx);
   std::atomic<bool> ran{false};
-  ASSERT_TRUE(c.register_module(
-      std::make_shared<simple_module>("ok", "g", [&](context&) { ran = true; })));
+  ASSERT_TRUE(
+      c.register_module(std::make_shared<simple_module>("ok", "g", [&](context&) { ran = true; })));
   ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("far", "g", nullptr),
                                 of_type("unixpacket")));
   auto r = c.start_modules();
@@ -361,16 +361,16 @@ TEST(CoreRestart, UnlimitedRetriesEndWhenTheContextIsCancelled) {
   std::promise<void> fifth;
   auto fifth_f = fifth.get_future();
   core c(f.ctx, with_wait([&](nanoseconds, std::stop_token stop) {
-                       if (f.waits.intervals.size() == 4) fifth.set_value();
-                       f.waits.intervals.push_back(0ns);
-                       // From the fifth wait on, wait for real: only cancel ends it.
-                       if (f.waits.intervals.size() < 5) return true;
-                       std::mutex mu;
-                       std::condition_variable_any cv;
-                       std::unique_lock lock(mu);
-                       cv.wait(lock, stop, [] { return false; });
-                       return !stop.stop_requested();
-                     }));
+           if (f.waits.intervals.size() == 4) fifth.set_value();
+           f.waits.intervals.push_back(0ns);
+           // From the fifth wait on, wait for real: only cancel ends it.
+           if (f.waits.intervals.size() < 5) return true;
+           std::mutex mu;
+           std::condition_variable_any cv;
+           std::unique_lock lock(mu);
+           cv.wait(lock, stop, [] { return false; });
+           return !stop.stop_requested();
+         }));
   ASSERT_TRUE(c.register_module(f.failing(f.policy(restart_type::on_failure, 0))));
   ASSERT_TRUE(c.start_modules());
   get_bounded(fifth_f);
@@ -415,8 +415,8 @@ TEST(Core, ShutdownStopsInReverseStartOrderAndWaitsForEachStart) {
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::string name = names[i];
     const std::string before = i == 0 ? "" : names[i - 1];
-    ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
-        name, "g", [&, name, before](context& x) {
+    ASSERT_TRUE(
+        c.register_module(std::make_shared<simple_module>(name, "g", [&, name, before](context& x) {
           all_started.count_down();
           receive_until_closed(x, name);
           bool open = true;
@@ -440,8 +440,8 @@ TEST(Core, ShutdownStopsInReverseStartOrderAndWaitsForEachStart) {
 TEST(Core, ShutdownIsIdempotent) {
   context ctx;
   core c(ctx);
-  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
-      "m", "g", [](context& x) { receive_until_closed(x, "m"); })));
+  ASSERT_TRUE(c.register_module(
+      std::make_shared<simple_module>("m", "g", [](context& x) { receive_until_closed(x, "m"); })));
   ASSERT_TRUE(c.start_modules());
   auto first = c.shutdown();
   auto second = c.shutdown();
@@ -535,8 +535,8 @@ TEST(Core, SignalWaiterReturnsTheSignalAndRestoresHandlers) {
 TEST(Core, GracefulShutdownReturnsAfterSigterm) {
   context ctx;
   core c(ctx);
-  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>(
-      "m", "g", [](context& x) { receive_until_closed(x, "m"); })));
+  ASSERT_TRUE(c.register_module(
+      std::make_shared<simple_module>("m", "g", [](context& x) { receive_until_closed(x, "m"); })));
   ASSERT_TRUE(c.start_modules());
   signal_waiter waiter;  // handlers installed before the signal is raised
   auto done = std::async(std::launch::async, [&] { return c.graceful_shutdown(waiter); });
@@ -555,18 +555,19 @@ TEST(Core, RemoteModuleIsReaddedAndRestartedAfterStartReturns) {
   std::atomic<int> runs{0};
   std::promise<void> third;
   auto third_f = third.get_future();
-  ASSERT_TRUE(c.register_module(
-      std::make_shared<simple_module>("remote", "rg",
-                                      [&](context& x) {
-                                        // A connection that drops twice, then holds.
-                                        if (++runs < 3) return;
-                                        third.set_value();
-                                        std::mutex mu;
-                                        std::condition_variable_any cv;
-                                        std::unique_lock lock(mu);
-                                        cv.wait(lock, x.stop_token(), [] { return false; });
-                                      }),
-      of_type("fake")));
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("remote", "rg",
+                                                                [&](context& x) {
+                                                                  // A connection that drops twice,
+                                                                  // then holds.
+                                                                  if (++runs < 3) return;
+                                                                  third.set_value();
+                                                                  std::mutex mu;
+                                                                  std::condition_variable_any cv;
+                                                                  std::unique_lock lock(mu);
+                                                                  cv.wait(lock, x.stop_token(),
+                                                                          [] { return false; });
+                                                                }),
+                                of_type("fake")));
   ASSERT_TRUE(c.start_modules());
   get_bounded(third_f);
   EXPECT_EQ(fake->count("add_module"), 3U);

@@ -73,8 +73,7 @@ class fake_context_type final : public module_context, public message_context {
     if (auto r = check_locked(module); !r) return unexpected(r.error());
     return new_message().fill_body("from fake");
   }
-  expected<message> send_sync(std::string_view module, message msg,
-                              duration /*timeout*/) override {
+  expected<message> send_sync(std::string_view module, message msg, duration /*timeout*/) override {
     std::lock_guard lock(mu_);
     calls_.push_back({"send_sync", std::string(module), msg});
     if (auto r = check_locked(module); !r) return unexpected(r.error());
