@@ -132,10 +132,12 @@ class record_reader {
       ++j;
       if (digit(j)) return false;  // a leading zero is not JSON
     } else {
+      // 19 digits always fit in a uint64 (and one more is beyond int64 anyway), so the loop
+      // needs no overflow check per digit.
+      const std::size_t first = j;
       while (digit(j)) {
-        const auto d = static_cast<std::uint64_t>(t_[j] - '0');
-        if (v > (UINT64_MAX - d) / 10) return false;
-        v = v * 10 + d;
+        if (j - first == 19) return false;
+        v = v * 10 + static_cast<std::uint64_t>(t_[j] - '0');
         ++j;
       }
     }

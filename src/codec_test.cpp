@@ -318,6 +318,7 @@ TEST(Codec, TimestampMustBeAnInt64) {
   for (const char* bad : {R"("timestamp":1.5)", R"("timestamp":1.0)", R"("timestamp":1e3)",
                           R"("timestamp":1E3)", R"("timestamp":"123")", R"("timestamp":true)",
                           R"("timestamp":9223372036854775808)", R"("timestamp":-9223372036854775809)",
+                          R"("timestamp":18446744073709551616)", R"("timestamp":123456789012345678901234)",
                           R"("timestamp":01)", R"("timestamp":-)", R"("timestamp":+1)",
                           R"("timestamp":[1])"}) {
     expect_protocol_error(with_header(bad));
