@@ -431,6 +431,51 @@ json idle_cpu() {
   return out;
 }
 
+// Diagnostic, not a target: the CPU cost of the send and receive paths without a second thread
+// (no contention, no wake-ups, hot caches). One thread sends a batch of 512 copies of a prebuilt
+// message (below the inbox capacity), then receives them; send and receive are timed apart.
+// The gap between this and the two-thread scenarios is what crossing threads costs.
+json send_receive_1t() {
+  constexpr std::size_t batch = 512;
+  constexpr std::size_t rounds = 4000;
+  beehive::context ctx;
+  std::uint64_t errors = 0;
+  if (!add(ctx, "consumer")) ++errors;
+  const beehive::message proto =
+      beehive::new_message().build_router("p0", "bench", "resource", "insert");
+  std::vector<beehive::message> msgs(batch, proto);
+  clock::duration send_time{}, receive_time{};
+  for (std::size_t r = 0; r < rounds; ++r) {
+    for (auto& m : msgs) m = proto;  // outside the timed parts
+    const auto t0 = clock::now();
+    for (auto& m : msgs) {
+      if (!ctx.send("consumer", std::move(m))) ++errors;
+    }
+    const auto t1 = clock::now();
+    for (auto& m : msgs) {
+      auto x = ctx.receive("consumer");
+      if (!x) {
+        ++errors;
+        break;
+      }
+      m = std::move(*x);
+    }
+    const auto t2 = clock::now();
+    send_time += t1 - t0;
+    receive_time += t2 - t1;
+  }
+  const double n = static_cast<double>(batch * rounds);
+  json out;
+  out["msgs"] = batch * rounds;
+  out["errors"] = errors;
+  out["send_ns_per_msg"] =
+      round_to(std::chrono::duration<double, std::nano>(send_time).count() / n, 1);
+  out["receive_ns_per_msg"] =
+      round_to(std::chrono::duration<double, std::nano>(receive_time).count() / n, 1);
+  (void)ctx.cleanup("consumer");
+  return out;
+}
+
 // --- micro benchmarks (Google Benchmark) ---
 
 // Captures the per-repetition real time of the one benchmark registered, instead of printing.
@@ -514,6 +559,27 @@ beehive::message trace_message() {
   return m;
 }
 
+// Diagnostic, not a target: one move of a message (the send and receive paths move each
+// message several times, so this is a unit of their cost).
+json message_move_bench() {
+  json out = run_micro("message_move", [](benchmark::State& st) {
+    beehive::message a = beehive::new_message().build_router("p0", "bench", "resource", "insert");
+    a.fill_body(beehive::content("hello"));
+    for (auto _ : st) {
+      beehive::message b(std::move(a));
+      benchmark::DoNotOptimize(b);
+      a = std::move(b);
+      benchmark::DoNotOptimize(a);
+    }
+  });
+  // Two moves per iteration.
+  out["ns_per_op"] = round_to(out["ns_per_op"].get<double>() / 2, 1);
+  out["ns_per_op_min"] = round_to(out["ns_per_op_min"].get<double>() / 2, 1);
+  out["cpu_ns_per_op"] = round_to(out["cpu_ns_per_op"].get<double>() / 2, 1);
+  out["sizeof_message"] = sizeof(beehive::message);
+  return out;
+}
+
 json json_round_trip_bench() {
   // Correctness first: the message built as a user would must encode to the Go bytes, and
   // decode back to the same header and route.
@@ -563,6 +629,9 @@ const std::vector<beehive::bench::scenario>& scenarios() {
       {"json_round_trip", "encode + decode a 280-byte message of the Go wire trace",
        json_round_trip_bench},
       {"idle_cpu", "10 modules blocked in receive for 2 s", idle_cpu},
+      {"send_receive_1t", "diagnostic: send and receive path cost on one thread",
+       send_receive_1t},
+      {"message_move", "diagnostic: one move of a message", message_move_bench},
   };
   return all;
 }
