@@ -119,9 +119,10 @@ void run_source(beehive::context& ctx, tally& t) {
   auto reply = ctx.send_sync(dst, request, 5s);
   const double rtt_us = micros_since(sent_at);
   if (reply) {
-    say("%s <- %s: reply \"%s\" (parent id %s), round trip %.1f us", src.c_str(),
-        reply->route.source.c_str(), body_of(*reply).c_str(), reply->header.parent_id.c_str(),
-        rtt_us);
+    say("%s <- %s: reply \"%s\" (parent id %s), round trip %.1f us (the receiver prints before it "
+        "replies)",
+        src.c_str(), reply->route.source.c_str(), body_of(*reply).c_str(),
+        reply->header.parent_id.c_str(), rtt_us);
     if (reply->header.parent_id != request.header.id) ok = false;
   } else {
     say("%s: send_sync failed: %s", src.c_str(), reply.error().message().c_str());

@@ -88,9 +88,10 @@ namespace {
 using detail::core_shared;
 using detail::module_entry;
 
-// Adds the module and its group to the context.
+// Adds the module and its group to the context. A module that is still there (a remote one
+// whose connection dropped without a cleanup, or one the user added) is kept as it is.
 expected<void> join_context(context& ctx, const module_entry& e) {
-  if (auto r = ctx.add_module(e.info()); !r) return r;
+  if (auto r = ctx.add_module(e.info()); !r && r.error() != errc::already_exists) return r;
   if (!e.group.empty()) {
     if (auto r = ctx.add_module_group(e.name, e.group); !r) return r;
   }

@@ -190,6 +190,25 @@ TEST(Core, StartModulesStartsNothingWhenAModuleCannotJoin) {
   EXPECT_FALSE(ran.load());
 }
 
+TEST(Core, StartModulesKeepsAModuleTheUserAddedAlready) {
+  context ctx;
+  ASSERT_TRUE(
+      ctx.add_module(module_info{.name = "pre", .type = "channel", .remote = false, .inbox = {}}));
+  ASSERT_TRUE(ctx.send("pre", new_message().fill_body("early")));
+  core c(ctx);
+  std::promise<std::string> first;
+  auto first_f = first.get_future();
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("pre", "g", [&](context& x) {
+    auto m = x.receive("pre");
+    first.set_value(m ? m->content_data().value_or("") : m.error().message());
+    receive_until_closed(x, "pre");
+  })));
+  ASSERT_TRUE(c.start_modules());
+  EXPECT_EQ(get_bounded(first_f), "early");  // the inbox, and what it held, was kept
+  EXPECT_EQ(ctx.groups().at("g"), std::vector<std::string>{"pre"});
+  EXPECT_TRUE(c.shutdown().clean());
+}
+
 TEST(Core, StartModulesAfterShutdownIsCancelled) {
   context ctx;
   core c(ctx);
