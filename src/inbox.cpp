@@ -169,10 +169,12 @@ expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& ms
         // A brief spin first: the consumer usually frees room within microseconds.
         const auto seq = s.room_seq.load(std::memory_order_acquire);
         lk.unlock();
-        (void)spin_until([&] {
-          return s.room_seq.load(std::memory_order_acquire) != seq ||
-                 s.closed_flag.load(std::memory_order_acquire);
-        });
+        (void)spin_until(
+            [&] {
+              return s.room_seq.load(std::memory_order_acquire) != seq ||
+                     s.closed_flag.load(std::memory_order_acquire);
+            },
+            bounded ? deadline : clock::time_point::max());
         lk.lock();
         auto ready = [&] { return s.closed || (where = s.slot_for(group)) != 0; };
         bool ok = ready();
@@ -268,10 +270,12 @@ expected<message> pop_impl(inbox_state& s, bool bounded, clock::time_point deadl
     // Nothing queued: spin briefly, then sleep. cmu is released meanwhile so that `close`,
     // `stats` and other consumers never wait on a sleeping consumer.
     ck.unlock();
-    const bool came = spin_until([&] {
-      return s.has_pending.load(std::memory_order_acquire) ||
-             s.closed_flag.load(std::memory_order_acquire) || (bounded && clock::now() >= deadline);
-    });
+    const bool came = spin_until(
+        [&] {
+          return s.has_pending.load(std::memory_order_acquire) ||
+                 s.closed_flag.load(std::memory_order_acquire);
+        },
+        bounded ? deadline : clock::time_point::max());
     if (!came) {
       std::unique_lock lk(s.pmu);
       auto ready = [&] { return !s.pending.empty() || !s.parked.empty() || s.closed; };

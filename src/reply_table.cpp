@@ -37,7 +37,10 @@ struct reply_slot {
         shard(shard_index),
         group(!members.empty()),
         unanswered(std::move(members)),
-        remaining(group ? unanswered.size() : 1) {}
+        remaining(group ? unanswered.size() : 1) {
+    // Room for the replies is made here, by the waiting thread, not by the replying one.
+    replies.reserve(remaining);
+  }
 
   const std::string id;
   const std::size_t shard;
@@ -78,8 +81,7 @@ struct reply_table::impl {
   // Waits (spin, then sleep) until the slot is done or the deadline passes; returns the held
   // shard lock.
   std::unique_lock<std::mutex> wait(reply_slot& s, clock::time_point deadline) {
-    (void)spin_until(
-        [&] { return s.done.load(std::memory_order_acquire) || clock::now() >= deadline; });
+    (void)spin_until([&] { return s.done.load(std::memory_order_acquire); }, deadline);
     std::unique_lock lk(shards[s.shard].mu);
     if (!s.done.load(std::memory_order_relaxed)) {
       s.sleeping = true;
