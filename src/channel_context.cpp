@@ -135,9 +135,14 @@ channel_context::channel_context(std::shared_ptr<detail::reply_table> replies)
                                            : std::make_shared<detail::reply_table>())) {}
 
 channel_context::~channel_context() {
-  std::lock_guard lk(impl_->mu);
-  for (auto& [name, e] : impl_->modules) e->box.close();
-  impl_->changed();
+  string_map<entry_ptr> modules;
+  {
+    std::lock_guard lk(impl_->mu);
+    modules.swap(impl_->modules);
+    impl_->groups.clear();
+    impl_->changed();
+  }
+  for (auto& [name, e] : modules) e->box.close();
 }
 
 expected<void> channel_context::add_module(const module_info& info) {
@@ -202,9 +207,11 @@ expected<void> channel_context::cleanup(std::string_view module) {
         ++git;
       }
     }
-    e->box.close();
     impl_->changed();
   }
+  // Outside the registry lock: closing may destroy messages, whose contents' destructors are
+  // user code that may call this context.
+  e->box.close();
   return {};
 }
 

@@ -117,6 +117,31 @@ TEST(ChannelContext, CleanupInDropModeDropsAndCounts) {
   EXPECT_EQ(ctx.stats("dst")->dropped_on_close, 2U);
 }
 
+// Sends a message to `to` when destroyed.
+struct send_on_destroy {
+  send_on_destroy(channel_context* c, std::string t) : ctx(c), to(std::move(t)) {}
+  send_on_destroy(const send_on_destroy&) = delete;
+  send_on_destroy& operator=(const send_on_destroy&) = delete;
+  ~send_on_destroy() { (void)ctx->send(to, new_message()); }
+  channel_context* ctx;
+  std::string to;
+};
+
+TEST(ChannelContext, DroppedContentMayCallTheContextFromItsDestructor) {
+  channel_context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
+  ASSERT_TRUE(ctx.add_module(mod("other")));
+  auto cleaner = std::async(std::launch::async, [&] {
+    auto m = new_message();
+    m.content = content::make_object<send_on_destroy>(&ctx, "other");
+    if (!ctx.send("dst", std::move(m))) return false;
+    return ctx.cleanup("dst").has_value();  // drops the message: its destructor sends
+  });
+  ASSERT_TRUE(get_bounded(cleaner));
+  EXPECT_EQ(ctx.stats("dst")->dropped_on_close, 1U);
+  EXPECT_EQ(ctx.stats("other")->accepted, 1U);
+}
+
 TEST(ChannelContext, ReAddingACleanedUpModuleCreatesAFreshInbox) {
   channel_context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));

@@ -2,6 +2,7 @@
 #include "inbox.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -135,6 +136,9 @@ expected<void> inbox::push_group(message&& msg) {
 namespace {
 
 expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& msg, bool group) {
+  // Declared before the lock, so that an evicted message is destroyed after unlocking: its
+  // content's destructor is user code, which may call into this inbox.
+  message evicted;
   std::unique_lock lk(s.pmu);
   if (s.closed) return unexpected(errc::channel_closed);
   int where = s.slot_for(group);
@@ -157,7 +161,7 @@ expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& ms
       case overflow_policy::drop_oldest:
         // Direct mode: the oldest message is the front of `pending`.
         if (!s.pending.empty()) {
-          (void)s.pending.pop_front();
+          evicted = s.pending.pop_front();
           ++s.dropped_oldest;
         }
         where = 1;
@@ -302,17 +306,19 @@ expected<message> inbox::pop_until(clock::time_point deadline) {
 }
 
 void inbox::close() {
-  std::lock_guard ck(s_->cmu);
+  // Dropped messages are destroyed after unlocking (their contents' destructors are user code).
+  std::array<ring<message>, 3> dropped;
   {
+    std::lock_guard ck(s_->cmu);
     std::lock_guard lk(s_->pmu);
     if (s_->closed) return;
     s_->closed = true;
     s_->closed_flag.store(true, std::memory_order_release);
     if (options_.close == close_mode::drop) {
       s_->dropped_on_close += s_->pending.size() + s_->parked.size() + s_->batch.size();
-      s_->pending.clear();
-      s_->parked.clear();
-      s_->batch.clear();
+      dropped[0].swap(s_->pending);
+      dropped[1].swap(s_->parked);
+      dropped[2].swap(s_->batch);
       s_->outstanding = 0;
       s_->has_pending.store(false, std::memory_order_relaxed);
     }
