@@ -283,7 +283,7 @@ expected<group_replies> channel_context::send_to_group_sync(std::string_view gro
   std::vector<std::string> names;
   names.reserve(members->size());
   for (const auto& m : *members) names.push_back(m->name);
-  auto wait = impl_->replies->expect(msg.header.id, std::move(names));
+  auto wait = impl_->replies->expect(msg.header.id, std::move(names), msg.route.source);
   group_replies out;
   const std::size_t n = members->size();
   for (std::size_t i = 0; i < n; ++i) {

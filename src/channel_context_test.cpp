@@ -497,6 +497,33 @@ TEST(ChannelContext, GroupSyncNamesAMemberThatNeverAnswers) {
   EXPECT_TRUE(req->header.sync);
 }
 
+TEST(ChannelContext, GroupSyncAttributesRepliesWhenTheRequesterIsAMember) {
+  // Go style: the requester belongs to the group it asks, and every reply built by
+  // new_resp_by_message carries the requester's name as its source.
+  channel_context ctx;
+  for (const char* m : {"req", "a", "b"}) {
+    ASSERT_TRUE(ctx.add_module(mod(m)));
+    ASSERT_TRUE(ctx.add_module_group(m, "g"));
+  }
+  auto answer = [&](const std::string& module) {
+    return std::async(std::launch::async, [&ctx, module] {
+      auto req = ctx.receive_for(module, watchdog);
+      return req && ctx.send_resp(new_resp_by_message(*req, module)).has_value();
+    });
+  };
+  auto a = answer("a");  // "b" never answers; "req" does not answer itself
+  auto request = new_message();
+  request.route.source = "req";
+  auto r = ctx.send_to_group_sync("g", request, 50ms);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(get_bounded(a));
+  ASSERT_EQ(r->replies.size(), 1U);
+  EXPECT_EQ(r->replies[0].route.source, "req");
+  auto missing = r->missing;
+  std::sort(missing.begin(), missing.end());
+  EXPECT_EQ(missing, (std::vector<std::string>{"b", "req"}));
+}
+
 TEST(ChannelContext, GroupSyncListsFailedDeliveriesAndDoesNotWaitForThem) {
   channel_context ctx;
   ASSERT_TRUE(ctx.add_module(mod("full", 1, overflow_policy::fail)));

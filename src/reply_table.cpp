@@ -32,8 +32,10 @@ constexpr std::size_t shard_count = 16;
 
 // One registered wait. Every field but `done` is guarded by the mutex of its shard.
 struct reply_slot {
-  reply_slot(std::string request_id, std::size_t shard_index, std::vector<std::string> members)
+  reply_slot(std::string request_id, std::size_t shard_index, std::vector<std::string> members,
+             std::string requester_name)
       : id(std::move(request_id)),
+        requester(std::move(requester_name)),
         shard(shard_index),
         group(!members.empty()),
         unanswered(std::move(members)),
@@ -43,6 +45,7 @@ struct reply_slot {
   }
 
   const std::string id;
+  const std::string requester;  // the request's source; says nothing about a reply's origin
   const std::size_t shard;
   const bool group;
   std::vector<std::string> unanswered;  // group: members not heard from
@@ -131,9 +134,11 @@ void reply_table::pending::not_expecting(std::string_view member) {
 }
 
 std::unique_ptr<reply_table::pending> reply_table::expect(std::string request_id,
-                                                          std::vector<std::string> members) {
+                                                          std::vector<std::string> members,
+                                                          std::string requester) {
   const std::size_t idx = impl::shard_of(request_id);
-  auto s = std::make_shared<pending::slot>(std::move(request_id), idx, std::move(members));
+  auto s = std::make_shared<pending::slot>(std::move(request_id), idx, std::move(members),
+                                           std::move(requester));
   {
     auto& sh = impl_->shards[idx];
     std::lock_guard lk(sh.mu);
@@ -154,7 +159,8 @@ expected<void> reply_table::deliver(message&& resp) {
         // Attribute the reply to a member: by its source, else by the module the replying
         // thread last received for. An unattributed reply still counts (Go counts replies).
         auto& u = s.unanswered;
-        auto m = std::find(u.begin(), u.end(), resp.route.source);
+        auto m = u.end();
+        if (resp.route.source != s.requester) m = std::find(u.begin(), u.end(), resp.route.source);
         if (m == u.end()) m = std::find(u.begin(), u.end(), last_receiver);
         if (m != u.end()) u.erase(m);
       }

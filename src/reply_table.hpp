@@ -53,9 +53,12 @@ class reply_table {
 
   /// Registers a wait for replies to `request_id`: one reply, or one from each of `members`.
   /// A reply is attributed to a member by its route source, else by the member the replying
-  /// thread last received for (see `note_receiver`).
+  /// thread last received for (see `note_receiver`). A source equal to `requester` (the
+  /// request's own source, which `new_resp_by_message` copies into every reply) says nothing
+  /// about who replied and is not used for attribution.
   [[nodiscard]] std::unique_ptr<pending> expect(std::string request_id,
-                                                std::vector<std::string> members = {});
+                                                std::vector<std::string> members = {},
+                                                std::string requester = {});
   /// Hands a reply to the waiter of `resp.header.parent_id`; `orphan_response` (counted) if none.
   [[nodiscard]] expected<void> deliver(message&& resp);
   /// True when someone waits for replies to `request_id`.
