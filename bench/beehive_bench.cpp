@@ -310,8 +310,7 @@ json fan_out(std::size_t members, std::uint64_t broadcasts) {
   out["seconds"] = round_to(secs, 4);
   out["send_seconds"] = round_to(send_secs, 4);
   out["deliveries_per_s"] = round_to(static_cast<double>(delivered) / secs, 0);
-  out["cpu_ns_per_delivery"] =
-      round_to(cpu * 1e9 / static_cast<double>(members * broadcasts), 1);
+  out["cpu_ns_per_delivery"] = round_to(cpu * 1e9 / static_cast<double>(members * broadcasts), 1);
   for (auto& n : names) (void)ctx.cleanup(n);
   (void)ctx.cleanup("broadcaster");
   return out;
@@ -622,15 +621,15 @@ const std::vector<beehive::bench::scenario>& scenarios() {
       {"send_4p1c_new", "4 producers -> 1 consumer, 2M messages in all, new_message per send",
        [] { return send_np1c(4, 2'000'000, false); }},
       {"send_sync_rtt", "200k send_sync round trips, 1 s timeout", send_sync_rtt},
-      {"fan_out_8", "send_to_group to 8 members, 200k broadcasts", [] { return fan_out(8, 200'000); }},
+      {"fan_out_8", "send_to_group to 8 members, 200k broadcasts",
+       [] { return fan_out(8, 200'000); }},
       {"group_sync_8", "send_to_group_sync to 8 replying members, up to 50k ops or 10 s",
        [] { return group_sync(8, 50'000, 10s); }},
       {"new_message", "new_message(): id and timestamp", new_message_bench},
       {"json_round_trip", "encode + decode a 280-byte message of the Go wire trace",
        json_round_trip_bench},
       {"idle_cpu", "10 modules blocked in receive for 2 s", idle_cpu},
-      {"send_receive_1t", "diagnostic: send and receive path cost on one thread",
-       send_receive_1t},
+      {"send_receive_1t", "diagnostic: send and receive path cost on one thread", send_receive_1t},
       {"message_move", "diagnostic: one move of a message", message_move_bench},
   };
   return all;
