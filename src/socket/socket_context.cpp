@@ -369,7 +369,9 @@ struct socket_context::impl {
     const auto& rt = ctx.replies();
     if (!msg.header.parent_id.empty()) {
       if (rt->waiting(msg.header.parent_id)) {
-        if (rt->deliver(std::move(msg))) bump(n.replies_routed);
+        // Counted before the waiter can wake and look at the counters.
+        bump(n.replies_routed);
+        if (!rt->deliver(std::move(msg))) bump(n.orphan_replies);  // its waiter just gave up
         return;
       }
       if (auto requester = take_request(msg.header.parent_id)) {

@@ -5,16 +5,36 @@
 //   send srvmod, send_sync srvmod, send_to_group srvgroup, send_to_group_sync srvgroup,
 // reporting each outcome to srvmod as "result:<call>:ok|fail:<why>". Its module answers sync
 // requests with "pong:<content>" and reports plain messages to srvmod as "echo:<content>".
-// Runs until SIGTERM/SIGINT.
+// Runs until SIGTERM/SIGINT or until its module receives "exit"; then stops cleanly, exit 0.
+#include <signal.h>
+#include <sys/prctl.h>
+
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
+#include <mutex>
 #include <string>
+#include <thread>
 
 #include "beehive/beehive.hpp"
 
 using namespace std::chrono_literals;
 
 namespace {
+
+// Set by "exit" (or a termination signal): main then stops everything and exits.
+std::mutex exit_mu;
+std::condition_variable exit_cv;
+bool exit_requested = false;
+
+void request_exit() {
+  {
+    std::lock_guard lock(exit_mu);
+    exit_requested = true;
+  }
+  exit_cv.notify_all();
+}
 
 void report(beehive::context& ctx, const std::string& call, bool ok, const std::string& why = {}) {
   auto m = beehive::new_message().fill_body("result:" + call + ":" + (ok ? "ok" : "fail:" + why));
@@ -27,6 +47,10 @@ void module_loop(beehive::context& ctx) {
     auto m = ctx.receive("remotemod");
     if (!m) return;  // channel_closed: the connection dropped; the core reconnects
     const std::string body = m->content.to_string().value_or("");
+    if (body == "exit") {
+      request_exit();
+      continue;
+    }
     if (m->header.sync) {
       auto resp = beehive::new_resp_by_message(*m, beehive::content("pong:" + body));
       resp.route.source = "remotemod";
@@ -42,6 +66,8 @@ void module_loop(beehive::context& ctx) {
 }  // namespace
 
 int main() {
+  // Never outlive the test that started us (a test killed by its timeout runs no destructors).
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   std::string why;
   auto cfg = beehive::load_socket_config_from_env(&why);
   if (!cfg) {
@@ -83,8 +109,21 @@ int main() {
   report(ctx, "send_to_group_sync", gsync && gsync->complete() && gsync->replies.size() == 2,
          gsync ? std::to_string(gsync->replies.size()) : gsync.error().message());
 
-  signals.wait();
+  // Why not only signals.wait(): under ThreadSanitizer a signal that arrives while the waiter
+  // blocks in read() can stay deferred; the tests end this process with an "exit" message.
+  std::thread signal_thread([&signals] {
+    signals.wait();
+    request_exit();
+  });
+  signal_thread.detach();
+  {
+    std::unique_lock lock(exit_mu);
+    exit_cv.wait(lock, [] { return exit_requested; });
+  }
   (*sock)->stop();
-  core.shutdown();
-  return 0;
+  const auto report = core.shutdown();
+  std::fflush(stdout);
+  // The detached signal thread still blocks in the signal waiter's read: leave without
+  // running the waiter's destructor under it.
+  std::_Exit(report.clean() ? 0 : 6);
 }
