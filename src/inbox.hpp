@@ -24,10 +24,14 @@ class inbox {
   inbox(const inbox&) = delete;
   inbox& operator=(const inbox&) = delete;
 
-  /// Puts `msg` in by the overflow policy. Errors: channel_closed, queue_full, timed_out.
+  /// Puts `msg` in by the overflow policy. While group messages are parked, `msg` queues behind
+  /// them (in the parking list, if it has room), so a sender's order holds.
+  /// Errors: channel_closed, queue_full, timed_out.
   [[nodiscard]] expected<void> push(message&& msg);
   /// Group delivery: never blocks the caller on a full inbox while room for parking remains
-  /// (the message waits in the inbox's parking list, still in FIFO order); past that, as `push`.
+  /// (the message waits in the inbox's parking list, bounded by the capacity, still in FIFO
+  /// order; the receiver moves parked messages in as it frees room); past that, as `push`.
+  /// A `drop_oldest` inbox never parks: it evicts, as `push` does.
   [[nodiscard]] expected<void> push_group(message&& msg);
   /// Takes the next message; blocks. Error: channel_closed once closed and drained.
   [[nodiscard]] expected<message> pop();
