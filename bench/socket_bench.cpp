@@ -10,6 +10,7 @@
 // `sink`. For socket_send, sink checks count and order (sequence number in
 // header.resource_version) and, after the last message, tells A with one message back; A's
 // clock runs from its first send to that message. For the RTT, sink answers each request.
+#include <sched.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <spawn.h>
@@ -49,6 +50,12 @@ std::string config_yaml(const std::string& dir) {
 // ---- process B ----------------------------------------------------------------------------
 
 int serve(const std::string& dir, const std::string& scenario) {
+  if (const char* pin = std::getenv("SOCKET_BENCH_PIN"); pin != nullptr && *pin == '1') {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(1, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
   auto cfg = beehive::parse_socket_config(config_yaml(dir));
   if (!cfg) return 2;
   beehive::context ctx;
@@ -253,6 +260,12 @@ int main(int argc, char** argv) {
     }
   }
   spdlog::set_level(spdlog::level::warn);
+  if (const char* pin = std::getenv("SOCKET_BENCH_PIN"); pin != nullptr && *pin == '1') {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    sched_setaffinity(0, sizeof set, &set);
+  }
   for (const auto& a : args) {
     for (const auto& s : scenarios()) {
       if (a == s.name) beehive::bench::run_scenario(s, std::chrono::seconds(180));

@@ -25,7 +25,7 @@ namespace beehive::detail {
 namespace {
 
 // Upper bound of the memory a reader keeps for one recvmmsg batch.
-constexpr std::size_t read_batch_bytes = 1 << 20;
+constexpr std::size_t read_batch_bytes = 4 << 20;  // virtual: a slot touches only what it holds
 constexpr std::size_t max_read_slots = 64;
 constexpr std::size_t max_write_batch = 64;
 constexpr std::size_t stream_read_chunk = 64 * 1024;
@@ -35,7 +35,7 @@ constexpr std::size_t max_write_queue = 4096;
 constexpr auto burst_gap = std::chrono::microseconds(10);
 constexpr unsigned burst_streak = 4;
 // A burst is written when it reaches this many records, or when it is this old.
-constexpr std::size_t flush_batch = 32;
+constexpr std::size_t flush_batch = 64;
 constexpr auto flush_delay = std::chrono::microseconds(50);
 
 asio::io_context& io() {
@@ -253,8 +253,9 @@ read_status transport::read_seqpacket(std::vector<read_item>& out) {
     msgs[i].msg_hdr.msg_iov = &iovs[i];
     msgs[i].msg_hdr.msg_iovlen = 1;
   }
-  int n = 0;
+  int n = -1;
   for (;;) {
+    if (n >= 0) break;
     n = ::recvmmsg(fd_, msgs.data(), static_cast<unsigned>(rslots_), MSG_WAITFORONE, nullptr);
     if (n >= 0) break;
     if (errno == EINTR) continue;
