@@ -338,8 +338,7 @@ struct socket_context::impl {
       if (bind_peer(name, c)) {
         bound.insert(name);
       } else {
-        detail::log().warn("socket: peer module '{}' shadowed by a local module; not bound",
-                           name);
+        detail::log().warn("socket: peer module '{}' shadowed by a local module; not bound", name);
       }
     }
     if (auto it = j->find("groups"); it != j->end() && it->is_object()) {
@@ -386,8 +385,8 @@ struct socket_context::impl {
     const std::string dest = msg.route.destination;
     if (dest.empty()) {
       bump(n.unknown_destination);
-      detail::log().warn("socket: record {} from '{}' has no destination; dropped",
-                         msg.header.id, c->server_side ? c->peer : c->owner);
+      detail::log().warn("socket: record {} from '{}' has no destination; dropped", msg.header.id,
+                         c->server_side ? c->peer : c->owner);
       return;
     }
     if (!c->server_side) {
@@ -517,8 +516,7 @@ struct socket_context::impl {
     }
     if (was_established) {
       bump(n.connections_lost);
-      detail::log().info("socket: connection to '{}' lost",
-                         c->server_side ? c->peer : c->owner);
+      detail::log().info("socket: connection to '{}' lost", c->server_side ? c->peer : c->owner);
     }
     if (to_close) to_close->close();
     cv.notify_all();
@@ -595,8 +593,8 @@ struct socket_context::impl {
         cv.wait_for(lock, wait, [&] { return stopped; });
         if (stopped || ctx.cancelled()) return;
         auto it = locals.find(name);
-        if (it == locals.end() || it->second.generation != generation ||
-            it->second.box->closed() || it->second.link) {
+        if (it == locals.end() || it->second.generation != generation || it->second.box->closed() ||
+            it->second.link) {
           return;
         }
       }
@@ -630,8 +628,9 @@ struct socket_context::impl {
         return c->server_side && c->alive.load();
       });
       if (conn_max > 0 && live >= conn_max) {
-        ::close(*cfd);
+        // Count before closing: the refused peer sees EOF as soon as the fd closes.
         bump(n.connections_refused);
+        ::close(*cfd);
         detail::log().warn("socket: connection refused: connmax {} reached", conn_max);
         continue;
       }
@@ -812,13 +811,12 @@ expected<void> socket_context::add_module(const module_info& info) {
   }
   if (is_client) {
     if (auto r = d.connect_client(info.name); !r) {
-      detail::log().warn("socket: module '{}' could not connect yet ({}); retrying",
-                         info.name, r.error().message());
+      detail::log().warn("socket: module '{}' could not connect yet ({}); retrying", info.name,
+                         r.error().message());
       std::lock_guard lock(d.mu);
       if (!d.stopped) {
-        d.helpers.emplace_back([&d, name = info.name, generation] {
-          d.reconnect_loop(name, generation);
-        });
+        d.helpers.emplace_back(
+            [&d, name = info.name, generation] { d.reconnect_loop(name, generation); });
       }
     }
   }
