@@ -12,8 +12,8 @@
 // clock runs from its first send to that message. For the RTT, sink answers each request.
 #include <sched.h>
 #include <signal.h>
-#include <spdlog/spdlog.h>
 #include <spawn.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -43,8 +43,8 @@ std::string config_yaml(const std::string& dir) {
   const std::string addr = dir + "/b.sock";
   return "- {module: sockserver, server: true, address: " + addr +
          ", sockettype: unixpacket, connmax: 4, buffersize: 65536}\n"
-         "- {module: remotemod, server: false, address: " + addr +
-         ", sockettype: unixpacket, buffersize: 65536}\n";
+         "- {module: remotemod, server: false, address: " +
+         addr + ", sockettype: unixpacket, buffersize: 65536}\n";
 }
 
 // ---- process B ----------------------------------------------------------------------------
@@ -208,9 +208,9 @@ json socket_send_sync_rtt() {
     auto m = beehive::new_message().build_router("remotemod", "bench", "bench", "query");
     const auto t = beehive::bench::clock::now();
     auto r = c.ctx.send_sync("sink", std::move(m), 1s);
-    const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                        beehive::bench::clock::now() - t)
-                        .count();
+    const auto ns =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(beehive::bench::clock::now() - t)
+            .count();
     if (!r) {
       ++errors;
       if (r.error() == make_error_code(beehive::errc::timed_out)) ++timeouts;
@@ -237,8 +237,7 @@ json socket_send_sync_rtt() {
 
 const std::vector<beehive::bench::scenario>& scenarios() {
   static const std::vector<beehive::bench::scenario> all = {
-      {"socket_send", "process A -> process B, 200k async messages over unixpacket",
-       socket_send},
+      {"socket_send", "process A -> process B, 200k async messages over unixpacket", socket_send},
       {"socket_send_sync_rtt", "20k send_sync round trips across processes, 1 s timeout",
        socket_send_sync_rtt},
   };

@@ -45,16 +45,18 @@ int serve(const beehive::socket_config& cfg) {
   auto sock = beehive::register_socket_context(ctx, cfg);
   if (!sock) return 1;
   beehive::core core(ctx);
-  (void)core.register_module(std::make_shared<beehive::simple_module>(
-      "hub", "hubs", [](beehive::context& c) {
+  (void)core.register_module(
+      std::make_shared<beehive::simple_module>("hub", "hubs", [](beehive::context& c) {
         for (;;) {
           auto m = c.receive("hub");
           if (!m) return;
-          const std::string body = m->content.to_string().value_or(m->content.json_text().value_or(""));
+          const std::string body =
+              m->content.to_string().value_or(m->content.json_text().value_or(""));
           std::printf("hub: got \"%s\" from %s%s\n", body.c_str(), m->route.source.c_str(),
                       m->header.sync ? " (sync)" : "");
           std::fflush(stdout);
-          if (m->header.sync) (void)c.send_resp(beehive::new_resp_by_message(*m, "hub got " + body));
+          if (m->header.sync)
+            (void)c.send_resp(beehive::new_resp_by_message(*m, "hub got " + body));
         }
       }));
   if (auto r = (*sock)->listen(); !r) {
@@ -96,21 +98,23 @@ int join(const beehive::socket_config& cfg, const std::string& to, const std::st
   auto sent = ctx.send(to, hello.fill_body("hello from another process"));
   std::printf("remotemod: send -> %s\n", sent ? "ok" : sent.error().message().c_str());
 
-  auto reply = ctx.send_sync(to, beehive::new_message().set_route("remotemod", "").fill_body("ping"), 2s);
-  std::printf("remotemod: send_sync -> %s\n",
-              reply ? reply->content.to_string().value_or("?").c_str()
-                    : reply.error().message().c_str());
+  auto reply =
+      ctx.send_sync(to, beehive::new_message().set_route("remotemod", "").fill_body("ping"), 2s);
+  std::printf("remotemod: send_sync -> %s\n", reply
+                                                  ? reply->content.to_string().value_or("?").c_str()
+                                                  : reply.error().message().c_str());
 
-  auto d = ctx.send_to_group(group, beehive::new_message().set_route("remotemod", "").fill_body("hello, group"));
-  std::printf("remotemod: send_to_group %s -> %s\n", group.c_str(),
-              d ? (std::to_string(d->delivered) + " delivered").c_str()
-                : d.error().message().c_str());
+  auto d = ctx.send_to_group(
+      group, beehive::new_message().set_route("remotemod", "").fill_body("hello, group"));
+  std::printf(
+      "remotemod: send_to_group %s -> %s\n", group.c_str(),
+      d ? (std::to_string(d->delivered) + " delivered").c_str() : d.error().message().c_str());
 
   auto gs = ctx.send_to_group_sync(
       group, beehive::new_message().set_route("remotemod", "").fill_body("roll call"), 2s);
   if (gs) {
-    std::printf("remotemod: send_to_group_sync %s -> %zu replies, %zu missing\n",
-                group.c_str(), gs->replies.size(), gs->missing.size());
+    std::printf("remotemod: send_to_group_sync %s -> %zu replies, %zu missing\n", group.c_str(),
+                gs->replies.size(), gs->missing.size());
   } else {
     std::printf("remotemod: send_to_group_sync -> %s\n", gs.error().message().c_str());
   }

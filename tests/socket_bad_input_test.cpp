@@ -2,13 +2,12 @@
 // Bad input against a server: each is rejected, counted and logged; the connection is closed
 // only where the stream can no longer be trusted; the other peers keep being served; nothing
 // already accepted is lost.
-#include "beehive/socket_context.hpp"
-
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket_context.hpp"
 #include "support/socket_support.hpp"
 
 namespace beehive {

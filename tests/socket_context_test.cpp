@@ -83,8 +83,8 @@ TEST_F(socket_pair, SendBothWays) {
   EXPECT_EQ(got->route.destination, "srvmod");
   EXPECT_EQ(got->content.to_string().value_or(""), "hi");
 
-  auto to_cli = new_message().build_router("srvmod", "", "res", "update").fill_body(
-      nlohmann::json{{"k", 1}});
+  auto to_cli =
+      new_message().build_router("srvmod", "", "res", "update").fill_body(nlohmann::json{{"k", 1}});
   ASSERT_TRUE(server.send("remotemod", to_cli));
   auto back = client.receive_for("remotemod", bound);
   ASSERT_TRUE(back) << back.error().message();

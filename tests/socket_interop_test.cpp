@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Replays the Go client's side of the capture (two real Go beehive processes) against our
 // server and compares what our server writes with what the Go server wrote.
-#include "beehive/socket_context.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -11,6 +9,7 @@
 #include <vector>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket_context.hpp"
 #include "support/socket_support.hpp"
 
 namespace beehive {

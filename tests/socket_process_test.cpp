@@ -2,20 +2,19 @@
 // Real processes: this test is the server process; tests/helpers/socket_peer.cpp is a second
 // process hosting `remotemod`. Every call is exchanged both ways, the peer is killed with
 // SIGKILL and started again, the server restarts and the peer's core reconnects it.
-#include "beehive/socket_context.hpp"
-
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <optional>
-#include <thread>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket_context.hpp"
 #include "support/socket_support.hpp"
 
 extern char** environ;
@@ -107,9 +106,10 @@ struct server_side {
   bool saw(const std::string& body, std::size_t n = 1) {
     return srvmod->wait_until(
         [&](const std::vector<message>& all) {
-          return static_cast<std::size_t>(std::count_if(all.begin(), all.end(), [&](const message& m) {
-                   return m.content.to_string().value_or("") == body;
-                 })) >= n;
+          return static_cast<std::size_t>(
+                     std::count_if(all.begin(), all.end(), [&](const message& m) {
+                       return m.content.to_string().value_or("") == body;
+                     })) >= n;
         },
         bound);
   }

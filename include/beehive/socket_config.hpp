@@ -24,15 +24,15 @@ inline constexpr std::size_t socket_buffer_size_default = 64 * 1024;
 /// module name, `address` the socket path. Every other entry is a client: a module (hosted in
 /// some process) allowed to connect to the server at `address`.
 struct socket_entry {
-  std::string module;                                   ///< `module`
-  bool server = false;                                  ///< `server`
-  std::string address;                                  ///< `address`: unix socket path
-  std::string socket_type{socket_type_unixpacket};      ///< `sockettype`: unixpacket or unix
-  int conn_max = 0;                                     ///< `connmax`: 0 means unlimited
+  std::string module;                                    ///< `module`
+  bool server = false;                                   ///< `server`
+  std::string address;                                   ///< `address`: unix socket path
+  std::string socket_type{socket_type_unixpacket};       ///< `sockettype`: unixpacket or unix
+  int conn_max = 0;                                      ///< `connmax`: 0 means unlimited
   std::size_t buffer_size = socket_buffer_size_default;  ///< `buffersize`: largest record
-  std::string ca;                                       ///< `ca` (kept, unused on unix sockets)
-  std::string cert;                                     ///< `cert` (kept, unused)
-  std::string key;                                      ///< `key` (kept, unused)
+  std::string ca;                                        ///< `ca` (kept, unused on unix sockets)
+  std::string cert;                                      ///< `cert` (kept, unused)
+  std::string key;                                       ///< `key` (kept, unused)
 };
 
 /// The whole socket configuration: the list Go reads from `socket_module.yaml`.

@@ -107,8 +107,7 @@ class socket_context final : public module_context, public message_context {
 
   [[nodiscard]] expected<void> send(std::string_view module, message msg) override;
   [[nodiscard]] expected<message> receive(std::string_view module) override;
-  [[nodiscard]] expected<message> receive_for(std::string_view module,
-                                              duration timeout) override;
+  [[nodiscard]] expected<message> receive_for(std::string_view module, duration timeout) override;
   [[nodiscard]] expected<message> send_sync(std::string_view module, message msg,
                                             duration timeout) override;
   [[nodiscard]] expected<void> send_resp(message resp) override;

@@ -79,9 +79,9 @@ expected<socket_config> parse_socket_config(std::string_view yaml, std::string* 
         // Unknown fields are ignored, as Go's yaml.Unmarshal does.
       }
     } catch (const YAML::Exception& ex) {
-      return fail(fmt::format("entry {}: field '{}' has the wrong type ({})", index, field,
-                              ex.what()),
-                  why);
+      return fail(
+          fmt::format("entry {}: field '{}' has the wrong type ({})", index, field, ex.what()),
+          why);
     }
     if (e.module.empty()) return fail(fmt::format("entry {}: 'module' is missing", index), why);
     if (e.address.empty()) {

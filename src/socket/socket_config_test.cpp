@@ -52,8 +52,9 @@ TEST(SocketConfig, ParsesGoStyleList) {
 }
 
 TEST(SocketConfig, DefaultsSocketTypeAndAcceptsStreamType) {
-  auto cfg = parse_socket_config("- {module: a, address: /tmp/x}\n"
-                                 "- {module: b, address: /tmp/y, sockettype: unix}\n");
+  auto cfg = parse_socket_config(
+      "- {module: a, address: /tmp/x}\n"
+      "- {module: b, address: /tmp/y, sockettype: unix}\n");
   ASSERT_TRUE(cfg);
   EXPECT_EQ(cfg->entries[0].socket_type, "unixpacket");
   EXPECT_EQ(cfg->entries[1].socket_type, "unix");

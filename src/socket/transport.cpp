@@ -148,7 +148,8 @@ void transport::flush_loop() {
     const auto due = batch_start_ + flush_delay;
     flush_cv_.wait_until(lock, due, [&] { return broken_; });
     if (broken_) return;
-    if (wqueue_.empty() || writing_ || std::chrono::steady_clock::now() < batch_start_ + flush_delay) {
+    if (wqueue_.empty() || writing_ ||
+        std::chrono::steady_clock::now() < batch_start_ + flush_delay) {
       continue;
     }
     writing_ = true;
@@ -315,7 +316,7 @@ expected<int> listen_unix(const std::string& path, socket_kind kind) {
     return unexpected(errc::invalid_argument);
   }
   // Remove a stale socket file (left by a crashed server); never remove anything else.
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
       log().error("socket: '{}' exists and is not a socket; not removing it", path);
@@ -368,7 +369,8 @@ expected<int> accept_unix(int listen_fd) {
 
 expected<int> connect_unix(const std::string& path, socket_kind kind) {
   sockaddr_un probe{};
-  if (path.empty() || path.size() >= sizeof(probe.sun_path)) return unexpected(errc::invalid_argument);
+  if (path.empty() || path.size() >= sizeof(probe.sun_path))
+    return unexpected(errc::invalid_argument);
   asio::error_code ec;
   const asio::local::stream_protocol::endpoint local_ep(path);
   int fd = -1;

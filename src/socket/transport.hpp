@@ -28,17 +28,17 @@ enum class socket_kind {
 
 /// What one `read` call saw.
 enum class read_status {
-  ok,            ///< records (and/or oversized-record notices) were read
-  closed,        ///< the peer closed cleanly (or `shutdown` was called)
-  timed_out,     ///< the receive timeout expired before anything came
-  truncated,     ///< stream: the peer closed in the middle of a frame
-  bad_frame,     ///< stream: wrong magic/version, or a length above the buffer size
-  error,         ///< the socket failed
+  ok,         ///< records (and/or oversized-record notices) were read
+  closed,     ///< the peer closed cleanly (or `shutdown` was called)
+  timed_out,  ///< the receive timeout expired before anything came
+  truncated,  ///< stream: the peer closed in the middle of a frame
+  bad_frame,  ///< stream: wrong magic/version, or a length above the buffer size
+  error,      ///< the socket failed
 };
 
 /// One item of a read batch.
 struct read_item {
-  std::string_view record;  ///< the record without its trailing '\n' (empty when oversized)
+  std::string_view record;    ///< the record without its trailing '\n' (empty when oversized)
   std::size_t oversized = 0;  ///< seqpacket: size of a record that did not fit (rejected)
 };
 
@@ -100,7 +100,7 @@ class transport {
   // it in one syscall, and the flusher thread writes a partial batch once it is `flush_delay`
   // old, so that a single fast sender pays one syscall per batch and nothing waits long.
   std::mutex wmu_;
-  std::condition_variable wcv_;      // room in the queue, writer done
+  std::condition_variable wcv_;       // room in the queue, writer done
   std::condition_variable flush_cv_;  // work for the flusher
   std::vector<std::string> wqueue_;
   bool writing_ = false;

@@ -200,7 +200,7 @@ TEST(Transport, ListenRemovesAStaleSocketAndSetsMode0600) {
   ::close(*first);  // a crashed server leaves its socket file behind
   auto second = listen_unix(path, socket_kind::seqpacket);
   ASSERT_TRUE(second) << "a stale socket file must be removed";
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600U);
   auto c = connect_unix(path, socket_kind::seqpacket);
@@ -224,7 +224,7 @@ TEST(Transport, ListenRefusesToRemoveARegularFile) {
   { std::ofstream(path) << "keep me"; }
   auto r = listen_unix(path, socket_kind::seqpacket);
   EXPECT_FALSE(r);
-  struct stat st{};
+  struct stat st {};
   EXPECT_EQ(::stat(path.c_str(), &st), 0);
   ::unlink(path.c_str());
   ::rmdir(dir.c_str());

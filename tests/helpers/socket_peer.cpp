@@ -98,8 +98,8 @@ int main() {
 
   auto sync = ctx.send_sync("srvmod", beehive::new_message().fill_body("ping"), 5s);
   const bool sync_ok = sync && sync->content.to_string().value_or("") == "pong:ping";
-  report(ctx, "send_sync", sync_ok, sync ? sync->content.to_string().value_or("?")
-                                         : sync.error().message());
+  report(ctx, "send_sync", sync_ok,
+         sync ? sync->content.to_string().value_or("?") : sync.error().message());
 
   auto group = ctx.send_to_group("srvgroup", beehive::new_message().fill_body("group-hello"));
   report(ctx, "send_to_group", group && group->delivered == 2,

@@ -53,8 +53,7 @@ inline std::string socket_yaml(const std::string& address, const std::vector<std
   return y;
 }
 
-inline socket_config socket_cfg(const std::string& address,
-                                const std::vector<std::string>& clients,
+inline socket_config socket_cfg(const std::string& address, const std::vector<std::string>& clients,
                                 const std::string& sockettype = "unixpacket", int connmax = 8,
                                 std::size_t buffersize = 65536) {
   auto cfg = parse_socket_config(socket_yaml(address, clients, sockettype, connmax, buffersize));
@@ -188,7 +187,8 @@ class raw_peer {
     return write_raw(frame);
   }
   /// Reads one record within `bound`; nullopt on timeout or EOF (see `eof()`).
-  std::optional<std::string> read_record(std::chrono::milliseconds bound = std::chrono::seconds(10)) {
+  std::optional<std::string> read_record(
+      std::chrono::milliseconds bound = std::chrono::seconds(10)) {
     if (stream_) return read_frame(bound);
     if (!wait_readable(bound)) return std::nullopt;
     std::string buf(1 << 20, '\0');
@@ -241,8 +241,8 @@ class raw_peer {
     const auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
       if (pending_.size() >= package_header_size) {
-        auto len = read_package_header(std::string_view(pending_).substr(0, package_header_size),
-                                       1 << 24);
+        auto len =
+            read_package_header(std::string_view(pending_).substr(0, package_header_size), 1 << 24);
         if (!len) return std::nullopt;
         if (pending_.size() >= package_header_size + *len) {
           std::string out = pending_.substr(package_header_size, *len);
