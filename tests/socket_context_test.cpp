@@ -7,7 +7,9 @@
 #include <algorithm>
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
 #include "beehive/beehive.hpp"
 #include "support/socket_support.hpp"
@@ -211,6 +213,27 @@ TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "again");
   (*c2)->stop();
+}
+
+TEST_F(socket_pair, SyncCallsWaitingOnADroppedConnectionFailAtOnce) {
+  // Nobody answers on the client side; the client goes away while the server waits. The
+  // callers learn it from the connection, not from their (long) timeout.
+  std::optional<expected<message>> single;
+  std::optional<expected<group_replies>> group;
+  std::thread a([&] { single = server.send_sync("remotemod", new_message(), 60s); });
+  std::thread b([&] { group = server.send_to_group_sync("remotemod", new_message(), 60s); });
+  // Both requests reached the client before it goes.
+  ASSERT_TRUE(client.receive_for("remotemod", bound));
+  ASSERT_TRUE(client.receive_for("remotemod", bound));
+  cli->stop();
+  a.join();
+  b.join();
+  ASSERT_TRUE(single && !*single);
+  EXPECT_EQ(single->error(), make_error_code(errc::not_connected));
+  ASSERT_TRUE(group && *group);
+  EXPECT_TRUE((*group)->replies.empty());
+  ASSERT_EQ((*group)->failed.size(), 1U);
+  EXPECT_EQ((*group)->failed[0].second, make_error_code(errc::not_connected));
 }
 
 TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {

@@ -34,6 +34,13 @@ using detail::transport;
 constexpr std::size_t remote_request_limit = 1 << 16;
 
 constexpr std::string_view handshake_operation = "add";
+// Resource of the local answer a waiting sync call gets when its connection ends.
+constexpr std::string_view connection_lost_resource = "beehive/connection-lost";
+
+bool is_connection_lost(const message& m) {
+  return m.route.operation == response_error_operation &&
+         m.route.resource == connection_lost_resource;
+}
 constexpr std::string_view handshake_resource = "module";
 
 struct counters {
@@ -75,6 +82,11 @@ struct connection {
   std::mutex hmu;
   std::condition_variable hcv;
   int hstate = 0;  // 0 waiting, 1 accepted, 2 failed
+
+  // Ids of sync requests sent over this connection whose caller still waits: when the
+  // connection ends they get a "connection lost" answer at once instead of waiting it out.
+  std::mutex pmu;
+  std::set<std::string, std::less<>> awaiting;
 
   void set_handshake(int state) {
     {
@@ -180,7 +192,9 @@ struct socket_context::impl {
   }
 
   // The send of one module of this type: a hosted inbox, or a peer over its connection.
-  expected<void> send_to(std::string_view module, message&& msg, bool group) {
+  // `awaited`: a sync request whose caller waits; registered with the connection it leaves on.
+  expected<void> send_to(std::string_view module, message&& msg, bool group,
+                         std::shared_ptr<connection>* awaited = nullptr) {
     std::shared_ptr<detail::inbox> box;
     std::shared_ptr<connection> conn;
     bool peer = false;
@@ -197,7 +211,20 @@ struct socket_context::impl {
     if (!peer) return unexpected(errc::module_not_found);
     if (!conn || !conn->alive.load()) return unexpected(errc::not_connected);
     address(msg, module);
-    return write(conn, msg);
+    if (awaited != nullptr) {
+      std::lock_guard lock(conn->pmu);
+      conn->awaiting.insert(msg.header.id);
+      *awaited = conn;
+    }
+    auto r = write(conn, msg);
+    if (!r && awaited != nullptr) forget_awaited(*awaited, msg.header.id);
+    return r;
+  }
+
+  static void forget_awaited(const std::shared_ptr<connection>& c, const std::string& id) {
+    if (!c) return;
+    std::lock_guard lock(c->pmu);
+    c->awaiting.erase(id);
   }
 
   // ---- handshake -------------------------------------------------------------------------
@@ -519,6 +546,19 @@ struct socket_context::impl {
       detail::log().info("socket: connection to '{}' lost", c->server_side ? c->peer : c->owner);
     }
     if (to_close) to_close->close();
+    std::set<std::string, std::less<>> awaiting;
+    {
+      std::lock_guard lock(c->pmu);
+      awaiting.swap(c->awaiting);
+    }
+    for (const auto& id : awaiting) {
+      message lost = new_message(id);
+      lost.header.type = std::string(context_type_unixpacket);
+      lost.route.operation = std::string(response_error_operation);
+      lost.route.resource = std::string(connection_lost_resource);
+      lost.content = content("connection lost");
+      (void)ctx.replies()->deliver(std::move(lost));
+    }
     cv.notify_all();
   }
 
@@ -895,9 +935,17 @@ expected<message> socket_context::send_sync(std::string_view module, message msg
   msg.header.sync = true;
   // The reply must come back through this type, whatever type the caller had set.
   msg.header.type = std::string(context_type_unixpacket);
-  auto pending = impl_->ctx.replies()->expect(msg.header.id);
-  if (auto r = impl_->send_to(module, std::move(msg), false); !r) return unexpected(r.error());
-  return pending->wait_one(deadline);
+  const std::string id = msg.header.id;
+  auto pending = impl_->ctx.replies()->expect(id);
+  std::shared_ptr<connection> via;
+  if (auto r = impl_->send_to(module, std::move(msg), false, &via); !r) {
+    return unexpected(r.error());
+  }
+  auto reply = pending->wait_one(deadline);
+  impl::forget_awaited(via, id);
+  // The connection ended while we waited: say so now rather than at the deadline.
+  if (reply && is_connection_lost(*reply)) return unexpected(errc::not_connected);
+  return reply;
 }
 
 expected<void> socket_context::send_resp(message resp) {
@@ -954,27 +1002,36 @@ expected<group_replies> socket_context::send_to_group_sync(std::string_view grou
   if (members.empty()) return unexpected(errc::group_not_found);
   // Why one request id per member: a reply's route names the requester, not the member that
   // answers, so across processes only the id tells members apart.
-  std::vector<std::pair<std::string, std::unique_ptr<detail::reply_table::pending>>> waits;
+  struct member_wait {
+    std::string member;
+    std::string id;
+    std::unique_ptr<detail::reply_table::pending> pending;
+    std::shared_ptr<connection> via;
+  };
+  std::vector<member_wait> waits;
   group_replies out;
   for (const auto& m : members) {
     message copy = msg;
     copy.update_id();
     copy.header.sync = true;
     copy.header.type = std::string(context_type_unixpacket);
-    auto pending = d.ctx.replies()->expect(copy.header.id);
-    if (auto r = d.send_to(m, std::move(copy), true); !r) {
+    member_wait w{m, copy.header.id, d.ctx.replies()->expect(copy.header.id), nullptr};
+    if (auto r = d.send_to(m, std::move(copy), true, &w.via); !r) {
       out.failed.emplace_back(m, r.error());
       continue;
     }
-    waits.emplace_back(m, std::move(pending));
+    waits.push_back(std::move(w));
   }
-  for (auto& [m, pending] : waits) {
-    auto r = pending->wait_one(deadline);
-    if (r) {
+  for (auto& w : waits) {
+    auto r = w.pending->wait_one(deadline);
+    impl::forget_awaited(w.via, w.id);
+    if (r && is_connection_lost(*r)) {
+      out.failed.emplace_back(w.member, make_error_code(errc::not_connected));
+    } else if (r) {
       r->header.parent_id = msg.header.id;
       out.replies.push_back(std::move(*r));
     } else {
-      out.missing.push_back(m);
+      out.missing.push_back(w.member);
     }
   }
   return out;
