@@ -524,13 +524,18 @@ struct socket_context::impl {
   }
 
   void on_disconnect(const std::shared_ptr<connection>& c) {
-    c->alive.store(false);
-    c->t->shutdown();
-    std::shared_ptr<detail::inbox> to_close;
     bool was_established = false;
     {
       std::lock_guard lock(mu);
       was_established = c->established;
+    }
+    // Counted before anyone can see the connection gone (wait_disconnected, a failed send).
+    if (was_established) bump(n.connections_lost);
+    c->alive.store(false);
+    c->t->shutdown();
+    std::shared_ptr<detail::inbox> to_close;
+    {
+      std::lock_guard lock(mu);
       if (!c->server_side) {
         auto it = locals.find(c->owner);
         if (it != locals.end() && it->second.link == c) {
@@ -542,7 +547,6 @@ struct socket_context::impl {
       }
     }
     if (was_established) {
-      bump(n.connections_lost);
       detail::log().info("socket: connection to '{}' lost", c->server_side ? c->peer : c->owner);
     }
     if (to_close) to_close->close();
