@@ -2,10 +2,18 @@
 //
 // The example system of Go beehive, in C++: a source module sends an asynchronous message and a
 // synchronous request to a destination module, and broadcasts to a destination group; the
-// receivers print what they get and reply where asked. The program narrates on stdout, then
-// shuts the core down (or, with --wait, waits for Ctrl-C / SIGTERM first).
+// receivers print what they get and reply where asked. Then a second process
+// (example_remote, built beside this program) joins the system over the unixpacket socket as
+// module "remotemod", makes the same four calls to the destination module and group, and
+// answers a send_sync of the system. The program narrates on stdout, then shuts the core down
+// (or, with --wait, waits for Ctrl-C / SIGTERM first). --no-socket skips the second process.
 //
 // Exit code 0 when every message arrived and every reply came back, 1 otherwise.
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <beehive/beehive.hpp>
@@ -13,11 +21,17 @@
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <thread>
+
+extern char** environ;
 
 namespace {
 
@@ -173,15 +187,124 @@ void run_source(beehive::context& ctx, tally& t) {
   t.source_done.set_value(ok);
 }
 
+// The socket part: this process listens as "sockserver"; example_remote joins as "remotemod".
+// Returns true when the second process made its calls and answered ours.
+bool run_socket_demo(beehive::context& ctx, const char* argv0) {
+  char dir_template[] = "/tmp/beehive-example-XXXXXX";
+  const char* dir = ::mkdtemp(dir_template);
+  if (dir == nullptr) {
+    say("socket: cannot make a temporary directory: %s", std::strerror(errno));
+    return false;
+  }
+  const std::string config_path = std::string(dir) + "/socket_module.yaml";
+  const std::string address = std::string(dir) + "/beehive.sock";
+  std::ofstream(config_path) << "- module: sockserver\n  server: true\n  address: " << address
+                             << "\n  sockettype: unixpacket\n  connmax: 4\n  buffersize: 65536\n"
+                             << "- module: remotemod\n  server: false\n  address: " << address
+                             << "\n  sockettype: unixpacket\n  buffersize: 65536\n";
+  auto cfg = beehive::load_socket_config(config_path);
+  if (!cfg) {
+    say("socket: config: %s", cfg.error().message().c_str());
+    return false;
+  }
+  auto sock = beehive::register_socket_context(ctx, *cfg);
+  if (!sock) {
+    say("socket: %s", sock.error().message().c_str());
+    return false;
+  }
+  if (auto r = (*sock)->listen(); !r) {
+    say("socket: listen: %s", r.error().message().c_str());
+    return false;
+  }
+  say("sockserver: listening on %s (config %s)", address.c_str(), config_path.c_str());
+
+  // example_remote sits beside this program.
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe");
+  const std::string remote = (self.parent_path() / "example_remote").string();
+  const std::string env_config = "SOCKET_MODULE_CONFIG=" + config_path;
+  std::vector<char*> env;
+  for (char** e = environ; *e != nullptr; ++e) env.push_back(*e);
+  env.push_back(const_cast<char*>(env_config.c_str()));
+  env.push_back(nullptr);
+  std::vector<std::string> args = {
+      remote,     "--to", std::string(destination_name), "--group", std::string(group_name),
+      "--answer", "1"};
+  std::vector<char*> argv_remote;
+  for (auto& a : args) argv_remote.push_back(a.data());
+  argv_remote.push_back(nullptr);
+  pid_t pid = 0;
+  if (int rc =
+          ::posix_spawn(&pid, remote.c_str(), nullptr, nullptr, argv_remote.data(), env.data());
+      rc != 0) {
+    say("socket: cannot start %s (%s): %s", remote.c_str(), argv0, std::strerror(rc));
+    (*sock)->stop();
+    return false;
+  }
+  say("sockserver: started a second process, pid %d: %s", static_cast<int>(pid), remote.c_str());
+
+  bool ok = true;
+  if ((*sock)->wait_connected("remotemod", 10s)) {
+    say("sockserver: remotemod joined over the socket; the system calls it");
+    const auto sent_at = clock_type::now();
+    auto reply = ctx.send_sync(
+        "remotemod",
+        beehive::new_message()
+            .build_router("sockserver", "", "resource", std::string(beehive::query_operation))
+            .fill_body("ping from the system"),
+        5s);
+    if (reply) {
+      say("sockserver <- remotemod: reply \"%s\", round trip across processes %.1f us",
+          body_of(*reply).c_str(), micros_since(sent_at));
+    } else {
+      say("sockserver: send_sync to remotemod failed: %s", reply.error().message().c_str());
+      ok = false;
+    }
+  } else {
+    say("sockserver: remotemod did not join within 10 s");
+    ok = false;
+  }
+
+  // Bounded wait for the second process; killed if it hangs.
+  int status = 0;
+  std::promise<void> exited;
+  auto exited_f = exited.get_future();
+  std::thread reaper([&] {
+    ::waitpid(pid, &status, 0);
+    exited.set_value();
+  });
+  if (exited_f.wait_for(15s) != std::future_status::ready) {
+    say("sockserver: the second process did not finish within 15 s; killing it");
+    ::kill(pid, SIGKILL);
+    ok = false;
+  }
+  reaper.join();
+  const bool child_ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  say("sockserver: second process exited (%s)", child_ok ? "status 0" : "failed");
+  const auto st = (*sock)->stats();
+  say("sockserver: socket counters: %llu records in, %llu out, %llu rejected",
+      static_cast<unsigned long long>(st.records_in),
+      static_cast<unsigned long long>(st.records_out),
+      static_cast<unsigned long long>(st.malformed_records + st.oversized_records + st.bad_frames +
+                                      st.handshakes_rejected));
+  (*sock)->stop();
+  std::filesystem::remove_all(dir);
+  return ok && child_ok;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool wait_for_signal = false;
+  bool with_socket = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--wait") == 0) {
       wait_for_signal = true;
+    } else if (std::strcmp(argv[i], "--no-socket") == 0) {
+      with_socket = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--wait]\n  --wait  after the demo, wait for Ctrl-C\n",
+      std::fprintf(stderr,
+                   "usage: %s [--wait] [--no-socket]\n  --wait       after the demo, wait for "
+                   "Ctrl-C\n  --no-socket  no second process joining over the socket\n",
                    argv[0]);
       return 2;
     }
@@ -234,6 +357,20 @@ int main(int argc, char** argv) {
     say("core: the source did not finish within 30 s");
   }
 
+  // What the in-process demo delivered: the destination got the async message and the
+  // request; each group member the broadcast and the group request; three replies were sent.
+  const bool local_counts_ok =
+      t.destination_received == 2 && t.group_received == 4 && t.replies_sent == 3;
+
+  bool socket_ok = true;
+  if (with_socket && source_ok) {
+    socket_ok = run_socket_demo(ctx, argv[0]);
+    // The second process sent the destination a message and a request, and each group member a
+    // broadcast and a group request, all answered: three more replies.
+    socket_ok =
+        socket_ok && t.destination_received == 4 && t.group_received == 8 && t.replies_sent == 6;
+  }
+
   if (waiter) {
     say("core: demo done; waiting for Ctrl-C (SIGINT, SIGTERM, SIGHUP or SIGQUIT)");
   }
@@ -243,11 +380,7 @@ int main(int argc, char** argv) {
   say("core: shutdown stopped (in order) %s%s", stopped.c_str(),
       report.clean() ? "" : "; some modules overran the deadline");
 
-  // The destination got the async message and the request; each group member the broadcast and
-  // the group request; three replies were sent (the request's and one per member).
-  const bool counts_ok =
-      t.destination_received == 2 && t.group_received == 4 && t.replies_sent == 3;
-  const bool success = source_ok && counts_ok && report.clean();
+  const bool success = source_ok && local_counts_ok && socket_ok && report.clean();
   say("result: %s (destination received %d, group members received %d, replies sent %d)",
       success ? "OK" : "FAILED", t.destination_received.load(), t.group_received.load(),
       t.replies_sent.load());

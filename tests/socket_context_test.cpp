@@ -75,6 +75,20 @@ TEST_F(socket_pair, HandshakeTeachesTheClientTheServersModulesAndGroups) {
   EXPECT_EQ(cli->stats().connects, 1U);
 }
 
+TEST_F(socket_pair, ARecordForAHostedModuleArrivesBeforeTheGlobalContextKnowsIt) {
+  // The peer may address a module as soon as its handshake is done, before the global
+  // context's add_module has recorded the module's type. Adding the module on the socket
+  // context alone reproduces that window for good: the record must still reach its inbox.
+  ASSERT_TRUE(cli->add_module(remote_info("othermod")));
+  ASSERT_TRUE(srv->wait_connected("othermod", bound));
+  ASSERT_FALSE(client.module_type("othermod"));
+  ASSERT_TRUE(server.send("othermod", new_message().fill_body("early")));
+  auto got = cli->receive_for("othermod", bound);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "early");
+  EXPECT_EQ(cli->stats().unknown_destination, 0U);
+}
+
 TEST_F(socket_pair, SendBothWays) {
   auto to_srv = new_message().build_router("remotemod", "", "res", "insert").fill_body("hi");
   ASSERT_TRUE(client.send("srvmod", to_srv));

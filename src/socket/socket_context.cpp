@@ -433,7 +433,15 @@ struct socket_context::impl {
       copy_for_error.header = msg.header;
       copy_for_error.route = msg.route;
     }
-    auto r = ctx.send(dest, std::move(msg));
+    // A module hosted by this socket context gets the record straight into its inbox: the
+    // global context learns the module's type only after our add_module returns, and a peer
+    // may address it as soon as the handshake is done.
+    std::shared_ptr<detail::inbox> hosted;
+    {
+      std::lock_guard lock(mu);
+      if (auto it = locals.find(dest); it != locals.end()) hosted = it->second.box;
+    }
+    auto r = hosted ? hosted->push(std::move(msg)) : ctx.send(dest, std::move(msg));
     if (r) {
       bump(n.forwarded);
       return;
