@@ -6,10 +6,6 @@
 // Input layout: byte 0 seeds the split points, byte 1 picks max_length, the rest is the stream.
 //
 // Why codec.cpp is included: see fuzz_record.cpp (coverage instrumentation of the code under test).
-#include "../src/codec.cpp"      // NOLINT(bugprone-suspicious-include)
-#include "../src/content.cpp"    // NOLINT(bugprone-suspicious-include)
-#include "../src/json_text.cpp"  // NOLINT(bugprone-suspicious-include)
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +13,10 @@
 #include <string_view>
 #include <system_error>
 #include <vector>
+
+#include "../src/codec.cpp"      // NOLINT(bugprone-suspicious-include)
+#include "../src/content.cpp"    // NOLINT(bugprone-suspicious-include)
+#include "../src/json_text.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace {
 
@@ -49,7 +49,8 @@ void drain(beehive::frame_decoder& d, outcome& o) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 2) return 0;
   std::uint32_t seed = data[0] * 2654435761U + 1;
-  const std::size_t max_length = data[1] == 255 ? std::size_t{0xFFFFFFFF} : data[1] * std::size_t{8};
+  const std::size_t max_length =
+      data[1] == 255 ? std::size_t{0xFFFFFFFF} : data[1] * std::size_t{8};
   const std::string_view stream(reinterpret_cast<const char*>(data) + 2, size - 2);
 
   outcome whole;

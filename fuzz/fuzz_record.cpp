@@ -7,14 +7,14 @@
 // instrumentation, so libFuzzer would be blind inside the decoder. Compiling the codec's units
 // into this translation unit instruments them; the linker then takes these definitions and never
 // pulls the same objects from libbeehive.a.
-#include "../src/codec.cpp"      // NOLINT(bugprone-suspicious-include)
-#include "../src/content.cpp"    // NOLINT(bugprone-suspicious-include)
-#include "../src/json_text.cpp"  // NOLINT(bugprone-suspicious-include)
-
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <string_view>
+
+#include "../src/codec.cpp"      // NOLINT(bugprone-suspicious-include)
+#include "../src/content.cpp"    // NOLINT(bugprone-suspicious-include)
+#include "../src/json_text.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace {
 

@@ -36,8 +36,8 @@ bool key_matches(std::string_view key, std::string_view name) noexcept {
   while (i < key.size() && j < name.size()) {
     const auto c = static_cast<unsigned char>(key[i]);
     if (c < 0x80) {
-      const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A'))
-                                                : static_cast<char>(c);
+      const char lower =
+          (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : static_cast<char>(c);
       if (lower != name[j]) return false;
       ++i;
     } else if (name[j] == 's' && key.substr(i, 2) == "\xC5\xBF") {  // U+017F long s
@@ -169,9 +169,8 @@ class record_reader {
     const auto r = detail::scan_json_value(t_, i_);
     if (!r.ok) return false;
     const std::string_view text = t_.substr(start, i_ - start);
-    out = beehive::content::from_trusted_json_text(r.needs_sanitize
-                                                       ? detail::sanitize_json_text(text)
-                                                       : std::string(text));
+    out = beehive::content::from_trusted_json_text(
+        r.needs_sanitize ? detail::sanitize_json_text(text) : std::string(text));
     return true;
   }
 
@@ -227,13 +226,20 @@ bool decode_header(record_reader& r, message_header& h) {
   if (r.consume_null()) return true;
   return r.object([&](std::string_view k) {
     switch (field_index(k, header_names)) {
-      case 0: return r.string_field(h.id);
-      case 1: return r.string_field(h.parent_id);
-      case 2: return r.int_field(h.timestamp);
-      case 3: return r.string_field(h.resource_version);
-      case 4: return r.bool_field(h.sync);
-      case 5: return r.string_field(h.type);
-      default: return r.skip_value();
+      case 0:
+        return r.string_field(h.id);
+      case 1:
+        return r.string_field(h.parent_id);
+      case 2:
+        return r.int_field(h.timestamp);
+      case 3:
+        return r.string_field(h.resource_version);
+      case 4:
+        return r.bool_field(h.sync);
+      case 5:
+        return r.string_field(h.type);
+      default:
+        return r.skip_value();
     }
   });
 }
@@ -242,12 +248,18 @@ bool decode_route(record_reader& r, message_route& route) {
   if (r.consume_null()) return true;
   return r.object([&](std::string_view k) {
     switch (field_index(k, route_names)) {
-      case 0: return r.string_field(route.source);
-      case 1: return r.string_field(route.destination);
-      case 2: return r.string_field(route.group);
-      case 3: return r.string_field(route.operation);
-      case 4: return r.string_field(route.resource);
-      default: return r.skip_value();
+      case 0:
+        return r.string_field(route.source);
+      case 1:
+        return r.string_field(route.destination);
+      case 2:
+        return r.string_field(route.group);
+      case 3:
+        return r.string_field(route.operation);
+      case 4:
+        return r.string_field(route.resource);
+      default:
+        return r.skip_value();
     }
   });
 }
@@ -310,10 +322,14 @@ expected<message> decode_message(std::string_view record) {
   if (!r.peek('{')) return unexpected(errc::protocol_error);
   const bool ok = r.object([&](std::string_view k) {
     switch (field_index(k, top_names)) {
-      case 0: return decode_header(r, m.header);
-      case 1: return decode_route(r, m.route);
-      case 2: return r.content_field(m.content);
-      default: return r.skip_value();
+      case 0:
+        return decode_header(r, m.header);
+      case 1:
+        return decode_route(r, m.route);
+      case 2:
+        return r.content_field(m.content);
+      default:
+        return r.skip_value();
     }
   });
   if (!ok) return unexpected(errc::protocol_error);
@@ -343,8 +359,9 @@ expected<std::uint32_t> read_package_header(std::string_view header12, std::size
       std::memcmp(header12.data(), frame_prefix, frame_prefix_size) != 0) {
     return unexpected(errc::protocol_error);
   }
-  const auto b = [&](std::size_t i) { return static_cast<std::uint32_t>(
-                                          static_cast<unsigned char>(header12[i])); };
+  const auto b = [&](std::size_t i) {
+    return static_cast<std::uint32_t>(static_cast<unsigned char>(header12[i]));
+  };
   const std::uint32_t length = (b(8) << 24) | (b(9) << 16) | (b(10) << 8) | b(11);
   if (length > max_length) return unexpected(errc::message_too_large);
   return length;

@@ -54,7 +54,8 @@ struct opaque {
 // ---- encoding ----
 
 TEST(Codec, EncodesZeroMessageWithRouteAndNullContent) {
-  EXPECT_EQ(encode(message{}), R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
+  EXPECT_EQ(encode(message{}),
+            R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
 }
 
 TEST(Codec, EncodesEveryFieldInGoOrder) {
@@ -78,10 +79,12 @@ TEST(Codec, OmitsEachEmptyOptionalField) {
   m.header.id = "i";
   m.header.timestamp = -5;
   m.route.group = "g";
-  EXPECT_EQ(encode(m), R"({"header":{"msg_id":"i","timestamp":-5},"route":{"group":"g"},"content":null})");
+  EXPECT_EQ(encode(m),
+            R"({"header":{"msg_id":"i","timestamp":-5},"route":{"group":"g"},"content":null})");
   m.route = {};
   m.route.resource = "r";
-  EXPECT_EQ(encode(m), R"({"header":{"msg_id":"i","timestamp":-5},"route":{"resource":"r"},"content":null})");
+  EXPECT_EQ(encode(m),
+            R"({"header":{"msg_id":"i","timestamp":-5},"route":{"resource":"r"},"content":null})");
 }
 
 TEST(Codec, EscapesHeaderAndRouteStringsAsGo) {
@@ -284,13 +287,29 @@ TEST(Codec, RejectsEveryTruncation) {
 }
 
 TEST(Codec, RejectsMalformedJson) {
-  for (const char* r :
-       {"{", "{\"header\"}", "{\"header\":}", "{\"header\":{},}", "{,}", "{\"a\":1 \"b\":2}",
-        "{header:{}}", "{'header':{}}", "{\"header\":{\"msg_id\":\"a\",}}",
-        "{\"header\":{\"msg_id\" \"a\"}}", "{\"content\":}", "{\"content\":[1,]}",
-        "{\"content\":{\"a\"}}", "{\"content\":01}", "{\"content\":'x'}", "{\"content\":undefined}",
-        "{\"content\":\"a\"\"b\"}", "{\"route\":{\"source\":\"s\"}", "{\"header\":{}}}",
-        "{\"header\":{}]", "{\"content\":NaN}", "{\"content\":-}", "{\"content\":1.}"}) {
+  for (const char* r : {"{",
+                        "{\"header\"}",
+                        "{\"header\":}",
+                        "{\"header\":{},}",
+                        "{,}",
+                        "{\"a\":1 \"b\":2}",
+                        "{header:{}}",
+                        "{'header':{}}",
+                        "{\"header\":{\"msg_id\":\"a\",}}",
+                        "{\"header\":{\"msg_id\" \"a\"}}",
+                        "{\"content\":}",
+                        "{\"content\":[1,]}",
+                        "{\"content\":{\"a\"}}",
+                        "{\"content\":01}",
+                        "{\"content\":'x'}",
+                        "{\"content\":undefined}",
+                        "{\"content\":\"a\"\"b\"}",
+                        "{\"route\":{\"source\":\"s\"}",
+                        "{\"header\":{}}}",
+                        "{\"header\":{}]",
+                        "{\"content\":NaN}",
+                        "{\"content\":-}",
+                        "{\"content\":1.}"}) {
     expect_protocol_error(r);
   }
 }
@@ -315,12 +334,12 @@ TEST(Codec, TimestampMustBeAnInt64) {
   EXPECT_EQ(ok->header.timestamp, INT64_MIN);
   EXPECT_EQ(decode_message(with_header(R"("timestamp":9223372036854775807)"))->header.timestamp,
             INT64_MAX);
-  for (const char* bad : {R"("timestamp":1.5)", R"("timestamp":1.0)", R"("timestamp":1e3)",
-                          R"("timestamp":1E3)", R"("timestamp":"123")", R"("timestamp":true)",
-                          R"("timestamp":9223372036854775808)", R"("timestamp":-9223372036854775809)",
-                          R"("timestamp":18446744073709551616)", R"("timestamp":123456789012345678901234)",
-                          R"("timestamp":01)", R"("timestamp":-)", R"("timestamp":+1)",
-                          R"("timestamp":[1])"}) {
+  for (const char* bad :
+       {R"("timestamp":1.5)", R"("timestamp":1.0)", R"("timestamp":1e3)", R"("timestamp":1E3)",
+        R"("timestamp":"123")", R"("timestamp":true)", R"("timestamp":9223372036854775808)",
+        R"("timestamp":-9223372036854775809)", R"("timestamp":18446744073709551616)",
+        R"("timestamp":123456789012345678901234)", R"("timestamp":01)", R"("timestamp":-)",
+        R"("timestamp":+1)", R"("timestamp":[1])"}) {
     expect_protocol_error(with_header(bad));
   }
 }
@@ -338,18 +357,24 @@ TEST(Codec, RejectsBadEscapesAndControlCharacters) {
 }
 
 TEST(Codec, DecodesEscapesInStrings) {
-  auto m = decode_message(
-      with_header(R"("msg_id":"\"\\\/\b\f\n\r\t\u0041\u00e9\u4e2d\ud83d\udc1d")"));
+  auto m =
+      decode_message(with_header(R"("msg_id":"\"\\\/\b\f\n\r\t\u0041\u00e9\u4e2d\ud83d\udc1d")"));
   ASSERT_TRUE(m);
   EXPECT_EQ(m->header.id, "\"\\/\b\f\n\r\tA\xc3\xa9\xe4\xb8\xad\xf0\x9f\x90\x9d");
 }
 
 TEST(Codec, InvalidUtf8AndLoneSurrogatesBecomeReplacementCharacters) {
   // Go's decoder accepts them and substitutes U+FFFD.
-  auto m = decode_message(with_header("\"msg_id\":\"a\xff" "b\",\"type\":\"\\ud800\\u0041\\udc00\""));
+  auto m =
+      decode_message(with_header("\"msg_id\":\"a\xff"
+                                 "b\",\"type\":\"\\ud800\\u0041\\udc00\""));
   ASSERT_TRUE(m);
-  EXPECT_EQ(m->header.id, "a\xef\xbf\xbd" "b");
-  EXPECT_EQ(m->header.type, "\xef\xbf\xbd" "A\xef\xbf\xbd");
+  EXPECT_EQ(m->header.id,
+            "a\xef\xbf\xbd"
+            "b");
+  EXPECT_EQ(m->header.type,
+            "\xef\xbf\xbd"
+            "A\xef\xbf\xbd");
   auto c = decode_message("{\"content\":[\"x\xc0\xaf\",\"\\udfff\"]}");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->content.raw_json(), R"(["x\ufffd\ufffd","\ufffd"])");
@@ -375,12 +400,13 @@ TEST(Codec, ContentIsKeptVerbatimAndNotReparsedOnForward) {
 TEST(Codec, RejectsContentNestedTooDeeply) {
   // Bounded like Go's decoder, so hostile input cannot exhaust memory or stack.
   const std::size_t depth = beehive::detail::max_json_depth;
-  auto ok = decode_message(R"({"content":)" + std::string(depth, '[') + std::string(depth, ']') + "}");
+  auto ok =
+      decode_message(R"({"content":)" + std::string(depth, '[') + std::string(depth, ']') + "}");
   ASSERT_TRUE(ok);
   expect_protocol_error(R"({"content":)" + std::string(depth + 1, '[') +
                         std::string(depth + 1, ']') + "}");
-  expect_protocol_error(R"({"other":)" + std::string(depth + 1, '[') +
-                        std::string(depth + 1, ']') + "}");
+  expect_protocol_error(R"({"other":)" + std::string(depth + 1, '[') + std::string(depth + 1, ']') +
+                        "}");
 }
 
 // ---- package framing ----
@@ -391,7 +417,9 @@ TEST(Framing, WritesMagicVersionAndBigEndianLength) {
   EXPECT_EQ(std::string(h, sizeof h), std::string("beehv1rv\x01\x02\x03\x04", 12));
   std::string out = "x";
   beehive::append_package("abc", out);
-  EXPECT_EQ(out, std::string("xbeehv1rv\0\0\0\x03" "abc", 16));
+  EXPECT_EQ(out, std::string("xbeehv1rv\0\0\0\x03"
+                             "abc",
+                             16));
 }
 
 TEST(Framing, ReadsHeader) {

@@ -78,9 +78,7 @@ class string_holder final : public content_holder {
     append_go_string(value_, out);
     return {};
   }
-  [[nodiscard]] expected<nlohmann::json> to_json() const override {
-    return nlohmann::json(value_);
-  }
+  [[nodiscard]] expected<nlohmann::json> to_json() const override { return nlohmann::json(value_); }
   [[nodiscard]] const std::string& value() const noexcept { return value_; }
 
  private:

@@ -82,8 +82,12 @@ TEST(Content, CopiesShareOnePayload) {
 
 TEST(Content, BytesEncodeAsPaddedBase64) {
   const std::vector<std::pair<std::string, std::string>> vectors = {
-      {"", R"("")"},         {"f", R"("Zg==")"},        {"fo", R"("Zm8=")"},
-      {"foo", R"("Zm9v")"}, {"foob", R"("Zm9vYg==")"}, {std::string("\xff\xfe\x00", 3), R"("//4A")"}};
+      {"", R"("")"},
+      {"f", R"("Zg==")"},
+      {"fo", R"("Zm8=")"},
+      {"foo", R"("Zm9v")"},
+      {"foob", R"("Zm9vYg==")"},
+      {std::string("\xff\xfe\x00", 3), R"("//4A")"}};
   for (const auto& [raw, json] : vectors) {
     const content c(beehive::bytes(raw.begin(), raw.end()));
     EXPECT_EQ(c.kind(), content_kind::binary);
@@ -156,12 +160,13 @@ TEST(Content, GoStringEscaping) {
       {"<a href='x'>&amp;</a>", R"("\u003ca href='x'\u003e\u0026amp;\u003c/a\u003e")"},
       {"\x7f", "\"\x7f\""},
       {"\xe2\x80\xa8\xe2\x80\xa9", R"("\u2028\u2029")"},
-      {"h\xc3\xa9llo \xe4\xb8\xad \xf0\x9f\x90\x9d", "\"h\xc3\xa9llo \xe4\xb8\xad \xf0\x9f\x90\x9d\""},
+      {"h\xc3\xa9llo \xe4\xb8\xad \xf0\x9f\x90\x9d",
+       "\"h\xc3\xa9llo \xe4\xb8\xad \xf0\x9f\x90\x9d\""},
       {"a\xffz", R"("a\ufffdz")"},
-      {"\xc0\x80", R"("\ufffd\ufffd")"},            // overlong NUL
-      {"\xed\xa0\x80", R"("\ufffd\ufffd\ufffd")"},  // UTF-8-encoded surrogate
+      {"\xc0\x80", R"("\ufffd\ufffd")"},                      // overlong NUL
+      {"\xed\xa0\x80", R"("\ufffd\ufffd\ufffd")"},            // UTF-8-encoded surrogate
       {"\xf4\x90\x80\x80", R"("\ufffd\ufffd\ufffd\ufffd")"},  // above U+10FFFF
-      {"\xe4\xb8", R"("\ufffd\ufffd")"},            // truncated sequence
+      {"\xe4\xb8", R"("\ufffd\ufffd")"},                      // truncated sequence
   };
   for (const auto& [in, want] : cases) {
     SCOPED_TRACE(want);
@@ -184,10 +189,10 @@ TEST(Content, FromJsonTextTrimsSurroundingWhitespace) {
 }
 
 TEST(Content, FromJsonTextAcceptsEveryKindOfValue) {
-  for (const char* text :
-       {"null", "true", "false", "0", "-0", "-1.5e+10", "1E-2", R"("")", R"("\u00e9\ud83d\udc1d\/")",
-        "[]", "{}", R"([{"a":{"b":[null]}}])", "123456789012345678901234567890", "1e-400",
-        "-0.0000e-999999999999", "1.7976931348623157e308", "0.1e309", "1e308"}) {
+  for (const char* text : {"null", "true", "false", "0", "-0", "-1.5e+10", "1E-2", R"("")",
+                           R"("\u00e9\ud83d\udc1d\/")", "[]", "{}", R"([{"a":{"b":[null]}}])",
+                           "123456789012345678901234567890", "1e-400", "-0.0000e-999999999999",
+                           "1.7976931348623157e308", "0.1e309", "1e308"}) {
     SCOPED_TRACE(text);
     auto c = content::from_json_text(text);
     ASSERT_TRUE(c);
@@ -235,8 +240,7 @@ TEST(Content, FromJsonTextLimitsNestingDepth) {
 TEST(Content, RawJsonStringConvertsToString) {
   EXPECT_EQ(content::from_json_text(R"("a\n\u00e9")").value().to_string().value(), "a\n\xc3\xa9");
   EXPECT_EQ(content::from_json_text("42").value().to_string().error(), errc::type_mismatch);
-  EXPECT_EQ(content::from_json_text("{}").value().get<std::string>().error(),
-            errc::type_mismatch);
+  EXPECT_EQ(content::from_json_text("{}").value().get<std::string>().error(), errc::type_mismatch);
 }
 
 TEST(Content, ObjectIsRetrievedTypeSafelyWithoutSerialization) {
@@ -247,7 +251,7 @@ TEST(Content, ObjectIsRetrievedTypeSafelyWithoutSerialization) {
   EXPECT_EQ(p->name, "nginx");
   EXPECT_EQ(c.if_object<opaque>(), nullptr);
   EXPECT_EQ(c.if_object<std::string>(), nullptr);
-  const content copy = c;  // NOLINT(performance-unnecessary-copy-initialization)
+  const content copy = c;               // NOLINT(performance-unnecessary-copy-initialization)
   EXPECT_EQ(copy.if_object<pod>(), p);  // same object, never copied
   EXPECT_EQ(c.get<pod>().value(), (pod{"nginx", 3}));
 }

@@ -75,7 +75,14 @@ bool scan_string(std::string_view text, std::size_t& pos, bool& needs_sanitize) 
       if (i + 1 >= n) return false;
       const char e = text[i + 1];
       switch (e) {
-        case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        case '"':
+        case '\\':
+        case '/':
+        case 'b':
+        case 'f':
+        case 'n':
+        case 'r':
+        case 't':
           i += 2;
           continue;
         case 'u': {
@@ -181,7 +188,8 @@ bool scan_number(std::string_view text, std::size_t& pos, bool check_range) noex
     if (!digit(i)) return false;
     while (digit(i)) ++i;
   }
-  if (check_range && (has_exponent || i - pos > 308) && overflows_double(text.substr(pos, i - pos))) {
+  if (check_range && (has_exponent || i - pos > 308) &&
+      overflows_double(text.substr(pos, i - pos))) {
     return false;
   }
   pos = i;
@@ -280,11 +288,21 @@ void append_go_string(std::string_view s, std::string& out) {
       }
       out.append(s.data() + start, i - start);
       switch (c) {
-        case '"': out.append("\\\""); break;
-        case '\\': out.append("\\\\"); break;
-        case '\n': out.append("\\n"); break;
-        case '\r': out.append("\\r"); break;
-        case '\t': out.append("\\t"); break;
+        case '"':
+          out.append("\\\"");
+          break;
+        case '\\':
+          out.append("\\\\");
+          break;
+        case '\n':
+          out.append("\\n");
+          break;
+        case '\r':
+          out.append("\\r");
+          break;
+        case '\t':
+          out.append("\\t");
+          break;
         default: {
           const char esc[6] = {'\\', 'u', '0', '0', hex_digits[c >> 4], hex_digits[c & 0xF]};
           out.append(esc, 6);
@@ -323,8 +341,9 @@ void append_go_float(double v, std::string& out) {
   const double a = std::fabs(v);
   const bool exp_form = a != 0 && (a < 1e-6 || a >= 1e21);
   char buf[64];
-  const auto res = std::to_chars(buf, buf + sizeof buf, v,
-                                 exp_form ? std::chars_format::scientific : std::chars_format::fixed);
+  const auto res =
+      std::to_chars(buf, buf + sizeof buf, v,
+                    exp_form ? std::chars_format::scientific : std::chars_format::fixed);
   std::size_t len = static_cast<std::size_t>(res.ptr - buf);
   if (exp_form && len >= 4 && buf[len - 4] == 'e' && buf[len - 3] == '-' && buf[len - 2] == '0') {
     // Go writes e-7, not e-07.
@@ -338,8 +357,8 @@ void append_base64(const std::uint8_t* data, std::size_t size, std::string& out)
   out.reserve(out.size() + (size + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= size; i += 3) {
-    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) |
-                            data[i + 2];
+    const std::uint32_t v =
+        (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
     out.push_back(base64_alphabet[(v >> 18) & 63]);
     out.push_back(base64_alphabet[(v >> 12) & 63]);
     out.push_back(base64_alphabet[(v >> 6) & 63]);
@@ -567,14 +586,30 @@ bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) 
     if (c == '\\') {
       if (i + 1 >= n) return false;
       switch (t[i + 1]) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           const long u = read_hex4(t, i + 2);
           if (u < 0) return false;
@@ -584,8 +619,9 @@ bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) 
             if (u <= 0xDBFF && i + 6 <= n && t[i] == '\\' && t[i + 1] == 'u') {
               const long lo = read_hex4(t, i + 2);
               if (lo >= 0xDC00 && lo <= 0xDFFF) {
-                append_utf8(static_cast<std::uint32_t>(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)),
-                            out);
+                append_utf8(
+                    static_cast<std::uint32_t>(0x10000 + ((u - 0xD800) << 10) + (lo - 0xDC00)),
+                    out);
                 i += 6;
                 continue;
               }

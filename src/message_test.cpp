@@ -38,8 +38,12 @@ TEST(Message, NewUuidDoesNotRepeat) {
 TEST(Message, NewUuidDiffersAcrossThreads) {
   // Each thread seeds its own generator; two threads must not produce the same sequence.
   std::vector<std::string> a, b;
-  std::thread ta([&] { for (int i = 0; i < 500; ++i) a.push_back(beehive::new_uuid()); });
-  std::thread tb([&] { for (int i = 0; i < 500; ++i) b.push_back(beehive::new_uuid()); });
+  std::thread ta([&] {
+    for (int i = 0; i < 500; ++i) a.push_back(beehive::new_uuid());
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 500; ++i) b.push_back(beehive::new_uuid());
+  });
   ta.join();
   tb.join();
   std::set<std::string> all(a.begin(), a.end());
@@ -172,8 +176,8 @@ TEST(Message, NewRespByMessageAnswersTheRequest) {
 }
 
 TEST(Message, NewErrorMessageCarriesTheErrorText) {
-  message req = beehive::new_message().build_router("edged", "meta", "pod/1", "query")
-                    .set_type("unixpacket");
+  message req =
+      beehive::new_message().build_router("edged", "meta", "pod/1", "query").set_type("unixpacket");
   const message err = beehive::new_error_message(req, "not found");
   EXPECT_TRUE(is_uuid_v4(err.header.id));
   EXPECT_EQ(err.header.parent_id, req.header.id);
@@ -196,15 +200,18 @@ TEST(Message, ToStringHasGosForm) {
 TEST(Message, ContentDataOfBytesIsTheBytes) {
   message m;
   m.fill_body(beehive::bytes{0x00, 0xff, 'a'});
-  EXPECT_EQ(m.content_data().value(), std::string("\0\xff" "a", 3));
+  EXPECT_EQ(m.content_data().value(), std::string("\0\xff"
+                                                  "a",
+                                                  3));
 }
 
 TEST(Message, ContentDataOfStringIsItsBytes) {
   EXPECT_EQ(message{}.fill_body("hello").content_data().value(), "hello");
   EXPECT_EQ(message{}.fill_body(nlohmann::json("hi")).content_data().value(), "hi");
   // After a socket hop a string is raw JSON text; it is still the same string.
-  EXPECT_EQ(message{}.fill_body(content::from_trusted_json_text(R"("a\"b")")).content_data().value(),
-            "a\"b");
+  EXPECT_EQ(
+      message{}.fill_body(content::from_trusted_json_text(R"("a\"b")")).content_data().value(),
+      "a\"b");
 }
 
 TEST(Message, ContentDataOfAnythingElseIsJsonText) {

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Interop with Go beehive: every record of a byte capture of two Go processes must decode and
 // re-encode byte for byte.
-#include "beehive/codec.hpp"
-
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include "beehive/codec.hpp"
 
 namespace {
 
@@ -82,10 +82,11 @@ TEST(Interop, MessageBuiltInCppEncodesAsGoWroteIt) {
       .fill_body("ping");
   auto out = beehive::encode_message(m);
   ASSERT_TRUE(out);
-  EXPECT_EQ(*out,
-            R"({"header":{"msg_id":"79319fb7-7f78-4be3-91e1-a78d49e4301c","timestamp":1795721459883,)"
-            R"("sync":true,"type":"unixpacket"},"route":{"source":"remotemod","destination":)"
-            R"("remotemod","operation":"query","resource":"resource"},"content":"ping"})");
+  EXPECT_EQ(
+      *out,
+      R"({"header":{"msg_id":"79319fb7-7f78-4be3-91e1-a78d49e4301c","timestamp":1795721459883,)"
+      R"("sync":true,"type":"unixpacket"},"route":{"source":"remotemod","destination":)"
+      R"("remotemod","operation":"query","resource":"resource"},"content":"ping"})");
 }
 
 }  // namespace

@@ -97,13 +97,13 @@ class content {
   /// Null content (Go's nil).
   content() noexcept = default;
   /// A string.
-  content(std::string s);          // NOLINT(google-explicit-constructor): Go passes strings freely
-  content(const char* s);          // NOLINT(google-explicit-constructor)
-  content(std::string_view s);     // NOLINT(google-explicit-constructor)
+  content(std::string s);       // NOLINT(google-explicit-constructor): Go passes strings freely
+  content(const char* s);       // NOLINT(google-explicit-constructor)
+  content(std::string_view s);  // NOLINT(google-explicit-constructor)
   /// Raw bytes (Go's `[]byte`).
-  content(bytes b);                // NOLINT(google-explicit-constructor)
+  content(bytes b);  // NOLINT(google-explicit-constructor)
   /// A JSON value.
-  content(nlohmann::json j);       // NOLINT(google-explicit-constructor)
+  content(nlohmann::json j);  // NOLINT(google-explicit-constructor)
 
   /// JSON text kept verbatim. Returns `protocol_error` when `text` is not one valid JSON value.
   [[nodiscard]] static expected<content> from_json_text(std::string text);
@@ -123,9 +123,7 @@ class content {
     return make_object<std::decay_t<T>>(std::forward<T>(value));
   }
 
-  [[nodiscard]] content_kind kind() const noexcept {
-    return p_ ? p_->kind() : content_kind::null;
-  }
+  [[nodiscard]] content_kind kind() const noexcept { return p_ ? p_->kind() : content_kind::null; }
   [[nodiscard]] bool is_null() const noexcept { return !p_; }
 
   /// The string, when kind() is `string`; else nullptr.

@@ -23,9 +23,9 @@ enum class close_mode {
 
 /// Per-module inbox settings.
 struct inbox_options {
-  std::size_t capacity = 1024;                    ///< Go's ChannelSizeDefault
+  std::size_t capacity = 1024;  ///< Go's ChannelSizeDefault
   overflow_policy overflow = overflow_policy::block;
-  std::chrono::nanoseconds block_timeout{0};      ///< for `block`: 0 waits without bound
+  std::chrono::nanoseconds block_timeout{0};  ///< for `block`: 0 waits without bound
   beehive::close_mode close = close_mode::drain;
 };
 
@@ -40,12 +40,12 @@ struct module_info {
 /// Counters of one module's inbox. Every message that does not reach the receiver is counted.
 struct inbox_stats {
   std::size_t capacity = 0;
-  std::size_t queued = 0;                ///< messages waiting now
-  std::uint64_t accepted = 0;            ///< messages put in the inbox
-  std::uint64_t received = 0;            ///< messages taken by a receiver
-  std::uint64_t rejected_full = 0;       ///< `fail` policy refusals (and block timeouts)
-  std::uint64_t dropped_oldest = 0;      ///< `drop_oldest` evictions
-  std::uint64_t dropped_on_close = 0;    ///< queued messages dropped by `cleanup` (close_mode::drop)
+  std::size_t queued = 0;              ///< messages waiting now
+  std::uint64_t accepted = 0;          ///< messages put in the inbox
+  std::uint64_t received = 0;          ///< messages taken by a receiver
+  std::uint64_t rejected_full = 0;     ///< `fail` policy refusals (and block timeouts)
+  std::uint64_t dropped_oldest = 0;    ///< `drop_oldest` evictions
+  std::uint64_t dropped_on_close = 0;  ///< queued messages dropped by `cleanup` (close_mode::drop)
   bool closed = false;
 };
 
