@@ -416,15 +416,26 @@ struct socket_context::impl {
                          c->server_side ? c->peer : c->owner);
       return;
     }
-    if (!c->server_side) {
-      // A client never sends a record back over the link it came from: that would loop.
+    // A module hosted by this socket context gets the record straight into its inbox: the
+    // global context learns the module's type only after our add_module returns, and a peer
+    // may address it as soon as the handshake is done.
+    std::shared_ptr<detail::inbox> hosted;
+    bool loops_back = false;
+    {
       std::lock_guard lock(mu);
-      if (auto p = peers.find(dest); p != peers.end() && p->second == c) {
-        bump(n.unknown_destination);
-        detail::log().warn("socket: record {} for '{}' came from the module's own side; dropped",
-                           msg.header.id, dest);
-        return;
+      if (auto it = locals.find(dest); it != locals.end()) {
+        hosted = it->second.box;
+      } else if (!c->server_side) {
+        // A client never sends a record back over the link it came from: that would loop.
+        auto p = peers.find(dest);
+        loops_back = p != peers.end() && p->second == c;
       }
+    }
+    if (loops_back) {
+      bump(n.unknown_destination);
+      detail::log().warn("socket: record {} for '{}' came from the module's own side; dropped",
+                         msg.header.id, dest);
+      return;
     }
     const bool sync_request = msg.header.sync && msg.header.parent_id.empty();
     message copy_for_error;
@@ -432,14 +443,6 @@ struct socket_context::impl {
       remember_request(msg.header.id, c);
       copy_for_error.header = msg.header;
       copy_for_error.route = msg.route;
-    }
-    // A module hosted by this socket context gets the record straight into its inbox: the
-    // global context learns the module's type only after our add_module returns, and a peer
-    // may address it as soon as the handshake is done.
-    std::shared_ptr<detail::inbox> hosted;
-    {
-      std::lock_guard lock(mu);
-      if (auto it = locals.find(dest); it != locals.end()) hosted = it->second.box;
     }
     auto r = hosted ? hosted->push(std::move(msg)) : ctx.send(dest, std::move(msg));
     if (r) {
