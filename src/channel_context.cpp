@@ -90,36 +90,27 @@ struct channel_context::impl {
   }
 
   // Never holds on to what it returns: a caller may block in the entry's inbox.
-  module_entry* find_module(std::string_view name) {
-    auto& c = cache();
-    for (auto& [n, e] : c.modules) {
-      if (n == name) return e.get();
-    }
-    entry_ptr e;
-    {
-      std::lock_guard lk(mu);
-      auto it = modules.find(name);
-      if (it == modules.end()) return nullptr;
-      e = it->second;
-    }
-    c.modules.emplace_back(std::string(name), e);
-    return e.get();
+  module_entry* find_module(std::string_view name) { return find(cache().modules, modules, name); }
+  const std::vector<entry_ptr>* find_group(std::string_view name) {
+    return find(cache().groups, groups, name);
   }
 
-  const std::vector<entry_ptr>* find_group(std::string_view name) {
-    auto& c = cache();
-    for (auto& [n, g] : c.groups) {
-      if (n == name) return g.get();
+  // The thread's cached pointer for `name`, else the registry's (then cached), else null.
+  template <class Ptr>
+  typename Ptr::element_type* find(std::vector<std::pair<std::string, Ptr>>& cached,
+                                   const string_map<Ptr>& registry, std::string_view name) {
+    for (auto& [n, p] : cached) {
+      if (n == name) return p.get();
     }
-    group_ptr g;
+    Ptr p;
     {
       std::lock_guard lk(mu);
-      auto it = groups.find(name);
-      if (it == groups.end()) return nullptr;
-      g = it->second;
+      auto it = registry.find(name);
+      if (it == registry.end()) return nullptr;
+      p = it->second;
     }
-    c.groups.emplace_back(std::string(name), g);
-    return g.get();
+    cached.emplace_back(std::string(name), p);
+    return p.get();
   }
 
   void changed() { generation.fetch_add(1, std::memory_order_acq_rel); }
