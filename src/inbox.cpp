@@ -28,16 +28,23 @@ namespace beehive::detail {
 // `drop_oldest` inboxes hand out one message per lock acquisition (no private batch), so that
 // the oldest message is always in `pending` where a producer can evict it.
 struct inbox_state {
-  explicit inbox_state(const inbox_options& o)
-      : capacity(o.capacity == 0 ? 1 : o.capacity),
-        park_capacity(capacity),
-        publish_step(std::max<std::size_t>(1, capacity / 4)),
-        direct(o.overflow == overflow_policy::drop_oldest) {}
+  explicit inbox_state(const inbox_options& o) { configure(o); }
 
-  const std::size_t capacity;
-  const std::size_t park_capacity;
-  const std::size_t publish_step;
-  const bool direct;
+  // Set by the constructor and by `reopen` (under both locks).
+  void configure(const inbox_options& o) {
+    opts = o;
+    capacity = o.capacity == 0 ? 1 : o.capacity;
+    park_capacity = capacity;
+    publish_step = std::max<std::size_t>(1, capacity / 4);
+    direct = o.overflow == overflow_policy::drop_oldest;
+  }
+
+  // Guarded by pmu (and cmu, where the consumer reads them).
+  inbox_options opts;
+  std::size_t capacity = 1;
+  std::size_t park_capacity = 1;
+  std::size_t publish_step = 1;
+  bool direct = false;
 
   // Producer side, guarded by pmu.
   alignas(64) std::mutex pmu;
@@ -115,27 +122,27 @@ using clock = inbox::clock;
 
 }  // namespace
 
-inbox::inbox(inbox_options options) : options_(options), s_(std::make_unique<state>(options_)) {}
+inbox::inbox(inbox_options options) : s_(std::make_unique<state>(options)) {}
 
 inbox::~inbox() = default;
 
 namespace {
 
-expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& msg, bool group);
+expected<void> push_impl(inbox_state& s, message&& msg, bool group);
 
 }  // namespace
 
 expected<void> inbox::push(message&& msg) {
-  return push_impl(*s_, options_, std::move(msg), false);
+  return push_impl(*s_, std::move(msg), false);
 }
 
 expected<void> inbox::push_group(message&& msg) {
-  return push_impl(*s_, options_, std::move(msg), true);
+  return push_impl(*s_, std::move(msg), true);
 }
 
 namespace {
 
-expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& msg, bool group) {
+expected<void> push_impl(inbox_state& s, message&& msg, bool group) {
   // Declared before the lock, so that an evicted message is destroyed after unlocking: its
   // content's destructor is user code, which may call into this inbox.
   message evicted;
@@ -154,6 +161,7 @@ expected<void> push_impl(inbox_state& s, const inbox_options& opts, message&& ms
     where = s.slot_for(group);
   }
   if (where == 0) {
+    const inbox_options& opts = s.opts;
     switch (opts.overflow) {
       case overflow_policy::fail:
         ++s.rejected_full;
@@ -305,28 +313,69 @@ expected<message> inbox::pop_until(clock::time_point deadline) {
   return pop_impl(*s_, true, deadline);
 }
 
-void inbox::close() {
-  // Dropped messages are destroyed after unlocking (their contents' destructors are user code).
-  std::array<ring<message>, 3> dropped;
+namespace {
+
+void move_all_ring(ring<message>& from, ring<message>& to) {
+  while (!from.empty()) to.push_back(from.pop_front());
+}
+
+void move_all(ring<message>& from, std::vector<message>& to) {
+  while (!from.empty()) to.push_back(from.pop_front());
+}
+
+// Closes; with `drop_all`, drops whatever is queued whatever the close mode.
+void close_impl(inbox_state& s, std::vector<message>& dropped, bool drop_all) {
   {
-    std::lock_guard ck(s_->cmu);
-    std::lock_guard lk(s_->pmu);
-    if (s_->closed) return;
-    s_->closed = true;
-    s_->closed_flag.store(true, std::memory_order_release);
-    if (options_.close == close_mode::drop) {
-      s_->dropped_on_close += s_->pending.size() + s_->parked.size() + s_->batch.size();
-      dropped[0].swap(s_->pending);
-      dropped[1].swap(s_->parked);
-      dropped[2].swap(s_->batch);
-      s_->outstanding = 0;
-      s_->has_pending.store(false, std::memory_order_relaxed);
+    std::lock_guard ck(s.cmu);
+    std::lock_guard lk(s.pmu);
+    const bool was_closed = s.closed;
+    s.closed = true;
+    s.closed_flag.store(true, std::memory_order_release);
+    if ((!was_closed && s.opts.close == close_mode::drop) || drop_all) {
+      s.dropped_on_close += s.pending.size() + s.parked.size() + s.batch.size();
+      // Oldest first: the batch, then pending, then parked.
+      move_all(s.batch, dropped);
+      move_all(s.pending, dropped);
+      move_all(s.parked, dropped);
+      s.outstanding = 0;
+      s.has_pending.store(false, std::memory_order_relaxed);
     }
+    if (was_closed) return;
     // Wake spinning producers too.
-    s_->room_seq.fetch_add(1, std::memory_order_release);
+    s.room_seq.fetch_add(1, std::memory_order_release);
   }
-  s_->not_full.notify_all();
-  s_->not_empty.notify_all();
+  s.not_full.notify_all();
+  s.not_empty.notify_all();
+}
+
+}  // namespace
+
+void inbox::close(std::vector<message>& dropped) { close_impl(*s_, dropped, false); }
+
+void inbox::discard(std::vector<message>& dropped) { close_impl(*s_, dropped, true); }
+
+void inbox::reopen(const inbox_options& options) {
+  std::lock_guard ck(s_->cmu);
+  std::lock_guard lk(s_->pmu);
+  const bool was_direct = s_->direct;
+  s_->configure(options);
+  if (was_direct != s_->direct && !s_->batch.empty()) {
+    // The consumer's private batch goes back in front of pending, so that a direct inbox
+    // finds the oldest message where producers evict from.
+    ring<message> all;
+    move_all_ring(s_->batch, all);
+    move_all_ring(s_->pending, all);
+    s_->pending.swap(all);
+    s_->outstanding = 0;
+    s_->has_pending.store(!s_->pending.empty(), std::memory_order_relaxed);
+  }
+  s_->closed = false;
+  s_->closed_flag.store(false, std::memory_order_release);
+}
+
+inbox_options inbox::options() const {
+  std::lock_guard lk(s_->pmu);
+  return s_->opts;
 }
 
 bool inbox::closed() const noexcept { return s_->closed_flag.load(std::memory_order_acquire); }
@@ -335,7 +384,7 @@ inbox_stats inbox::stats() const {
   std::lock_guard ck(s_->cmu);
   std::lock_guard lk(s_->pmu);
   inbox_stats st;
-  st.capacity = options_.capacity;
+  st.capacity = s_->opts.capacity;
   st.queued = s_->pending.size() + s_->parked.size() + s_->batch.size();
   st.accepted = s_->accepted;
   st.received = s_->received;

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <memory>
+#include <vector>
 
 #include "beehive/errc.hpp"
 #include "beehive/message.hpp"
@@ -38,8 +39,15 @@ class inbox {
   /// As `pop`, until `deadline`; `timed_out` when nothing came.
   [[nodiscard]] expected<message> pop_until(clock::time_point deadline);
   /// Closes: later pushes fail with channel_closed; queued messages are kept (drain) or dropped
-  /// and counted (drop) per the close mode. Idempotent.
-  void close();
+  /// and counted (drop) per the close mode. Dropped messages are moved into `dropped`, for the
+  /// caller to destroy outside every lock. Idempotent.
+  void close(std::vector<message>& dropped);
+  /// Closes and drops every queued message whatever the close mode (counted as dropped on
+  /// close, moved into `dropped`).
+  void discard(std::vector<message>& dropped);
+  /// Opens a closed inbox again with `options`: messages still queued stay (they reach the new
+  /// receiver first) and the counters carry on.
+  void reopen(const inbox_options& options);
   [[nodiscard]] bool closed() const noexcept;
   [[nodiscard]] inbox_stats stats() const;
   /// Threads now asleep in a push, waiting for room (after their brief spin); for tests and
@@ -47,10 +55,9 @@ class inbox {
   [[nodiscard]] std::size_t waiting_senders() const;
   /// Threads now asleep in a pop, waiting for a message (after their brief spin).
   [[nodiscard]] std::size_t waiting_receivers() const;
-  [[nodiscard]] const inbox_options& options() const noexcept { return options_; }
+  [[nodiscard]] inbox_options options() const;
 
  private:
-  inbox_options options_;
   struct state;
   std::unique_ptr<state> s_;
 };

@@ -1,23 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "reply_table.hpp"
 
-#include <algorithm>
 #include <array>
-#include <atomic>
-#include <condition_variable>
+#include <deque>
 #include <functional>
-#include <mutex>
 #include <unordered_map>
 
+#include "endpoint.hpp"
 #include "spin_wait.hpp"
 
 namespace beehive::detail {
 
 namespace {
-
-// The module the calling thread last received a message for (see note_receiver).
-thread_local std::string
-    last_receiver;  // NOLINT(cppcoreguidelines-avoid-non-const-global-variables)
 
 struct string_hash {
   using is_transparent = void;
@@ -30,162 +24,262 @@ constexpr std::size_t shard_count = 16;
 
 }  // namespace
 
-// One registered wait. Every field but `done` is guarded by the mutex of its shard.
-struct reply_slot {
-  reply_slot(std::string request_id, std::size_t shard_index, std::vector<std::string> members,
-             std::string requester_name)
-      : id(std::move(request_id)),
-        requester(std::move(requester_name)),
-        shard(shard_index),
-        group(!members.empty()),
-        unanswered(std::move(members)),
-        remaining(group ? unanswered.size() : 1) {
-    // Room for the replies is made here, by the waiting thread, not by the replying one.
-    replies.reserve(remaining);
-  }
-
-  const std::string id;
-  const std::string requester;  // the request's source; says nothing about a reply's origin
-  const std::size_t shard;
-  const bool group;
-  std::vector<std::string> unanswered;  // group: members not heard from
-  std::size_t remaining;                // replies still awaited
-  std::vector<message> replies;
-  std::condition_variable cv;
-  bool sleeping = false;
-  // Set (under the shard lock) when no more replies are awaited; read by spinning waiters.
-  std::atomic<bool> done{false};
-};
-
-struct reply_table::pending::slot : reply_slot {
-  using reply_slot::reply_slot;
-};
-
 // Why sharded by id hash: concurrent send_sync callers and responders touch different shards,
-// so they rarely contend on one lock.
+// so they rarely contend on one lock. Lock order: a shard's lock, then a waiter's.
 struct reply_table::impl {
+  struct entry {
+    waiter* local = nullptr;  // a caller of this process, or
+    std::size_t member = 0;
+    const endpoint* target = nullptr;
+    std::weak_ptr<endpoint> origin;  // a requester of another process
+    const endpoint* origin_key = nullptr;
+  };
   struct shard {
     alignas(64) std::mutex mu;
-    std::unordered_map<std::string, std::shared_ptr<reply_slot>, string_hash, std::equal_to<>>
-        slots;
+    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
   };
   std::array<shard, shard_count> shards;
+  std::atomic<bool> cancelled{false};
   std::atomic<std::uint64_t> orphans{0};
+  std::atomic<std::uint64_t> evictions{0};
 
-  static std::size_t shard_of(std::string_view id) noexcept {
-    return string_hash{}(id) % shard_count;
+  std::mutex remote_mu;              // guards remote_order
+  std::deque<std::string> remote_order;  // remote ids, oldest first (may hold answered ones)
+
+  shard& shard_of(std::string_view id) noexcept {
+    return shards[string_hash{}(id) % shard_count];
   }
 
-  void finish(reply_slot& s) {
-    s.done.store(true, std::memory_order_release);
-    if (s.sleeping) s.cv.notify_all();
+  // Settles the local waiter of `e` with `why`. The caller holds the entry's shard lock.
+  static void settle_entry(const entry& e, std::error_code why) {
+    std::optional<message> none;
+    std::lock_guard lk(e.local->mu_);
+    (void)e.local->settle_locked(e.member, none, why);
   }
 
-  // Waits (spin, then sleep) until the slot is done or the deadline passes; returns the held
-  // shard lock.
-  std::unique_lock<std::mutex> wait(reply_slot& s, clock::time_point deadline) {
-    (void)spin_until([&] { return s.done.load(std::memory_order_acquire); }, deadline);
-    std::unique_lock lk(shards[s.shard].mu);
-    if (!s.done.load(std::memory_order_relaxed)) {
-      s.sleeping = true;
-      (void)s.cv.wait_until(lk, deadline, [&] { return s.done.load(std::memory_order_relaxed); });
-      s.sleeping = false;
+  // Settles (with `why`) every local entry for which `pick` is true and removes it.
+  template <class Pick>
+  void sweep(Pick&& pick, std::error_code why) {
+    for (auto& sh : shards) {
+      std::lock_guard lk(sh.mu);
+      for (auto it = sh.entries.begin(); it != sh.entries.end();) {
+        if (it->second.local != nullptr && pick(it->second)) {
+          settle_entry(it->second, why);
+          it = sh.entries.erase(it);
+        } else {
+          ++it;
+        }
+      }
     }
-    return lk;
   }
 };
+
+// ---- waiter -----------------------------------------------------------------------------
+
+reply_table::waiter::waiter(reply_table& table, std::size_t members)
+    : table_(table), remaining_(members), members_(members) {
+  // Room is made here, by the waiting thread, not by the replying one.
+  order_.reserve(members);
+  ids_.reserve(members);
+  if (members == 0) done_.store(true, std::memory_order_relaxed);
+}
+
+reply_table::waiter::~waiter() {
+  // Withdraws every id still registered. Each shard lock is taken even when the entry is gone:
+  // a `deliver` that found it may still be notifying this waiter under that lock.
+  for (const auto& id : ids_) {
+    auto& sh = table_.impl_->shard_of(id);
+    std::lock_guard lk(sh.mu);
+    auto it = sh.entries.find(id);
+    if (it != sh.entries.end() && it->second.local == this) sh.entries.erase(it);
+  }
+}
+
+expected<void> reply_table::waiter::expect(std::string_view request_id, std::size_t member,
+                                           const endpoint* target) {
+  auto& sh = table_.impl_->shard_of(request_id);
+  {
+    std::lock_guard lk(sh.mu);
+    // `cancel_all` sets the flag before it sweeps the shards: checked under the shard lock, so
+    // either the sweep finds this entry or this call sees the flag.
+    if (table_.impl_->cancelled.load(std::memory_order_acquire)) {
+      return unexpected(errc::cancelled);
+    }
+    impl::entry e;
+    e.local = this;
+    e.member = member;
+    e.target = target;
+    // A second wait on one id replaces the first; the first then ends by its timeout.
+    sh.entries.insert_or_assign(std::string(request_id), std::move(e));
+  }
+  ids_.emplace_back(request_id);
+  return {};
+}
+
+bool reply_table::waiter::settle_locked(std::size_t member, std::optional<message>& reply,
+                                        std::error_code why) {
+  if (closed_ || member >= members_.size() || members_[member].settled) return false;
+  auto& m = members_[member];
+  m.settled = true;
+  if (reply) {
+    m.reply.emplace(std::move(*reply));
+  } else {
+    m.error = why;
+  }
+  order_.push_back(member);
+  if (--remaining_ == 0) {
+    done_.store(true, std::memory_order_release);
+    if (sleeping_) cv_.notify_all();
+  }
+  return true;
+}
+
+void reply_table::waiter::settle(std::size_t member, std::error_code why) {
+  std::optional<message> none;
+  std::lock_guard lk(mu_);
+  (void)settle_locked(member, none, why);
+}
+
+void reply_table::waiter::wait_until(clock::time_point deadline) {
+  (void)spin_until([&] { return done_.load(std::memory_order_acquire); }, deadline);
+  std::unique_lock lk(mu_);
+  if (!done_.load(std::memory_order_relaxed)) {
+    sleeping_ = true;
+    (void)cv_.wait_until(lk, deadline, [&] { return done_.load(std::memory_order_relaxed); });
+    sleeping_ = false;
+  }
+  // From here on a reply is an orphan: decided under the lock `deliver` stores under.
+  closed_ = true;
+}
+
+expected<message> reply_table::waiter::take(std::size_t member) {
+  auto& m = members_.at(member);
+  if (m.reply) {
+    expected<message> out(std::move(*m.reply));
+    m.reply.reset();
+    return out;
+  }
+  if (m.settled) return unexpected(m.error);
+  return unexpected(errc::timed_out);
+}
+
+// ---- table ------------------------------------------------------------------------------
 
 reply_table::reply_table() : impl_(std::make_unique<impl>()) {}
 reply_table::~reply_table() = default;
 
-reply_table::pending::pending(reply_table& table, std::shared_ptr<slot> s)
-    : table_(&table), slot_(std::move(s)) {}
-
-reply_table::pending::~pending() {
-  auto& sh = table_->impl_->shards[slot_->shard];
-  std::lock_guard lk(sh.mu);
-  auto it = sh.slots.find(slot_->id);
-  if (it != sh.slots.end() && it->second == slot_) sh.slots.erase(it);
-}
-
-expected<message> reply_table::pending::wait_one(clock::time_point deadline) {
-  auto lk = table_->impl_->wait(*slot_, deadline);
-  if (slot_->replies.empty()) return unexpected(errc::timed_out);
-  message m = std::move(slot_->replies.front());
-  slot_->replies.clear();
-  return m;
-}
-
-std::vector<message> reply_table::pending::wait_all(clock::time_point deadline,
-                                                    std::vector<std::string>& missing) {
-  auto lk = table_->impl_->wait(*slot_, deadline);
-  missing.clear();
-  if (!slot_->done.load(std::memory_order_relaxed)) missing = slot_->unanswered;
-  return std::move(slot_->replies);
-}
-
-void reply_table::pending::not_expecting(std::string_view member) {
-  std::lock_guard lk(table_->impl_->shards[slot_->shard].mu);
-  auto& u = slot_->unanswered;
-  auto it = std::find(u.begin(), u.end(), member);
-  if (it == u.end() || slot_->remaining == 0) return;
-  u.erase(it);
-  if (--slot_->remaining == 0) table_->impl_->finish(*slot_);
-}
-
-std::unique_ptr<reply_table::pending> reply_table::expect(std::string request_id,
-                                                          std::vector<std::string> members,
-                                                          std::string requester) {
-  const std::size_t idx = impl::shard_of(request_id);
-  auto s = std::make_shared<pending::slot>(std::move(request_id), idx, std::move(members),
-                                           std::move(requester));
-  {
-    auto& sh = impl_->shards[idx];
-    std::lock_guard lk(sh.mu);
-    // A second wait on one id replaces the first; the first then times out.
-    sh.slots.insert_or_assign(s->id, s);
-  }
-  return std::unique_ptr<pending>(new pending(*this, std::move(s)));
-}
-
 expected<void> reply_table::deliver(message&& resp) {
-  auto& sh = impl_->shards[impl::shard_of(resp.header.parent_id)];
+  auto& sh = impl_->shard_of(resp.header.parent_id);
+  std::shared_ptr<endpoint> origin;
   {
     std::lock_guard lk(sh.mu);
-    auto it = sh.slots.find(resp.header.parent_id);
-    if (it != sh.slots.end() && !it->second->done.load(std::memory_order_relaxed)) {
-      reply_slot& s = *it->second;
-      if (s.group) {
-        // Attribute the reply to a member: by its source, else by the module the replying
-        // thread last received for. An unattributed reply still counts (Go counts replies).
-        auto& u = s.unanswered;
-        auto m = u.end();
-        if (resp.route.source != s.requester) m = std::find(u.begin(), u.end(), resp.route.source);
-        if (m == u.end()) m = std::find(u.begin(), u.end(), last_receiver);
-        if (m != u.end()) u.erase(m);
+    auto it = sh.entries.find(std::string_view(resp.header.parent_id));
+    if (it != sh.entries.end()) {
+      impl::entry& e = it->second;
+      if (e.local != nullptr) {
+        bool stored = false;
+        {
+          std::optional<message> reply(std::move(resp));
+          std::lock_guard wl(e.local->mu_);
+          stored = e.local->settle_locked(e.member, reply, {});
+          // Not stored: the waiter closed. The message goes back to the caller to destroy.
+          if (!stored) resp = std::move(*reply);
+        }
+        sh.entries.erase(it);
+        if (stored) return {};
+      } else {
+        origin = e.origin.lock();
+        sh.entries.erase(it);
       }
-      s.replies.push_back(std::move(resp));
-      if (--s.remaining == 0) impl_->finish(s);
-      return {};
     }
+  }
+  if (origin) {
+    // Outside the lock: the push writes to a connection.
+    return origin->push(std::move(resp), delivery::reply);
   }
   impl_->orphans.fetch_add(1, std::memory_order_relaxed);
   return unexpected(errc::orphan_response);
 }
 
-bool reply_table::waiting(std::string_view request_id) const {
-  auto& sh = impl_->shards[impl::shard_of(request_id)];
+void reply_table::expect_remote(std::string_view request_id, std::weak_ptr<endpoint> origin) {
+  const endpoint* key = origin.lock().get();
+  {
+    auto& sh = impl_->shard_of(request_id);
+    std::lock_guard lk(sh.mu);
+    impl::entry e;
+    e.origin = std::move(origin);
+    e.origin_key = key;
+    sh.entries.insert_or_assign(std::string(request_id), std::move(e));
+  }
+  std::string evict;
+  {
+    std::lock_guard lk(impl_->remote_mu);
+    impl_->remote_order.emplace_back(request_id);
+    if (impl_->remote_order.size() <= remote_limit) return;
+    evict = std::move(impl_->remote_order.front());
+    impl_->remote_order.pop_front();
+  }
+  auto& sh = impl_->shard_of(evict);
   std::lock_guard lk(sh.mu);
-  auto it = sh.slots.find(request_id);
-  return it != sh.slots.end() && !it->second->done.load(std::memory_order_relaxed);
+  auto it = sh.entries.find(std::string_view(evict));
+  if (it != sh.entries.end() && it->second.local == nullptr) {
+    sh.entries.erase(it);
+    impl_->evictions.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+void reply_table::fail(const message& request, std::error_code why) {
+  auto& sh = impl_->shard_of(request.header.id);
+  std::shared_ptr<endpoint> origin;
+  {
+    std::lock_guard lk(sh.mu);
+    auto it = sh.entries.find(std::string_view(request.header.id));
+    if (it == sh.entries.end()) return;
+    if (it->second.local != nullptr) {
+      impl::settle_entry(it->second, why);
+    } else {
+      origin = it->second.origin.lock();
+    }
+    sh.entries.erase(it);
+  }
+  if (origin) {
+    // The remote requester gets an error reply instead of waiting out its timeout.
+    (void)origin->push(new_error_message(request, why.message()), delivery::reply);
+  }
+}
+
+void reply_table::fail_target(const endpoint* target, std::error_code why) {
+  if (target == nullptr) return;
+  impl_->sweep([target](const impl::entry& e) { return e.target == target; }, why);
+}
+
+void reply_table::forget_origin(const endpoint* origin) {
+  if (origin == nullptr) return;
+  for (auto& sh : impl_->shards) {
+    std::lock_guard lk(sh.mu);
+    std::erase_if(sh.entries, [origin](const auto& kv) {
+      return kv.second.local == nullptr && kv.second.origin_key == origin;
+    });
+  }
+}
+
+void reply_table::cancel_all() {
+  impl_->cancelled.store(true, std::memory_order_release);
+  impl_->sweep([](const impl::entry&) { return true; }, make_error_code(errc::cancelled));
+}
+
+bool reply_table::waiting(std::string_view request_id) const {
+  auto& sh = impl_->shard_of(request_id);
+  std::lock_guard lk(sh.mu);
+  return sh.entries.find(request_id) != sh.entries.end();
 }
 
 std::uint64_t reply_table::orphans() const noexcept {
   return impl_->orphans.load(std::memory_order_relaxed);
 }
 
-void reply_table::note_receiver(std::string_view module) {
-  if (last_receiver != module) last_receiver.assign(module);
+std::uint64_t reply_table::remote_evictions() const noexcept {
+  return impl_->evictions.load(std::memory_order_relaxed);
 }
 
 }  // namespace beehive::detail

@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "beehive/errc.hpp"
@@ -13,37 +18,76 @@
 
 namespace beehive::detail {
 
-/// Where `send_sync` and `send_to_group_sync` wait for replies, keyed by request id; shared by
-/// every context type so that a reply reaches its waiter whichever way it came.
+class endpoint;
+
+/// The one request/reply mechanism of a context, shared by every context type.
 ///
-/// Why register before sending and keep the reply in the slot: Go's anonymous channel is
-/// unbuffered and its SendResp drops a reply that arrives before the waiter parks. Here the
-/// slot exists before the request leaves and stores what arrives, so nothing is lost while the
-/// waiter lives. Thread-safe.
+/// A request id is registered before its request leaves, by one of:
+/// - a `waiter`, a caller of this process (`send_sync`: one id; `send_to_group_sync`: one id
+///   per member, so a reply is attributed by its parent id alone and `missing` is exact);
+/// - `expect_remote`, a requester in another process whose request arrived over a connection:
+///   the reply goes back over that connection.
+///
+/// `deliver` hands a reply to its waiter or forwards it; anything else is an orphan, counted.
+/// Why a reply and a timeout cannot both win: a waiter that gives up closes itself under its
+/// own lock, and `deliver` stores a reply only under that lock while the waiter is open. So a
+/// reply is either in the caller's hands or counted as an orphan, never "ok" and lost.
+///
+/// Every waiting call ends with a reason: a reply, `timed_out`, or the reason given to `fail`,
+/// `fail_target` (channel_closed, not_connected) or `cancel_all` (cancelled). Thread-safe.
+///
+/// Per `send_sync`: one shard lock to register, one to deliver, one to withdraw; one waiter
+/// lock to store and one to close; allocations: the map node and its key.
 class reply_table {
  public:
   using clock = std::chrono::steady_clock;
 
-  /// A registered wait. Unregisters itself when destroyed.
-  class pending {
+  /// One waiting call, on the caller's stack. Its destructor withdraws every id it registered.
+  class waiter {
    public:
-    pending(const pending&) = delete;
-    pending& operator=(const pending&) = delete;
-    ~pending();
-    /// Waits for the (first) reply until `deadline`; `timed_out` if none came.
-    [[nodiscard]] expected<message> wait_one(clock::time_point deadline);
-    /// Waits until every expected reply came or `deadline`; returns the replies that came and
-    /// fills `missing` with the members not heard from (see `expect`).
-    std::vector<message> wait_all(clock::time_point deadline, std::vector<std::string>& missing);
-    /// Lowers the number of replies awaited (a member the request could not reach).
-    void not_expecting(std::string_view member);
+    /// A wait for `members` replies (1 for `send_sync`).
+    waiter(reply_table& table, std::size_t members);
+    ~waiter();
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+
+    /// Registers `request_id` as member `member`'s request, sent to `target` (used by
+    /// `fail_target`; may be null). `cancelled` once the table is cancelled.
+    [[nodiscard]] expected<void> expect(std::string_view request_id, std::size_t member,
+                                        const endpoint* target);
+    /// Member `member`'s request was not delivered: it is settled with `why`.
+    void settle(std::size_t member, std::error_code why);
+    /// Waits until every member is settled or `deadline`, then closes: a reply arriving
+    /// later is an orphan.
+    void wait_until(clock::time_point deadline);
+    /// After `wait_until`: member `member`'s reply, or why there is none (`timed_out` when
+    /// nothing came).
+    [[nodiscard]] expected<message> take(std::size_t member);
+    /// After `wait_until`: members in the order their replies or errors came.
+    [[nodiscard]] const std::vector<std::size_t>& arrival_order() const noexcept {
+      return order_;
+    }
 
    private:
     friend class reply_table;
-    struct slot;
-    pending(reply_table& table, std::shared_ptr<slot> s);
-    reply_table* table_;
-    std::shared_ptr<slot> slot_;
+    struct member_state {
+      std::optional<message> reply;
+      std::error_code error;
+      bool settled = false;
+    };
+    // Called with mu_ held; false if the member was already settled or the waiter closed.
+    bool settle_locked(std::size_t member, std::optional<message>& reply, std::error_code why);
+
+    reply_table& table_;
+    std::mutex mu_;
+    std::condition_variable cv_;
+    bool sleeping_ = false;
+    bool closed_ = false;
+    std::size_t remaining_;
+    std::atomic<bool> done_{false};
+    std::vector<member_state> members_;
+    std::vector<std::size_t> order_;
+    std::vector<std::string> ids_;  // registered ids, withdrawn by the destructor
   };
 
   reply_table();
@@ -51,23 +95,30 @@ class reply_table {
   reply_table(const reply_table&) = delete;
   reply_table& operator=(const reply_table&) = delete;
 
-  /// Registers a wait for replies to `request_id`: one reply, or one from each of `members`.
-  /// A reply is attributed to a member by its route source, else by the member the replying
-  /// thread last received for (see `note_receiver`). A source equal to `requester` (the
-  /// request's own source, which `new_resp_by_message` copies into every reply) says nothing
-  /// about who replied and is not used for attribution.
-  [[nodiscard]] std::unique_ptr<pending> expect(std::string request_id,
-                                                std::vector<std::string> members = {},
-                                                std::string requester = {});
-  /// Hands a reply to the waiter of `resp.header.parent_id`; `orphan_response` (counted) if none.
+  /// Hands `resp` to the waiter of `resp.header.parent_id`, or forwards it to the remote
+  /// requester. `orphan_response` (counted) when nobody waits; `resp` is then left to the
+  /// caller, whose destructor runs outside every lock.
   [[nodiscard]] expected<void> deliver(message&& resp);
-  /// True when someone waits for replies to `request_id`.
+  /// A sync request that arrived from another process over `origin`: its reply goes back there.
+  /// At most `remote_limit` such requests are remembered; the oldest is forgotten (counted).
+  void expect_remote(std::string_view request_id, std::weak_ptr<endpoint> origin);
+  /// The request `request` was dropped before it was handled (cleanup with close_mode::drop):
+  /// its waiter is settled with `why`; a remote requester gets an error message.
+  void fail(const message& request, std::error_code why);
+  /// Every waiting request sent to `target` is settled with `why` (its peer went away).
+  void fail_target(const endpoint* target, std::error_code why);
+  /// Forgets every remote requester reached over `origin` (its connection ended).
+  void forget_origin(const endpoint* origin);
+  /// Settles every waiter with `cancelled`; later `expect` calls fail with `cancelled`.
+  void cancel_all();
+  /// True when someone here or remote waits for replies to `request_id`.
   [[nodiscard]] bool waiting(std::string_view request_id) const;
   /// Replies that found nobody waiting.
   [[nodiscard]] std::uint64_t orphans() const noexcept;
+  /// Remote requests forgotten because more than `remote_limit` were outstanding.
+  [[nodiscard]] std::uint64_t remote_evictions() const noexcept;
 
-  /// Records, for the calling thread, the module it last received a message for.
-  static void note_receiver(std::string_view module);
+  static constexpr std::size_t remote_limit = 65536;
 
  private:
   struct impl;

@@ -1,0 +1,13 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "channel_type.hpp"
+
+#include "inbox_endpoint.hpp"
+
+namespace beehive::detail {
+
+expected<std::shared_ptr<endpoint>> channel_type::make_endpoint(const module_info& info) {
+  if (info.name.empty() || info.inbox.capacity == 0) return unexpected(errc::invalid_argument);
+  return std::make_shared<inbox_endpoint>(info);
+}
+
+}  // namespace beehive::detail

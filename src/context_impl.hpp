@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <stop_token>
+#include <string>
+
+#include "beehive/context.hpp"
+#include "context_type.hpp"
+#include "registry.hpp"
+#include "reply_table.hpp"
+
+namespace beehive {
+
+/// The state of a context: the one registry, the one reply table, the cancellation, and the
+/// hosts given to context types. Private to the library.
+struct context::impl {
+  impl();
+
+  /// What one installed context type may do to the context (see type_host).
+  class host final : public detail::type_host {
+   public:
+    host(impl& owner, std::string type) : owner_(owner), type_(std::move(type)) {}
+    [[nodiscard]] detail::reply_table& replies() noexcept override { return owner_.replies; }
+    [[nodiscard]] expected<void> deliver(std::string_view module, message&& msg,
+                                         detail::delivery how) override;
+    [[nodiscard]] expected<void> add_peer(std::string_view module,
+                                          std::shared_ptr<detail::endpoint> ep,
+                                          const std::vector<std::string>& groups) override;
+    void remove_peer(std::string_view module, const detail::endpoint& ep) override;
+    [[nodiscard]] detail::membership members() const override { return owner_.reg.members(); }
+    [[nodiscard]] bool cancelled() const noexcept override {
+      return owner_.stop.stop_requested();
+    }
+
+   private:
+    impl& owner_;
+    const std::string type_;
+  };
+
+  /// Wakes the waiters of dropped sync requests with `why`, then lets the messages go (their
+  /// destructors run here, outside every lock).
+  void settle_dropped(std::vector<message>& dropped, errc why);
+
+  detail::registry reg;
+  detail::reply_table replies;
+  std::stop_source stop;
+
+  std::mutex hosts_mu;
+  std::map<std::string, std::unique_ptr<host>, std::less<>> hosts;
+
+  // Module threads (run by a core) that use this context; the destructor waits for them.
+  std::mutex leases_mu;
+  std::condition_variable leases_cv;
+  std::map<std::string, int, std::less<>> leases;
+};
+
+/// The state behind a context.
+context::impl& context_impl(context& ctx) noexcept;
+
+}  // namespace beehive
