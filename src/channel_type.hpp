@@ -12,8 +12,7 @@ namespace beehive::detail {
 class channel_type final : public context_type {
  public:
   void attach(type_host& /*host*/) override {}
-  [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(
-      const module_info& info) override;
+  [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
   void stop() override {}
 };
 

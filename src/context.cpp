@@ -51,8 +51,7 @@ void context::impl::settle_dropped(std::vector<message>& dropped, errc why) {
   dropped.clear();
 }
 
-expected<void> context::impl::host::deliver(std::string_view module, message&& msg,
-                                            delivery how) {
+expected<void> context::impl::host::deliver(std::string_view module, message&& msg, delivery how) {
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
@@ -148,8 +147,8 @@ expected<message> context::receive(std::string_view module) {
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
-                                       : box->pop();
+  expected<message> r =
+      box == nullptr ? expected<message>(unexpected(errc::module_not_found)) : box->pop();
   return r;
 }
 
@@ -157,9 +156,8 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r = box == nullptr
-                            ? expected<message>(unexpected(errc::module_not_found))
-                            : box->pop_until(detail::inbox::clock::now() + timeout);
+  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                                       : box->pop_until(detail::inbox::clock::now() + timeout);
   return r;
 }
 

@@ -32,9 +32,7 @@ struct context::impl {
                                           const std::vector<std::string>& groups) override;
     void remove_peer(std::string_view module, const detail::endpoint& ep) override;
     [[nodiscard]] detail::membership members() const override { return owner_.reg.members(); }
-    [[nodiscard]] bool cancelled() const noexcept override {
-      return owner_.stop.stop_requested();
-    }
+    [[nodiscard]] bool cancelled() const noexcept override { return owner_.stop.stop_requested(); }
 
    private:
     impl& owner_;

@@ -27,8 +27,8 @@ struct membership {
     std::string type;
     bool live = false;
   };
-  std::vector<module_entry> modules;                         ///< sorted by name
-  std::map<std::string, std::vector<std::string>> groups;    ///< live members, sorted
+  std::vector<module_entry> modules;                       ///< sorted by name
+  std::map<std::string, std::vector<std::string>> groups;  ///< live members, sorted
 };
 
 /// What the context gives a context type: the narrow way back up.

@@ -132,13 +132,9 @@ expected<void> push_impl(inbox_state& s, message&& msg, bool group);
 
 }  // namespace
 
-expected<void> inbox::push(message&& msg) {
-  return push_impl(*s_, std::move(msg), false);
-}
+expected<void> inbox::push(message&& msg) { return push_impl(*s_, std::move(msg), false); }
 
-expected<void> inbox::push_group(message&& msg) {
-  return push_impl(*s_, std::move(msg), true);
-}
+expected<void> inbox::push_group(message&& msg) { return push_impl(*s_, std::move(msg), true); }
 
 namespace {
 

@@ -133,7 +133,8 @@ TEST(Inbox, CloseWakesBlockedSender) {
   ASSERT_TRUE(box.push(numbered(1)));
   auto sender = std::async(std::launch::async, [&] { return box.push(numbered(2)); });
   ASSERT_TRUE(eventually([&] { return box.waiting_senders() == 1; }));
-  box.close();
+  std::vector<message> dropped;
+  box.close(dropped);
   auto r = get_bounded(sender);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::channel_closed);
@@ -143,7 +144,8 @@ TEST(Inbox, CloseWakesBlockedReceiver) {
   inbox box(opts(4));
   auto receiver = std::async(std::launch::async, [&] { return box.pop(); });
   ASSERT_TRUE(eventually([&] { return box.waiting_receivers() == 1; }));
-  box.close();
+  std::vector<message> dropped;
+  box.close(dropped);
   auto r = get_bounded(receiver);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::channel_closed);
@@ -163,7 +165,8 @@ TEST(Inbox, CloseDrainKeepsQueuedMessages) {
   inbox box(opts(4));
   ASSERT_TRUE(box.push(numbered(1)));
   ASSERT_TRUE(box.push(numbered(2)));
-  box.close();
+  std::vector<message> dropped;
+  box.close(dropped);
   EXPECT_TRUE(box.closed());
   EXPECT_EQ(box.push(numbered(3)).error(), errc::channel_closed);
   EXPECT_EQ(box.pop()->header.id, "1");
@@ -180,11 +183,62 @@ TEST(Inbox, CloseDropDropsAndCounts) {
   ASSERT_TRUE(box.push(numbered(3)));
   ASSERT_TRUE(box.pop());  // the other two sit in the consumer's batch
   ASSERT_TRUE(box.push(numbered(4)));
-  box.close();
+  std::vector<message> dropped;
+  box.close(dropped);
   EXPECT_EQ(box.pop().error(), errc::channel_closed);
   auto st = box.stats();
   EXPECT_EQ(st.dropped_on_close, 3U);
   EXPECT_EQ(st.queued, 0U);
+  // The dropped messages are handed to the caller, oldest first, to destroy outside the locks.
+  ASSERT_EQ(dropped.size(), 3U);
+  EXPECT_EQ(dropped[0].header.id, "2");
+  EXPECT_EQ(dropped[2].header.id, "4");
+}
+
+TEST(Inbox, ReopenKeepsQueuedMessagesAndCounters) {
+  inbox box(opts(4));
+  ASSERT_TRUE(box.push(numbered(1)));
+  std::vector<message> dropped;
+  box.close(dropped);
+  EXPECT_TRUE(dropped.empty());  // drain mode keeps them
+  inbox_options bigger = opts(8);
+  box.reopen(bigger);
+  EXPECT_FALSE(box.closed());
+  ASSERT_TRUE(box.push(numbered(2)));
+  EXPECT_EQ(box.pop()->header.id, "1");
+  EXPECT_EQ(box.pop()->header.id, "2");
+  auto st = box.stats();
+  EXPECT_EQ(st.capacity, 8U);
+  EXPECT_EQ(st.accepted, 2U);
+  EXPECT_EQ(st.received, 2U);
+}
+
+TEST(Inbox, ReopenAsDropOldestEvictsTheOldestIncludingTheConsumersBatch) {
+  inbox box(opts(3));
+  for (int i = 1; i <= 3; ++i) ASSERT_TRUE(box.push(numbered(i)));
+  ASSERT_EQ(box.pop()->header.id, "1");  // 2 and 3 now sit in the consumer's batch
+  std::vector<message> dropped;
+  box.close(dropped);
+  auto o = opts(2);
+  o.overflow = overflow_policy::drop_oldest;
+  box.reopen(o);
+  ASSERT_TRUE(box.push(numbered(4)));  // full (2, 3): evicts 2
+  EXPECT_EQ(box.pop()->header.id, "3");
+  EXPECT_EQ(box.pop()->header.id, "4");
+  EXPECT_EQ(box.stats().dropped_oldest, 1U);
+}
+
+TEST(Inbox, DiscardDropsEverythingWhateverTheCloseMode) {
+  inbox box(opts(4));
+  ASSERT_TRUE(box.push(numbered(1)));
+  ASSERT_TRUE(box.push(numbered(2)));
+  std::vector<message> dropped;
+  box.close(dropped);
+  EXPECT_TRUE(dropped.empty());
+  box.discard(dropped);
+  EXPECT_EQ(dropped.size(), 2U);
+  EXPECT_EQ(box.stats().dropped_on_close, 2U);
+  EXPECT_EQ(box.pop().error(), errc::channel_closed);
 }
 
 TEST(Inbox, PopUntilTimesOut) {

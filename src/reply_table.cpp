@@ -43,12 +43,10 @@ struct reply_table::impl {
   std::atomic<std::uint64_t> orphans{0};
   std::atomic<std::uint64_t> evictions{0};
 
-  std::mutex remote_mu;              // guards remote_order
+  std::mutex remote_mu;                  // guards remote_order
   std::deque<std::string> remote_order;  // remote ids, oldest first (may hold answered ones)
 
-  shard& shard_of(std::string_view id) noexcept {
-    return shards[string_hash{}(id) % shard_count];
-  }
+  shard& shard_of(std::string_view id) noexcept { return shards[string_hash{}(id) % shard_count]; }
 
   // Settles the local waiter of `e` with `why`. The caller holds the entry's shard lock.
   static void settle_entry(const entry& e, std::error_code why) {

@@ -64,9 +64,7 @@ class reply_table {
     /// nothing came).
     [[nodiscard]] expected<message> take(std::size_t member);
     /// After `wait_until`: members in the order their replies or errors came.
-    [[nodiscard]] const std::vector<std::size_t>& arrival_order() const noexcept {
-      return order_;
-    }
+    [[nodiscard]] const std::vector<std::size_t>& arrival_order() const noexcept { return order_; }
 
    private:
     friend class reply_table;

@@ -3,11 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "endpoint.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -30,24 +33,55 @@ message reply_to(const std::string& parent, const std::string& source = {},
   return m;
 }
 
+// A remote requester's connection: records what is pushed back to it.
+class recording_endpoint final : public endpoint {
+ public:
+  recording_endpoint() : endpoint("peer") {}
+  expected<void> push(message&& msg, delivery how) override {
+    std::lock_guard lock(mu);
+    pushed.push_back(std::move(msg));
+    kinds.push_back(how);
+    return {};
+  }
+  void close(std::vector<message>& /*dropped*/) override {}
+  void discard(std::vector<message>& /*dropped*/) override {}
+  std::mutex mu;
+  std::vector<message> pushed;
+  std::vector<delivery> kinds;
+};
+
 TEST(ReplyTable, ReplyBeforeWaitIsKept) {
   reply_table table;
-  auto wait = table.expect("req-1");
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
   EXPECT_TRUE(table.waiting("req-1"));
   ASSERT_TRUE(table.deliver(reply_to("req-1", "dst", "early")));
-  auto r = wait->wait_one(in(watchdog));
+  wait.wait_until(in(watchdog));
+  auto r = wait.take(0);
   ASSERT_TRUE(r);
   EXPECT_EQ(r->header.parent_id, "req-1");
   EXPECT_EQ(*r->content.if_string(), "early");
   EXPECT_EQ(table.orphans(), 0U);
 }
 
-TEST(ReplyTable, WaitOneTimesOut) {
+TEST(ReplyTable, WaitTimesOut) {
   reply_table table;
-  auto wait = table.expect("req-1");
-  auto r = wait->wait_one(in(2ms));
-  ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), errc::timed_out);
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  wait.wait_until(in(2ms));
+  EXPECT_EQ(wait.take(0).error(), errc::timed_out);
+}
+
+TEST(ReplyTable, ReplyAfterTheWaiterGaveUpIsAnOrphanEvenBeforeItsWithdrawal) {
+  reply_table table;
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  wait.wait_until(in(1ms));  // decided: timed out; the id is still registered
+  auto r = table.deliver(reply_to("req-1", "dst"));
+  ASSERT_FALSE(r);  // never "ok" for a reply the caller will not see
+  EXPECT_EQ(r.error(), errc::orphan_response);
+  EXPECT_EQ(table.orphans(), 1U);
+  EXPECT_EQ(wait.take(0).error(), errc::timed_out);
 }
 
 TEST(ReplyTable, ReplyWithNobodyWaitingIsAnOrphanAndCounted) {
@@ -56,8 +90,11 @@ TEST(ReplyTable, ReplyWithNobodyWaitingIsAnOrphanAndCounted) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::orphan_response);
   EXPECT_EQ(table.orphans(), 1U);
-  { auto wait = table.expect("req-1"); }
-  // The wait is gone with its handle.
+  {
+    reply_table::waiter wait(table, 1);
+    ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  }
+  // The wait is gone with its waiter.
   EXPECT_FALSE(table.waiting("req-1"));
   EXPECT_EQ(table.deliver(reply_to("req-1")).error(), errc::orphan_response);
   EXPECT_EQ(table.orphans(), 2U);
@@ -65,18 +102,24 @@ TEST(ReplyTable, ReplyWithNobodyWaitingIsAnOrphanAndCounted) {
 
 TEST(ReplyTable, SecondReplyToOneRequestIsAnOrphan) {
   reply_table table;
-  auto wait = table.expect("req-1");
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
   ASSERT_TRUE(table.deliver(reply_to("req-1", "a", "first")));
   EXPECT_FALSE(table.waiting("req-1"));
   EXPECT_EQ(table.deliver(reply_to("req-1", "a", "second")).error(), errc::orphan_response);
-  EXPECT_EQ(*wait->wait_one(in(watchdog))->content.if_string(), "first");
+  wait.wait_until(in(watchdog));
+  EXPECT_EQ(*wait.take(0)->content.if_string(), "first");
   EXPECT_EQ(table.orphans(), 1U);
 }
 
 TEST(ReplyTable, SleepingWaiterWakesOnReply) {
   reply_table table;
-  auto wait = table.expect("req-1");
-  auto waiter = std::async(std::launch::async, [&] { return wait->wait_one(in(watchdog)); });
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  auto waiter = std::async(std::launch::async, [&] {
+    wait.wait_until(in(watchdog));
+    return wait.take(0);
+  });
   // No sleep: the reply may come before or after the waiter parks; both must work.
   ASSERT_TRUE(table.deliver(reply_to("req-1", "dst")));
   ASSERT_EQ(waiter.wait_for(watchdog), std::future_status::ready);
@@ -85,63 +128,112 @@ TEST(ReplyTable, SleepingWaiterWakesOnReply) {
   EXPECT_EQ(r->route.source, "dst");
 }
 
-TEST(ReplyTable, GroupWaitAttributesBySourceAndListsMissing) {
+TEST(ReplyTable, GroupWaitAttributesByRequestIdAndListsMissing) {
   reply_table table;
-  auto wait = table.expect("req-1", {"a", "b", "c"});
-  ASSERT_TRUE(table.deliver(reply_to("req-1", "c")));
-  ASSERT_TRUE(table.deliver(reply_to("req-1", "a")));
-  std::vector<std::string> missing;
-  auto replies = wait->wait_all(in(2ms), missing);
-  ASSERT_EQ(replies.size(), 2U);
-  EXPECT_EQ(replies[0].route.source, "c");  // arrival order
-  EXPECT_EQ(replies[1].route.source, "a");
-  EXPECT_EQ(missing, std::vector<std::string>{"b"});
+  reply_table::waiter wait(table, 3);
+  ASSERT_TRUE(wait.expect("req-a", 0, nullptr));
+  ASSERT_TRUE(wait.expect("req-b", 1, nullptr));
+  ASSERT_TRUE(wait.expect("req-c", 2, nullptr));
+  // Sources say nothing (Go copies the requester's source into every reply).
+  ASSERT_TRUE(table.deliver(reply_to("req-c", "requester")));
+  ASSERT_TRUE(table.deliver(reply_to("req-a", "requester")));
+  wait.wait_until(in(2ms));
+  ASSERT_EQ(wait.arrival_order(), (std::vector<std::size_t>{2, 0}));
+  EXPECT_EQ(wait.take(2)->header.parent_id, "req-c");
+  EXPECT_EQ(wait.take(0)->header.parent_id, "req-a");
+  EXPECT_EQ(wait.take(1).error(), errc::timed_out);  // b: missing
 }
 
-TEST(ReplyTable, GroupWaitAttributesByLastReceiverWhenSourceIsNoMember) {
+TEST(ReplyTable, GroupWaitEndsWhenEveryMemberIsSettled) {
   reply_table table;
-  auto wait = table.expect("req-1", {"a", "b"});
-  // The replying thread received for "b" last; its reply names some other source.
-  std::thread([&] {
-    reply_table::note_receiver("b");
-    EXPECT_TRUE(table.deliver(reply_to("req-1", "somebody-else")));
-  }).join();
-  std::vector<std::string> missing;
-  auto replies = wait->wait_all(in(2ms), missing);
-  EXPECT_EQ(replies.size(), 1U);
-  EXPECT_EQ(missing, std::vector<std::string>{"a"});
-}
-
-TEST(ReplyTable, GroupWaitEndsWhenEveryMemberAnswered) {
-  reply_table table;
-  auto wait = table.expect("req-1", {"a", "b"});
-  auto waiter = std::async(std::launch::async, [&] {
-    std::vector<std::string> missing;
-    auto replies = wait->wait_all(in(watchdog), missing);
-    return std::make_pair(replies.size(), missing);
-  });
-  ASSERT_TRUE(table.deliver(reply_to("req-1", "b")));
-  ASSERT_TRUE(table.deliver(reply_to("req-1", "a")));
+  reply_table::waiter wait(table, 2);
+  ASSERT_TRUE(wait.expect("req-a", 0, nullptr));
+  ASSERT_TRUE(wait.expect("req-b", 1, nullptr));
+  wait.settle(1, make_error_code(errc::queue_full));  // b's request could not be delivered
+  auto waiter = std::async(std::launch::async, [&] { wait.wait_until(in(watchdog)); });
+  ASSERT_TRUE(table.deliver(reply_to("req-a", "a")));
+  // Ends without waiting for the deadline (the watchdog bound would fail the test by time).
   ASSERT_EQ(waiter.wait_for(watchdog), std::future_status::ready);
-  auto [count, missing] = waiter.get();
-  EXPECT_EQ(count, 2U);
-  EXPECT_TRUE(missing.empty());
-  // Everyone answered: a further reply finds nobody waiting.
-  EXPECT_EQ(table.deliver(reply_to("req-1", "a")).error(), errc::orphan_response);
+  EXPECT_TRUE(wait.take(0));
+  EXPECT_EQ(wait.take(1).error(), errc::queue_full);
 }
 
-TEST(ReplyTable, NotExpectingLowersTheCount) {
+TEST(ReplyTable, FailSettlesTheWaiterOfADroppedRequest) {
   reply_table table;
-  auto wait = table.expect("req-1", {"a", "b"});
-  wait->not_expecting("b");
-  ASSERT_TRUE(table.deliver(reply_to("req-1", "a")));
-  std::vector<std::string> missing;
-  // Complete without waiting for the deadline: the watchdog bound would fail the test by time.
-  const auto start = reply_table::clock::now();
-  auto replies = wait->wait_all(in(watchdog), missing);
-  EXPECT_LT(reply_table::clock::now() - start, watchdog);
-  EXPECT_EQ(replies.size(), 1U);
-  EXPECT_TRUE(missing.empty());
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  message request;
+  request.header.id = "req-1";
+  request.header.sync = true;
+  table.fail(request, make_error_code(errc::channel_closed));
+  wait.wait_until(in(watchdog));
+  EXPECT_EQ(wait.take(0).error(), errc::channel_closed);
+}
+
+TEST(ReplyTable, FailTargetSettlesEveryRequestSentToIt) {
+  reply_table table;
+  recording_endpoint gone;
+  recording_endpoint other;
+  reply_table::waiter wait(table, 2);
+  ASSERT_TRUE(wait.expect("to-gone", 0, &gone));
+  ASSERT_TRUE(wait.expect("to-other", 1, &other));
+  table.fail_target(&gone, make_error_code(errc::not_connected));
+  EXPECT_FALSE(table.waiting("to-gone"));
+  EXPECT_TRUE(table.waiting("to-other"));
+  ASSERT_TRUE(table.deliver(reply_to("to-other", "x")));
+  wait.wait_until(in(watchdog));
+  EXPECT_EQ(wait.take(0).error(), errc::not_connected);
+  EXPECT_TRUE(wait.take(1));
+}
+
+TEST(ReplyTable, CancelAllWakesWaitersAndRefusesNewOnes) {
+  reply_table table;
+  reply_table::waiter wait(table, 1);
+  ASSERT_TRUE(wait.expect("req-1", 0, nullptr));
+  auto waiter = std::async(std::launch::async, [&] {
+    wait.wait_until(in(watchdog));
+    return wait.take(0);
+  });
+  table.cancel_all();
+  ASSERT_EQ(waiter.wait_for(watchdog), std::future_status::ready);
+  EXPECT_EQ(waiter.get().error(), errc::cancelled);
+  reply_table::waiter later(table, 1);
+  EXPECT_EQ(later.expect("req-2", 0, nullptr).error(), errc::cancelled);
+}
+
+TEST(ReplyTable, RemoteRequesterGetsItsReplyBackOverItsConnection) {
+  reply_table table;
+  auto peer = std::make_shared<recording_endpoint>();
+  table.expect_remote("req-1", peer);
+  EXPECT_TRUE(table.waiting("req-1"));
+  ASSERT_TRUE(table.deliver(reply_to("req-1", "local", "answer")));
+  ASSERT_EQ(peer->pushed.size(), 1U);
+  EXPECT_EQ(peer->kinds[0], delivery::reply);
+  EXPECT_EQ(*peer->pushed[0].content.if_string(), "answer");
+  // Answered: a second reply is an orphan.
+  EXPECT_EQ(table.deliver(reply_to("req-1")).error(), errc::orphan_response);
+}
+
+TEST(ReplyTable, DroppedRemoteRequestAnswersTheRequesterWithAnError) {
+  reply_table table;
+  auto peer = std::make_shared<recording_endpoint>();
+  table.expect_remote("req-1", peer);
+  message request;
+  request.header.id = "req-1";
+  request.header.sync = true;
+  table.fail(request, make_error_code(errc::channel_closed));
+  ASSERT_EQ(peer->pushed.size(), 1U);
+  EXPECT_EQ(peer->pushed[0].header.parent_id, "req-1");
+  EXPECT_EQ(peer->pushed[0].route.operation, response_error_operation);
+}
+
+TEST(ReplyTable, ForgottenOriginMakesItsRepliesOrphans) {
+  reply_table table;
+  auto peer = std::make_shared<recording_endpoint>();
+  table.expect_remote("req-1", peer);
+  table.forget_origin(peer.get());
+  EXPECT_EQ(table.deliver(reply_to("req-1")).error(), errc::orphan_response);
+  EXPECT_TRUE(peer->pushed.empty());
 }
 
 TEST(ReplyTable, ManyConcurrentRequestsEachGetTheirOwnReply) {
@@ -154,10 +246,12 @@ TEST(ReplyTable, ManyConcurrentRequestsEachGetTheirOwnReply) {
       int ok = 0;
       for (int i = 0; i < per_thread; ++i) {
         const std::string id = std::to_string(t) + "-" + std::to_string(i);
-        auto wait = table.expect(id);
+        reply_table::waiter wait(table, 1);
+        if (!wait.expect(id, 0, nullptr)) continue;
         std::thread responder([&] { (void)table.deliver(reply_to(id, "x", id)); });
-        auto r = wait->wait_one(in(watchdog));
+        wait.wait_until(in(watchdog));
         responder.join();
+        auto r = wait.take(0);
         if (r && *r->content.if_string() == id) ++ok;
       }
       return ok;
@@ -168,6 +262,30 @@ TEST(ReplyTable, ManyConcurrentRequestsEachGetTheirOwnReply) {
     EXPECT_EQ(w.get(), per_thread);
   }
   EXPECT_EQ(table.orphans(), 0U);
+}
+
+// Bug 4 of issue 6: a reply racing the caller's timeout is either in the caller's hands or
+// counted as an orphan; `deliver` never says ok for a reply the caller will not see.
+TEST(ReplyTable, ReplyRacingTheTimeoutIsDeliveredOrAnOrphanNeverBoth) {
+  reply_table table;
+  constexpr int calls = 20000;
+  std::atomic<int> delivered_ok{0};
+  int got = 0;
+  int timed_out = 0;
+  for (int i = 0; i < calls; ++i) {
+    const std::string id = "race-" + std::to_string(i);
+    reply_table::waiter wait(table, 1);
+    ASSERT_TRUE(wait.expect(id, 0, nullptr));
+    std::thread responder([&] {
+      if (table.deliver(reply_to(id))) delivered_ok.fetch_add(1);
+    });
+    wait.wait_until(in(std::chrono::nanoseconds(i % 50 * 100)));
+    auto r = wait.take(0);
+    responder.join();
+    (r ? got : timed_out) += 1;
+  }
+  EXPECT_EQ(delivered_ok.load(), got);
+  EXPECT_EQ(table.orphans(), static_cast<std::uint64_t>(timed_out));
 }
 
 }  // namespace

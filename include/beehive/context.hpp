@@ -93,14 +93,13 @@ class context final {
   /// Delivers `msg` to every member of `group`, sharing one content. Keeps per-member FIFO; a
   /// slow member does not delay the others. `group_not_found` if the group has no members.
   [[nodiscard]] expected<group_delivery> send_to_group(std::string_view group, message&& msg);
-  [[nodiscard]] expected<group_delivery> send_to_group(std::string_view group,
-                                                       const message& msg);
+  [[nodiscard]] expected<group_delivery> send_to_group(std::string_view group, const message& msg);
   /// Delivers to every member with `sync = true`, each member's copy with its own request id,
   /// and waits until each has replied or the timeout (<= 0 means 30 s) expires. Says exactly
   /// who did not answer (`missing`) and who could not be reached or failed (`failed`).
   /// `group_not_found` as above; `cancelled` once the context is cancelled.
-  [[nodiscard]] expected<group_replies> send_to_group_sync(std::string_view group,
-                                                           message&& msg, duration timeout = {});
+  [[nodiscard]] expected<group_replies> send_to_group_sync(std::string_view group, message&& msg,
+                                                           duration timeout = {});
   [[nodiscard]] expected<group_replies> send_to_group_sync(std::string_view group,
                                                            const message& msg,
                                                            duration timeout = {});

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "beehive/channel_context.hpp"
+#include "channel_type.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,9 @@
 #include <thread>
 #include <vector>
 
-#include "reply_table.hpp"
+#include "beehive/context.hpp"
+#include "context_impl.hpp"
+#include "inbox.hpp"
 
 namespace beehive {
 namespace {
@@ -49,8 +51,8 @@ message numbered(int n, const std::string& source = "src") {
 
 int number_of(const message& m) { return std::stoi(*m.content.if_string()); }
 
-TEST(ChannelContext, SendThenReceive) {
-  channel_context ctx;
+TEST(Channel, SendThenReceive) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   EXPECT_TRUE(ctx.has_module("dst"));
   auto msg = new_message().fill_body("hello");
@@ -67,8 +69,8 @@ TEST(ChannelContext, SendThenReceive) {
   EXPECT_EQ(st->capacity, 1024U);
 }
 
-TEST(ChannelContext, UnknownModuleIsReported) {
-  channel_context ctx;
+TEST(Channel, UnknownModuleIsReported) {
+  context ctx;
   EXPECT_EQ(ctx.send("nobody", new_message()).error(), errc::module_not_found);
   EXPECT_EQ(ctx.receive("nobody").error(), errc::module_not_found);
   EXPECT_EQ(ctx.receive_for("nobody", 1ms).error(), errc::module_not_found);
@@ -79,20 +81,20 @@ TEST(ChannelContext, UnknownModuleIsReported) {
   EXPECT_FALSE(ctx.has_module("nobody"));
 }
 
-TEST(ChannelContext, InvalidModuleInfoIsRefused) {
-  channel_context ctx;
+TEST(Channel, InvalidModuleInfoIsRefused) {
+  context ctx;
   EXPECT_EQ(ctx.add_module(mod("")).error(), errc::invalid_argument);
   EXPECT_EQ(ctx.add_module(mod("zero", 0)).error(), errc::invalid_argument);
 }
 
-TEST(ChannelContext, AddingALiveModuleTwiceIsRefused) {
-  channel_context ctx;
+TEST(Channel, AddingALiveModuleTwiceIsRefused) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   EXPECT_EQ(ctx.add_module(mod("dst")).error(), errc::already_exists);
 }
 
-TEST(ChannelContext, SendAndReceiveAfterCleanupReportChannelClosed) {
-  channel_context ctx;
+TEST(Channel, SendAndReceiveAfterCleanupReportChannelClosed) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   ASSERT_TRUE(ctx.send("dst", numbered(1)));
   ASSERT_TRUE(ctx.send("dst", numbered(2)));
@@ -107,8 +109,8 @@ TEST(ChannelContext, SendAndReceiveAfterCleanupReportChannelClosed) {
   EXPECT_TRUE(ctx.stats("dst")->closed);
 }
 
-TEST(ChannelContext, CleanupInDropModeDropsAndCounts) {
-  channel_context ctx;
+TEST(Channel, CleanupInDropModeDropsAndCounts) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
   ASSERT_TRUE(ctx.send("dst", numbered(1)));
   ASSERT_TRUE(ctx.send("dst", numbered(2)));
@@ -119,16 +121,16 @@ TEST(ChannelContext, CleanupInDropModeDropsAndCounts) {
 
 // Sends a message to `to` when destroyed.
 struct send_on_destroy {
-  send_on_destroy(channel_context* c, std::string t) : ctx(c), to(std::move(t)) {}
+  send_on_destroy(context* c, std::string t) : ctx(c), to(std::move(t)) {}
   send_on_destroy(const send_on_destroy&) = delete;
   send_on_destroy& operator=(const send_on_destroy&) = delete;
   ~send_on_destroy() { (void)ctx->send(to, new_message()); }
-  channel_context* ctx;
+  context* ctx;
   std::string to;
 };
 
-TEST(ChannelContext, DroppedContentMayCallTheContextFromItsDestructor) {
-  channel_context ctx;
+TEST(Channel, DroppedContentMayCallTheContextFromItsDestructor) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
   ASSERT_TRUE(ctx.add_module(mod("other")));
   auto cleaner = std::async(std::launch::async, [&] {
@@ -142,65 +144,91 @@ TEST(ChannelContext, DroppedContentMayCallTheContextFromItsDestructor) {
   EXPECT_EQ(ctx.stats("other")->accepted, 1U);
 }
 
-TEST(ChannelContext, ReAddingACleanedUpModuleCreatesAFreshInbox) {
-  channel_context ctx;
+TEST(Channel, ReAddingACleanedUpModuleKeepsItsQueueAndCounters) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
-  ASSERT_TRUE(ctx.send("dst", numbered(1)));  // warms this thread's lookup cache
+  ASSERT_TRUE(ctx.send("dst", numbered(1)));  // queued when the module is cleaned up (drain)
   ASSERT_TRUE(ctx.cleanup("dst"));
   EXPECT_EQ(ctx.send("dst", numbered(2)).error(), errc::channel_closed);
   ASSERT_TRUE(ctx.add_module(mod("dst", 4)));
   EXPECT_TRUE(ctx.has_module("dst"));
   ASSERT_TRUE(ctx.send("dst", numbered(3)));
-  auto got = ctx.receive("dst");
-  ASSERT_TRUE(got);
-  EXPECT_EQ(number_of(*got), 3);  // the old inbox's message is gone with it
+  // The new incarnation gets what the old one still held, first.
+  auto first = ctx.receive("dst");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(number_of(*first), 1);
+  auto second = ctx.receive("dst");
+  ASSERT_TRUE(second);
+  EXPECT_EQ(number_of(*second), 3);
   auto st = ctx.stats("dst");
   EXPECT_EQ(st->capacity, 4U);
-  EXPECT_EQ(st->accepted, 1U);
+  EXPECT_EQ(st->accepted, 2U);  // counters carry on
+  EXPECT_EQ(st->received, 2U);
   EXPECT_FALSE(st->closed);
 }
 
-TEST(ChannelContext, CleanupWakesABlockedReceiver) {
-  channel_context ctx;
+TEST(Channel, ReAddingADropModeModuleCountsWhatCleanupDropped) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
+  ASSERT_TRUE(ctx.send("dst", numbered(1)));
+  ASSERT_TRUE(ctx.send("dst", numbered(2)));
+  ASSERT_TRUE(ctx.cleanup("dst"));
+  ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
+  auto st = ctx.stats("dst");
+  EXPECT_EQ(st->accepted, 2U);
+  EXPECT_EQ(st->dropped_on_close, 2U);
+  EXPECT_EQ(st->queued, 0U);
+}
+
+// Waits until `n` threads sleep in the inbox of `module` (a condition, polled; no sleep).
+void await_sleepers(context& ctx, std::string_view module, std::size_t n, bool senders) {
+  auto ep = context_impl(ctx).reg.find(module);
+  ASSERT_TRUE(ep && ep->local());
+  const auto until = std::chrono::steady_clock::now() + watchdog;
+  for (;;) {
+    const auto now_waiting =
+        senders ? ep->local()->waiting_senders() : ep->local()->waiting_receivers();
+    if (now_waiting >= n) return;
+    ASSERT_LT(std::chrono::steady_clock::now(), until) << "nobody blocked in " << module;
+    std::this_thread::yield();
+  }
+}
+
+TEST(Channel, CleanupWakesABlockedReceiver) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
-  std::latch started(1);
-  auto receiver = std::async(std::launch::async, [&] {
-    started.count_down();
-    return ctx.receive("dst");
-  });
-  started.wait();
+  auto receiver = std::async(std::launch::async, [&] { return ctx.receive("dst"); });
+  await_sleepers(ctx, "dst", 1, false);  // the receiver is asleep in the inbox, not before it
   ASSERT_TRUE(ctx.cleanup("dst"));
   auto r = get_bounded(receiver);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::channel_closed);
 }
 
-TEST(ChannelContext, CleanupWakesABlockedSender) {
-  channel_context ctx;
+TEST(Channel, CleanupWakesABlockedSender) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 1)));
   ASSERT_TRUE(ctx.send("dst", numbered(1)));
-  std::latch started(1);
   auto sender = std::async(std::launch::async, [&] {
-    started.count_down();
     return ctx.send("dst", numbered(2));  // full, block policy without bound
   });
-  started.wait();
+  await_sleepers(ctx, "dst", 1, true);
   ASSERT_TRUE(ctx.cleanup("dst"));
   auto r = get_bounded(sender);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::channel_closed);
 }
 
-TEST(ChannelContext, FailPolicyReturnsQueueFull) {
-  channel_context ctx;
+TEST(Channel, FailPolicyReturnsQueueFull) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 1, overflow_policy::fail)));
   ASSERT_TRUE(ctx.send("dst", numbered(1)));
   EXPECT_EQ(ctx.send("dst", numbered(2)).error(), errc::queue_full);
   EXPECT_EQ(ctx.stats("dst")->rejected_full, 1U);
 }
 
-TEST(ChannelContext, BlockPolicyWithTimeoutReturnsTimedOut) {
-  channel_context ctx;
+TEST(Channel, BlockPolicyWithTimeoutReturnsTimedOut) {
+  context ctx;
   auto info = mod("dst", 1);
   info.inbox.block_timeout = 2ms;
   ASSERT_TRUE(ctx.add_module(info));
@@ -209,8 +237,8 @@ TEST(ChannelContext, BlockPolicyWithTimeoutReturnsTimedOut) {
   EXPECT_EQ(ctx.stats("dst")->rejected_full, 1U);
 }
 
-TEST(ChannelContext, DropOldestEvictsAndCounts) {
-  channel_context ctx;
+TEST(Channel, DropOldestEvictsAndCounts) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 2, overflow_policy::drop_oldest)));
   for (int i = 1; i <= 3; ++i) ASSERT_TRUE(ctx.send("dst", numbered(i)));
   EXPECT_EQ(ctx.stats("dst")->dropped_oldest, 1U);
@@ -218,18 +246,18 @@ TEST(ChannelContext, DropOldestEvictsAndCounts) {
   EXPECT_EQ(number_of(*ctx.receive("dst")), 3);
 }
 
-TEST(ChannelContext, ReceiveForTimesOut) {
-  channel_context ctx;
+TEST(Channel, ReceiveForTimesOut) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   auto r = ctx.receive_for("dst", 2ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::timed_out);
 }
 
-TEST(ChannelContext, FourProducersKeepTheirOrder) {
+TEST(Channel, FourProducersKeepTheirOrder) {
   constexpr int producers = 4;
   constexpr int per_producer = 20000;
-  channel_context ctx;
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 64)));
   std::vector<std::future<bool>> senders;
   for (int p = 0; p < producers; ++p) {
@@ -251,8 +279,8 @@ TEST(ChannelContext, FourProducersKeepTheirOrder) {
   for (auto& s : senders) EXPECT_TRUE(get_bounded(s));
 }
 
-TEST(ChannelContext, SendSyncGetsTheReply) {
-  channel_context ctx;
+TEST(Channel, SendSyncGetsTheReply) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   auto responder = std::async(std::launch::async, [&] {
     auto req = ctx.receive_for("dst", watchdog);
@@ -274,20 +302,20 @@ TEST(ChannelContext, SendSyncGetsTheReply) {
 // Destroyed inside the requester's `send` (evicted from a drop_oldest inbox), it replies to
 // the request from there: the reply arrives before the requester starts to wait.
 struct reply_on_destroy {
-  reply_on_destroy(channel_context* c, std::string p, bool* d)
+  reply_on_destroy(context* c, std::string p, bool* d)
       : ctx(c), parent(std::move(p)), delivered(d) {}
   reply_on_destroy(const reply_on_destroy&) = delete;
   reply_on_destroy& operator=(const reply_on_destroy&) = delete;
   ~reply_on_destroy() {
     *delivered = ctx->send_resp(new_message(parent).fill_body("early")).has_value();
   }
-  channel_context* ctx;
+  context* ctx;
   std::string parent;
   bool* delivered;
 };
 
-TEST(ChannelContext, ReplyArrivingBeforeTheRequesterWaitsIsNotLost) {
-  channel_context ctx;
+TEST(Channel, ReplyArrivingBeforeTheRequesterWaitsIsNotLost) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 1, overflow_policy::drop_oldest)));
   auto req = new_message();
   bool replied_from_inside_send = false;
@@ -305,8 +333,8 @@ TEST(ChannelContext, ReplyArrivingBeforeTheRequesterWaitsIsNotLost) {
   EXPECT_EQ(ctx.orphan_responses(), 0U);
 }
 
-TEST(ChannelContext, SendSyncTimesOut) {
-  channel_context ctx;
+TEST(Channel, SendSyncTimesOut) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst")));
   auto r = ctx.send_sync("dst", new_message(), 2ms);
   ASSERT_FALSE(r);
@@ -320,38 +348,23 @@ TEST(ChannelContext, SendSyncTimesOut) {
   EXPECT_EQ(ctx.orphan_responses(), 1U);
 }
 
-TEST(ChannelContext, SendSyncReportsAFailedSend) {
-  channel_context ctx;
+TEST(Channel, SendSyncReportsAFailedSend) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("dst", 1, overflow_policy::fail)));
   ASSERT_TRUE(ctx.send("dst", numbered(1)));
   EXPECT_EQ(ctx.send_sync("dst", new_message(), watchdog).error(), errc::queue_full);
 }
 
-TEST(ChannelContext, OrphanResponsesAreCounted) {
-  channel_context ctx;
+TEST(Channel, OrphanResponsesAreCounted) {
+  context ctx;
   auto r = ctx.send_resp(new_message("no-such-request"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::orphan_response);
   EXPECT_EQ(ctx.orphan_responses(), 1U);
 }
 
-TEST(ChannelContext, RepliesThroughASharedTableReachTheWaiter) {
-  auto table = std::make_shared<detail::reply_table>();
-  channel_context a(table);
-  channel_context b(table);
-  ASSERT_TRUE(a.add_module(mod("dst")));
-  auto responder = std::async(std::launch::async, [&] {
-    auto req = a.receive_for("dst", watchdog);
-    return req && b.send_resp(new_resp_by_message(*req, "via b")).has_value();
-  });
-  auto reply = a.send_sync("dst", new_message(), watchdog);
-  ASSERT_TRUE(reply);
-  EXPECT_EQ(*reply->content.if_string(), "via b");
-  EXPECT_TRUE(get_bounded(responder));
-}
-
-TEST(ChannelContext, UnknownOrEmptyGroupIsReported) {
-  channel_context ctx;
+TEST(Channel, UnknownOrEmptyGroupIsReported) {
+  context ctx;
   EXPECT_EQ(ctx.send_to_group("nobody", new_message()).error(), errc::group_not_found);
   EXPECT_EQ(ctx.send_to_group_sync("nobody", new_message(), 1ms).error(), errc::group_not_found);
   ASSERT_TRUE(ctx.add_module(mod("a")));
@@ -361,8 +374,8 @@ TEST(ChannelContext, UnknownOrEmptyGroupIsReported) {
   EXPECT_EQ(ctx.send_to_group("g", new_message()).error(), errc::group_not_found);
 }
 
-TEST(ChannelContext, GroupDeliveryKeepsPerMemberOrderAndSharesContent) {
-  channel_context ctx;
+TEST(Channel, GroupDeliveryKeepsPerMemberOrderAndSharesContent) {
+  context ctx;
   for (const char* m : {"a", "b", "c"}) {
     ASSERT_TRUE(ctx.add_module(mod(m)));
     ASSERT_TRUE(ctx.add_module_group(m, "g"));
@@ -387,8 +400,8 @@ TEST(ChannelContext, GroupDeliveryKeepsPerMemberOrderAndSharesContent) {
   }
 }
 
-TEST(ChannelContext, SlowGroupMemberDoesNotDelayTheOthers) {
-  channel_context ctx;
+TEST(Channel, SlowGroupMemberDoesNotDelayTheOthers) {
+  context ctx;
   constexpr int broadcasts = 6;                 // + 1 direct send: 4 queued and 3 parked in "slow"
   ASSERT_TRUE(ctx.add_module(mod("slow", 4)));  // nobody receives for it until the end
   ASSERT_TRUE(ctx.add_module(mod("fast", 4)));
@@ -424,8 +437,8 @@ TEST(ChannelContext, SlowGroupMemberDoesNotDelayTheOthers) {
   EXPECT_EQ(slow, want);
 }
 
-TEST(ChannelContext, GroupDeliveryListsRefusingMembers) {
-  channel_context ctx;
+TEST(Channel, GroupDeliveryListsRefusingMembers) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("full", 1, overflow_policy::fail)));
   ASSERT_TRUE(ctx.add_module(mod("ok")));
   ASSERT_TRUE(ctx.add_module_group("full", "g"));
@@ -440,9 +453,9 @@ TEST(ChannelContext, GroupDeliveryListsRefusingMembers) {
   EXPECT_EQ(d->failed[0].second, errc::queue_full);
 }
 
-// Answers every request of `module` until `count` were answered; replies carry no source, so
-// attribution falls back to the module the thread received for.
-std::future<int> replier(channel_context& ctx, const std::string& module, int count) {
+// Answers every request of `module` until `count` were answered; replies carry no source:
+// each member's request has its own id, so the parent id alone attributes a reply.
+std::future<int> replier(context& ctx, const std::string& module, int count) {
   return std::async(std::launch::async, [&ctx, module, count] {
     int answered = 0;
     for (; answered < count; ++answered) {
@@ -456,8 +469,8 @@ std::future<int> replier(channel_context& ctx, const std::string& module, int co
   });
 }
 
-TEST(ChannelContext, GroupSyncCollectsEveryReply) {
-  channel_context ctx;
+TEST(Channel, GroupSyncCollectsEveryReply) {
+  context ctx;
   std::vector<std::future<int>> repliers;
   for (const char* m : {"a", "b", "c"}) {
     ASSERT_TRUE(ctx.add_module(mod(m)));
@@ -476,8 +489,8 @@ TEST(ChannelContext, GroupSyncCollectsEveryReply) {
   for (auto& f : repliers) EXPECT_EQ(get_bounded(f), 10);
 }
 
-TEST(ChannelContext, GroupSyncNamesAMemberThatNeverAnswers) {
-  channel_context ctx;
+TEST(Channel, GroupSyncNamesAMemberThatNeverAnswers) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("answers")));
   ASSERT_TRUE(ctx.add_module(mod("silent")));
   ASSERT_TRUE(ctx.add_module_group("answers", "g"));
@@ -497,10 +510,10 @@ TEST(ChannelContext, GroupSyncNamesAMemberThatNeverAnswers) {
   EXPECT_TRUE(req->header.sync);
 }
 
-TEST(ChannelContext, GroupSyncAttributesRepliesWhenTheRequesterIsAMember) {
+TEST(Channel, GroupSyncAttributesRepliesWhenTheRequesterIsAMember) {
   // Go style: the requester belongs to the group it asks, and every reply built by
   // new_resp_by_message carries the requester's name as its source.
-  channel_context ctx;
+  context ctx;
   for (const char* m : {"req", "a", "b"}) {
     ASSERT_TRUE(ctx.add_module(mod(m)));
     ASSERT_TRUE(ctx.add_module_group(m, "g"));
@@ -524,8 +537,8 @@ TEST(ChannelContext, GroupSyncAttributesRepliesWhenTheRequesterIsAMember) {
   EXPECT_EQ(missing, (std::vector<std::string>{"b", "req"}));
 }
 
-TEST(ChannelContext, GroupSyncListsFailedDeliveriesAndDoesNotWaitForThem) {
-  channel_context ctx;
+TEST(Channel, GroupSyncListsFailedDeliveriesAndDoesNotWaitForThem) {
+  context ctx;
   ASSERT_TRUE(ctx.add_module(mod("full", 1, overflow_policy::fail)));
   ASSERT_TRUE(ctx.add_module(mod("ok")));
   ASSERT_TRUE(ctx.add_module_group("full", "g"));
@@ -545,9 +558,9 @@ TEST(ChannelContext, GroupSyncListsFailedDeliveriesAndDoesNotWaitForThem) {
   EXPECT_EQ(get_bounded(r1), 1);
 }
 
-TEST(ChannelContext, ContextsAreIndependent) {
-  channel_context a;
-  channel_context b;
+TEST(Channel, ContextsAreIndependent) {
+  context a;
+  context b;
   ASSERT_TRUE(a.add_module(mod("dst")));
   EXPECT_EQ(b.send("dst", new_message()).error(), errc::module_not_found);
   ASSERT_TRUE(b.add_module(mod("dst")));

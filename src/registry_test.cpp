@@ -1,0 +1,296 @@
+// SPDX-License-Identifier: Apache-2.0
+// The registry under re-entry and concurrent change: the bugs of issue 6 (use-after-free in
+// group calls, deadlock on re-add, messages lost on cleanup + re-add, callers left waiting).
+#include "registry.hpp"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "beehive/context.hpp"
+#include "context_impl.hpp"
+#include "inbox.hpp"
+
+namespace beehive {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr auto watchdog = 20s;
+
+template <class T>
+T get_bounded(std::future<T>& f) {
+  if (f.wait_for(watchdog) != std::future_status::ready) {
+    ADD_FAILURE() << "watchdog expired";
+    std::abort();
+  }
+  return f.get();
+}
+
+module_info mod(std::string name, std::size_t capacity = 1024,
+                overflow_policy p = overflow_policy::block, close_mode c = close_mode::drain) {
+  module_info info;
+  info.name = std::move(name);
+  info.inbox.capacity = capacity;
+  info.inbox.overflow = p;
+  info.inbox.close = c;
+  return info;
+}
+
+// A content whose destructor runs user code: it calls the context.
+struct on_destroy {
+  std::function<void()> fn;
+  explicit on_destroy(std::function<void()> f) : fn(std::move(f)) {}
+  on_destroy(const on_destroy&) = delete;
+  on_destroy& operator=(const on_destroy&) = delete;
+  ~on_destroy() {
+    if (fn) fn();
+  }
+};
+
+message carrying(std::function<void()> fn) {
+  return new_message().fill_body(content::from_object(std::make_shared<on_destroy>(std::move(fn))));
+}
+
+// Waits (polling a condition, no sleep) until `pred` holds.
+bool eventually(const std::function<bool()>& pred) {
+  const auto until = std::chrono::steady_clock::now() + watchdog;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::yield();
+  }
+  return true;
+}
+
+// Bug 1: a content destructor that runs during send_to_group (an eviction in a drop_oldest
+// member) changes the group and cleans up a member. The call keeps its member snapshot.
+TEST(Registry, GroupSendSurvivesADestructorThatChangesTheGroup) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("a", 1, overflow_policy::drop_oldest)));
+  ASSERT_TRUE(ctx.add_module(mod("b")));
+  ASSERT_TRUE(ctx.add_module(mod("c")));
+  for (const char* m : {"a", "b", "c"}) ASSERT_TRUE(ctx.add_module_group(m, "g"));
+  bool ran = false;
+  ASSERT_TRUE(ctx.send("a", carrying([&] {
+                         ran = true;
+                         // Every kind of routing change, from inside the group call.
+                         (void)ctx.cleanup("b");
+                         for (int i = 0; i < 50; ++i) {
+                           (void)ctx.add_module(mod("x" + std::to_string(i)));
+                           (void)ctx.add_module_group("x" + std::to_string(i), "g");
+                         }
+                         (void)ctx.send_to_group("g", new_message());
+                       })));
+  auto d = ctx.send_to_group("g", new_message());  // evicts a's message: its destructor runs
+  ASSERT_TRUE(d);
+  EXPECT_TRUE(ran);
+  // The call went to the three members it started with: b was cleaned up meanwhile.
+  EXPECT_EQ(d->delivered + d->failed.size(), 3U);
+  ASSERT_EQ(d->failed.size(), 1U);
+  EXPECT_EQ(d->failed[0].first, "b");
+  EXPECT_EQ(d->failed[0].second, errc::channel_closed);
+}
+
+TEST(Registry, GroupSyncSurvivesADestructorThatChangesTheGroup) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("a", 1, overflow_policy::drop_oldest)));
+  ASSERT_TRUE(ctx.add_module(mod("b")));
+  for (const char* m : {"a", "b"}) ASSERT_TRUE(ctx.add_module_group(m, "g"));
+  ASSERT_TRUE(ctx.send("a", carrying([&] {
+                         (void)ctx.cleanup("b");
+                         for (int i = 0; i < 50; ++i)
+                           (void)ctx.add_module(mod("y" + std::to_string(i)));
+                       })));
+  auto r = ctx.send_to_group_sync("g", new_message(), 1ms);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->missing.size() + r->failed.size() + r->replies.size(), 2U);
+}
+
+// Bug 2: re-adding a cleaned-up name while its inbox holds a message whose destructor calls
+// the context. Nothing is destroyed under the registry lock, so this returns.
+TEST(Registry, ReAddWithAQueuedMessageThatCallsTheContextDoesNotDeadlock) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m", 8, overflow_policy::block, close_mode::drop)));
+  std::atomic<bool> ran{false};
+  ASSERT_TRUE(ctx.send("m", carrying([&] {
+                         ran = true;
+                         (void)ctx.modules();
+                         (void)ctx.add_module(mod("other"));
+                       })));
+  auto readd = std::async(std::launch::async, [&] {
+    (void)ctx.cleanup("m");  // drop mode: the message is dropped and destroyed
+    return ctx.add_module(mod("m")).has_value();
+  });
+  EXPECT_TRUE(get_bounded(readd));
+  EXPECT_TRUE(ran);
+  EXPECT_TRUE(ctx.has_module("other"));
+}
+
+TEST(Registry, DestroyingAContextWithQueuedMessagesThatCallItIsSafe) {
+  std::atomic<int> ran{0};
+  {
+    context ctx;
+    ASSERT_TRUE(ctx.add_module(mod("m")));
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(ctx.send("m", carrying([&] {
+                             ++ran;
+                             (void)ctx.send(
+                                 "m", new_message());  // closed by now: channel_closed, no hang
+                           })));
+    }
+  }
+  EXPECT_EQ(ran.load(), 3);
+}
+
+// Bug 3: cleanup and re-add while traffic runs lose nothing uncounted: every accepted message
+// is received or counted as dropped.
+TEST(Registry, CleanupAndReAddUnderTrafficLoseNothingUncounted) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("dst", 64)));
+  constexpr int total = 50000;
+  std::atomic<bool> producing{true};
+  auto producer = std::async(std::launch::async, [&] {
+    int accepted = 0;
+    for (int i = 0; i < total; ++i) accepted += ctx.send("dst", new_message()) ? 1 : 0;
+    producing = false;
+    return accepted;
+  });
+  std::atomic<std::uint64_t> received{0};
+  auto consumer = std::async(std::launch::async, [&] {
+    for (;;) {
+      auto r = ctx.receive_for("dst", 1ms);
+      if (r) {
+        ++received;
+      } else if (!producing && r.error() == errc::timed_out) {
+        return;
+      } else if (r.error() != errc::timed_out) {
+        std::this_thread::yield();  // closed: the name comes back soon
+      }
+    }
+  });
+  for (int i = 0; i < 200 && producing; ++i) {
+    ASSERT_TRUE(ctx.cleanup("dst"));
+    ASSERT_TRUE(ctx.add_module(mod("dst", 64)));
+  }
+  const int accepted = get_bounded(producer);
+  (void)get_bounded(consumer);
+  // Drain what is left (the consumer may have stopped while the module was closed).
+  while (auto r = ctx.receive_for("dst", 0ms)) ++received;
+  auto st = ctx.stats("dst");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(st->accepted, static_cast<std::uint64_t>(accepted));
+  EXPECT_EQ(received.load() + st->dropped_on_close + st->dropped_oldest,
+            static_cast<std::uint64_t>(accepted));
+}
+
+// Bug 5: cleanup in drop mode drops a queued sync request: its caller wakes at once with
+// channel_closed instead of waiting out its timeout.
+TEST(Registry, DroppedSyncRequestWakesItsCallerWithChannelClosed) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("dst", 8, overflow_policy::block, close_mode::drop)));
+  auto caller =
+      std::async(std::launch::async, [&] { return ctx.send_sync("dst", new_message(), 600s); });
+  ASSERT_TRUE(eventually([&] { return ctx.stats("dst")->queued == 1; }));
+  ASSERT_TRUE(ctx.cleanup("dst"));
+  auto r = get_bounded(caller);  // the watchdog (20 s) is far below the call's 600 s
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::channel_closed);
+}
+
+TEST(Registry, DroppedGroupSyncRequestsAreReportedFailed) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("a", 8, overflow_policy::block, close_mode::drop)));
+  ASSERT_TRUE(ctx.add_module(mod("b", 8, overflow_policy::block, close_mode::drop)));
+  ASSERT_TRUE(ctx.add_module_group("a", "g"));
+  ASSERT_TRUE(ctx.add_module_group("b", "g"));
+  auto caller = std::async(std::launch::async,
+                           [&] { return ctx.send_to_group_sync("g", new_message(), 600s); });
+  ASSERT_TRUE(
+      eventually([&] { return ctx.stats("a")->queued == 1 && ctx.stats("b")->queued == 1; }));
+  ASSERT_TRUE(ctx.cleanup("a"));
+  ASSERT_TRUE(ctx.cleanup("b"));
+  auto r = get_bounded(caller);
+  ASSERT_TRUE(r);
+  EXPECT_TRUE(r->missing.empty());
+  ASSERT_EQ(r->failed.size(), 2U);
+  EXPECT_EQ(r->failed[0].second, errc::channel_closed);
+}
+
+// Bug 5: cancel() wakes every waiting send_sync with `cancelled`; later ones fail at once.
+TEST(Registry, CancelWakesWaitingSyncCallersWithCancelled) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("dst")));
+  auto caller =
+      std::async(std::launch::async, [&] { return ctx.send_sync("dst", new_message(), 600s); });
+  ASSERT_TRUE(eventually([&] { return ctx.stats("dst")->queued == 1; }));
+  ctx.cancel();
+  auto r = get_bounded(caller);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::cancelled);
+  EXPECT_EQ(ctx.send_sync("dst", new_message(), 600s).error(), errc::cancelled);
+  EXPECT_EQ(ctx.send_to_group_sync("nogroup", new_message()).error(), errc::group_not_found);
+}
+
+// Bug 4, end to end: every reply is either received by its caller or counted as an orphan.
+TEST(Registry, RepliesRacingTimeoutsAreReceivedOrCountedNeverLost) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("echo")));
+  std::atomic<int> resp_ok{0};
+  std::atomic<int> resp_orphan{0};
+  std::atomic<bool> done{false};
+  auto echo = std::async(std::launch::async, [&] {
+    while (!done) {
+      auto req = ctx.receive_for("echo", 1ms);
+      if (!req) continue;
+      auto r = ctx.send_resp(new_resp_by_message(*req, "pong"));
+      (r ? resp_ok : resp_orphan) += 1;
+    }
+    while (auto req = ctx.receive_for("echo", 0ms)) {
+      auto r = ctx.send_resp(new_resp_by_message(*req, "pong"));
+      (r ? resp_ok : resp_orphan) += 1;
+    }
+  });
+  int got = 0;
+  int timed_out = 0;
+  for (int i = 0; i < 20000; ++i) {
+    auto r = ctx.send_sync("echo", new_message(), std::chrono::microseconds(1 + i % 40));
+    if (r) {
+      ++got;
+    } else {
+      ASSERT_EQ(r.error(), errc::timed_out);
+      ++timed_out;
+    }
+  }
+  done = true;
+  get_bounded(echo);
+  EXPECT_EQ(resp_ok.load(), got);
+  EXPECT_EQ(resp_orphan.load(), timed_out);
+  EXPECT_EQ(ctx.orphan_responses(), static_cast<std::uint64_t>(timed_out));
+}
+
+// A destructor running inside a send may replace this thread's routing snapshot; the outer
+// call's snapshot stays valid until it ends.
+TEST(Registry, ASnapshotReplacedInsideACallStaysValidForTheCall) {
+  int depth = 0;
+  std::function<void()> again;  // declared before the context: queued copies die with it
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("evicting", 1, overflow_policy::drop_oldest)));
+  again = [&] {
+    if (++depth > 20) return;
+    (void)ctx.add_module(mod("n" + std::to_string(depth)));
+    (void)ctx.send("evicting", carrying(again));
+    (void)ctx.send("evicting", new_message());  // evicts the one just queued: recursion
+  };
+  ASSERT_TRUE(ctx.send("evicting", carrying(again)));
+  ASSERT_TRUE(ctx.send("evicting", new_message()));
+  EXPECT_GT(depth, 20);
+}
+
+}  // namespace
+}  // namespace beehive
