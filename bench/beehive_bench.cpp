@@ -11,6 +11,11 @@
 // Every multi-thread scenario checks what it measured: the consumer counts what it got and
 // checks the order (per producer), replies are matched to their request, and every call that
 // does not return ok counts in `errors`.
+//
+// The throughput scenarios also count the heap allocations of their measured phase
+// (alloc_counter.hpp: `allocs_per_msg`), and run again, in the same process and right after,
+// with the same threads, messages and checks over two naive queues instead of the framework
+// (baseline_queues.hpp): `vs_bare` and `vs_ring` are the framework's rate over theirs.
 
 #include <benchmark/benchmark.h>
 
@@ -19,9 +24,13 @@
 #include <charconv>
 #include <cstring>
 #include <latch>
+#include <memory>
+#include <optional>
 #include <string_view>
 #include <system_error>
 
+#include "alloc_counter.hpp"
+#include "baseline_queues.hpp"
 #include "beehive/beehive.hpp"
 #include "bench_util.hpp"
 
@@ -37,6 +46,12 @@ using beehive::bench::seconds_since;
 // the scenario gives up and counts the rest as lost.
 constexpr auto drain_limit = 20s;
 
+// The capacity of a module's default inbox; the baseline queues get the same.
+constexpr std::size_t inbox_capacity = 1024;
+
+using bare_queue = beehive::bench::bare_queue<beehive::message>;
+using spsc_ring = beehive::bench::spsc_ring<beehive::message, inbox_capacity>;
+
 // The sequence number a producer gives each message, so that the consumer can check order.
 // It travels in resource_version: a short string (no allocation), a field the library does
 // not interpret.
@@ -44,7 +59,8 @@ void tag(beehive::message& m, std::uint64_t seq) {
   std::array<char, 24> buf{};
   auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), seq);
   (void)ec;
-  m.header.resource_version.assign(buf.data(), end);
+  // (pointer, length): std::string and the library's inline strings both take it.
+  m.header.resource_version.assign(buf.data(), static_cast<std::size_t>(end - buf.data()));
 }
 
 bool read_tag(const beehive::message& m, std::uint64_t& seq) {
@@ -52,6 +68,25 @@ bool read_tag(const beehive::message& m, std::uint64_t& seq) {
   auto [ptr, ec] = std::from_chars(rv.data(), rv.data() + rv.size(), seq);
   return ec == std::errc{} && ptr == rv.data() + rv.size();
 }
+
+// A message id kept by value without allocating (an id has 36 characters, more than a
+// std::string holds without allocating), to match a reply's parent id against.
+class id_copy {
+ public:
+  template <class String>
+  explicit id_copy(const String& id) : size_(std::min<std::size_t>(id.size(), capacity)) {
+    std::memcpy(buf_.data(), id.data(), size_);
+  }
+  template <class String>
+  bool matches(const String& id) const {
+    return std::string_view(id.data(), id.size()) == std::string_view(buf_.data(), size_);
+  }
+
+ private:
+  static constexpr std::size_t capacity = 64;
+  std::array<char, capacity> buf_{};
+  std::size_t size_;
+};
 
 // "<prefix><i>". (Not `"p" + std::to_string(i)`: g++ 12 gives a false -Wrestrict on it.)
 std::string numbered(std::string_view prefix, std::size_t i) {
@@ -69,71 +104,222 @@ bool add(beehive::context& ctx, const std::string& name, const std::string& grou
   return true;
 }
 
-// A consumer module that receives `expected` messages from `producers` producers (each
-// producer's source is "p<i>") and checks per-producer order and count.
+double per(std::uint64_t n, std::uint64_t d) {
+  return d == 0 ? -1.0 : round_to(static_cast<double>(n) / static_cast<double>(d), 3);
+}
+
+// Where a measured phase starts. Every thread of the scenario is created and builds what it
+// needs first (its setup), then says so and waits; the caller waits for all of them, takes the
+// start snapshot and lets them go. So neither the setup's time nor its allocations count.
+class start_gate {
+ public:
+  struct snapshot {
+    std::uint64_t allocs;
+    double cpu;
+    clock::time_point time;
+  };
+
+  explicit start_gate(std::size_t threads) : ready_(static_cast<std::ptrdiff_t>(threads)) {}
+  /// In each of the `threads` threads: setup done; returns at the start.
+  void arrive_and_wait() {
+    ready_.count_down();
+    go_.wait();
+  }
+  /// In the caller: waits for every thread, takes the snapshot, starts the threads.
+  snapshot open() {
+    ready_.wait();
+    const snapshot s{beehive::bench::allocations(), beehive::bench::cpu_seconds(), clock::now()};
+    go_.count_down();
+    return s;
+  }
+
+ private:
+  std::latch ready_;
+  std::latch go_{1};
+};
+
+// What one measured phase (one scenario over one transport) gave.
+struct phase_result {
+  std::uint64_t received = 0;
+  std::uint64_t errors = 0;
+  std::uint64_t allocs = 0;  // heap allocations of the whole process in the phase
+  double seconds = 0;        // from the start to the last message received
+  double send_seconds = 0;   // from the start to the last send returning
+  double cpu = 0;            // CPU time of the whole process in the phase
+
+  [[nodiscard]] double rate() const {
+    return seconds > 0 ? static_cast<double>(received) / seconds : 0.0;
+  }
+  // Takes the end snapshot: call when every thread of the phase has been joined.
+  void finish(const start_gate::snapshot& start, clock::time_point last) {
+    allocs = beehive::bench::allocations() - start.allocs;
+    cpu = beehive::bench::cpu_seconds() - start.cpu;
+    seconds = std::chrono::duration<double>(last - start.time).count();
+  }
+};
+
+// Checks that each producer's messages come in order (producer i's source is "p<i>" when there
+// are several) and tagged.
+class order_check {
+ public:
+  explicit order_check(std::size_t producers) : next_(producers, 0) {}
+  bool operator()(const beehive::message& m) {
+    const std::size_t producers = next_.size();
+    std::size_t p = 0;
+    if (producers > 1) {
+      const auto& src = m.route.source;
+      p = src.size() >= 2 ? static_cast<std::size_t>(src.data()[1] - '0') : producers;
+    }
+    if (p >= producers) return false;
+    std::uint64_t seq = 0;
+    if (!read_tag(m, seq) || seq != next_[p]) {
+      next_[p] = seq + 1;
+      return false;
+    }
+    ++next_[p];
+    return true;
+  }
+
+ private:
+  std::vector<std::uint64_t> next_;
+};
+
 struct consumer_result {
   std::uint64_t received = 0;
   std::uint64_t errors = 0;  // non-ok receive results, order violations, untagged messages
   clock::time_point last{};
 };
 
-void consume(beehive::context& ctx, const std::string& name, std::uint64_t expected,
-             std::size_t producers, consumer_result& out, beehive::bench::done_flag& done) {
-  std::vector<std::uint64_t> next(producers, 0);
+// Receives up to `expected` messages with `receive(errors, on_message)` (a transport's,
+// below) and checks them.
+template <class Receive>
+void consume(Receive&& receive, std::uint64_t expected, order_check& check, consumer_result& out,
+             beehive::bench::done_flag& done) {
   while (out.received < expected) {
-    auto r = ctx.receive(name);
-    if (!r) {
-      // channel_closed: the scenario gave up waiting (lost messages are counted by the caller).
-      if (r.error() != beehive::errc::channel_closed) ++out.errors;
-      break;
-    }
-    std::uint64_t seq = 0;
-    const auto& src = r->route.source;
-    std::size_t p = 0;
-    if (producers > 1) {
-      p = src.size() >= 2 ? static_cast<std::size_t>(src[1] - '0') : producers;
-    }
-    if (p >= producers || !read_tag(*r, seq) || seq != next[p]) {
-      ++out.errors;
-      if (p < producers) next[p] = seq + 1;
-    } else {
-      ++next[p];
-    }
+    bool ok = true;
+    if (!receive(out.errors, [&](const beehive::message& m) { ok = check(m); })) break;
+    if (!ok) ++out.errors;
     ++out.received;
   }
   out.last = clock::now();
   done.set();
 }
 
-// N producers -> 1 consumer. `prebuilt`: each send is a copy of one prebuilt message;
-// otherwise each send is a fresh `new_message()` with a route.
-json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
-  beehive::context ctx;
-  std::uint64_t setup_errors = 0;
-  if (!add(ctx, "consumer")) ++setup_errors;
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i < producers; ++i) {
-    names.push_back(numbered("p", i));
-    if (!add(ctx, names.back())) ++setup_errors;
-  }
-  const std::uint64_t per_producer = total / producers;
-  const std::uint64_t expected = per_producer * producers;
+// --- Transports: what carries a scenario's messages. The scenario's code (threads, messages,
+// checks) is the same over each, so that their rates compare. ---
 
-  std::latch ready(static_cast<std::ptrdiff_t>(producers + 2));
+// N producers -> the module "consumer", through the global context (the figures of record).
+struct framework_np1c {
+  beehive::context& ctx;
+
+  bool send(beehive::message&& m) { return static_cast<bool>(ctx.send("consumer", std::move(m))); }
+  template <class OnMessage>
+  bool receive(std::uint64_t& errors, OnMessage&& on) {
+    auto r = ctx.receive("consumer");
+    if (!r) {
+      // channel_closed: the scenario gave up waiting (lost messages are counted by the caller).
+      if (r.error() != beehive::errc::channel_closed) ++errors;
+      return false;
+    }
+    on(*r);
+    return true;
+  }
+  void give_up() { (void)ctx.cleanup("consumer"); }  // wakes the consumer with channel_closed
+};
+
+// N producers -> 1 consumer through a baseline queue (`bare_queue` or `spsc_ring`).
+template <class Queue>
+struct baseline_np1c {
+  Queue& queue;
+
+  bool send(beehive::message&& m) { return queue.push(std::move(m)); }
+  template <class OnMessage>
+  bool receive(std::uint64_t& /*errors*/, OnMessage&& on) {
+    auto m = queue.pop();
+    if (!m) return false;  // closed: the scenario gave up waiting
+    on(*m);
+    return true;
+  }
+  void give_up() { queue.close(); }
+};
+
+// send_to_group to the group "fan" of `names`, through the global context.
+struct framework_group {
+  beehive::context& ctx;
+  const std::vector<std::string>& names;
+
+  // False when the send failed; counts a delivery to fewer than all members in `partial`.
+  bool broadcast(beehive::message&& m, std::uint64_t& partial) {
+    auto r = ctx.send_to_group("fan", std::move(m));
+    if (!r) return false;
+    if (r->delivered != names.size() || !r->failed.empty()) ++partial;
+    return true;
+  }
+  template <class OnMessage>
+  bool receive(std::size_t member, std::uint64_t& errors, OnMessage&& on) {
+    auto r = ctx.receive(names[member]);
+    if (!r) {
+      if (r.error() != beehive::errc::channel_closed) ++errors;
+      return false;
+    }
+    on(*r);
+    return true;
+  }
+  void give_up(std::size_t member) { (void)ctx.cleanup(names[member]); }
+};
+
+// A bare_queue per member; the broadcaster pushes a copy to each (the last member takes the
+// original, as send_to_group does).
+struct bare_group {
+  std::vector<std::unique_ptr<bare_queue>> queues;
+
+  bool broadcast(beehive::message&& m, std::uint64_t& partial) {
+    const std::size_t n = queues.size();
+    std::size_t delivered = 0;
+    for (std::size_t i = 0; i + 1 < n; ++i) {
+      if (queues[i]->push(beehive::message(m))) ++delivered;
+    }
+    if (queues[n - 1]->push(std::move(m))) ++delivered;
+    if (delivered != n) ++partial;
+    return true;
+  }
+  template <class OnMessage>
+  bool receive(std::size_t member, std::uint64_t& /*errors*/, OnMessage&& on) {
+    auto m = queues[member]->pop();
+    if (!m) return false;
+    on(*m);
+    return true;
+  }
+  void give_up(std::size_t member) { queues[member]->close(); }
+};
+
+// --- Scenarios ---
+
+// N producers (sources `names`) -> 1 consumer over `tr`, `per_producer` messages each.
+// `prebuilt`: each send is a copy of one prebuilt message; otherwise each send is a fresh
+// `new_message()` with a route.
+template <class Transport>
+phase_result run_np1c(Transport& tr, const std::vector<std::string>& names,
+                      std::uint64_t per_producer, bool prebuilt) {
+  const std::size_t producers = names.size();
+  const std::uint64_t expected = per_producer * producers;
+  start_gate gate(producers + 1);
   consumer_result cres;
   beehive::bench::done_flag consumer_done;
   std::vector<std::uint64_t> send_errors(producers, 0);
 
   std::thread consumer([&] {
-    ready.arrive_and_wait();
-    consume(ctx, "consumer", expected, producers, cres, consumer_done);
+    order_check check(producers);
+    gate.arrive_and_wait();
+    consume([&](std::uint64_t& errors, auto&& on) { return tr.receive(errors, on); }, expected,
+            check, cres, consumer_done);
   });
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < producers; ++i) {
     threads.emplace_back([&, i] {
       const beehive::message proto =
           beehive::new_message().build_router(names[i], "bench", "resource", "insert");
-      ready.arrive_and_wait();
+      gate.arrive_and_wait();
       std::uint64_t errs = 0;
       for (std::uint64_t s = 0; s < per_producer; ++s) {
         beehive::message m;
@@ -144,35 +330,80 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
           m.build_router(names[i], "bench", "resource", "insert");
         }
         tag(m, s);
-        if (!ctx.send("consumer", std::move(m))) ++errs;
+        if (!tr.send(std::move(m))) ++errs;
       }
       send_errors[i] = errs;
     });
   }
-  ready.arrive_and_wait();
-  const double cpu0 = beehive::bench::cpu_seconds();
-  const auto t0 = clock::now();
+  const auto start = gate.open();
   for (auto& t : threads) t.join();
-  if (!consumer_done.wait_for(drain_limit)) {
-    (void)ctx.cleanup("consumer");  // wakes the consumer with channel_closed
-  }
+  if (!consumer_done.wait_for(drain_limit)) tr.give_up();
   consumer.join();
-  const double cpu = beehive::bench::cpu_seconds() - cpu0;
 
-  std::uint64_t errors = setup_errors + cres.errors + (expected - cres.received);
-  for (auto e : send_errors) errors += e;
-  const double secs = std::chrono::duration<double>(cres.last - t0).count();
+  phase_result out;
+  out.finish(start, cres.last);
+  out.received = cres.received;
+  out.errors = cres.errors + (expected - cres.received);
+  for (auto e : send_errors) out.errors += e;
+  return out;
+}
+
+// N producers -> 1 consumer through the framework, then through a bare_queue and (1 -> 1 only)
+// through an spsc_ring, one after the other in this process.
+json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < producers; ++i) names.push_back(numbered("p", i));
+  const std::uint64_t per_producer = total / producers;
+  const std::uint64_t expected = per_producer * producers;
+
+  phase_result ours;
+  {
+    beehive::context ctx;
+    std::uint64_t setup_errors = 0;
+    if (!add(ctx, "consumer")) ++setup_errors;
+    for (const auto& n : names) {
+      if (!add(ctx, n)) ++setup_errors;
+    }
+    framework_np1c tr{ctx};
+    ours = run_np1c(tr, names, per_producer, prebuilt);
+    ours.errors += setup_errors;
+    (void)ctx.cleanup("consumer");
+    for (const auto& n : names) (void)ctx.cleanup(n);
+  }
+  phase_result bare;
+  {
+    bare_queue queue(inbox_capacity);
+    baseline_np1c<bare_queue> tr{queue};
+    bare = run_np1c(tr, names, per_producer, prebuilt);
+  }
+  std::optional<phase_result> ring;
+  if (producers == 1) {
+    spsc_ring queue;
+    baseline_np1c<spsc_ring> tr{queue};
+    ring = run_np1c(tr, names, per_producer, prebuilt);
+  }
+
   json out;
   out["producers"] = producers;
   out["msgs"] = expected;
-  out["received"] = cres.received;
-  out["errors"] = errors;
-  out["seconds"] = round_to(secs, 4);
-  out["msgs_per_s"] = round_to(static_cast<double>(cres.received) / secs, 0);
+  out["received"] = ours.received;
+  out["errors"] = ours.errors;
+  out["seconds"] = round_to(ours.seconds, 4);
+  out["msgs_per_s"] = round_to(ours.rate(), 0);
   // CPU time of all threads per message: what the machine's load cannot inflate much.
-  out["cpu_ns_per_msg"] = round_to(cpu * 1e9 / static_cast<double>(expected), 1);
-  (void)ctx.cleanup("consumer");
-  for (auto& n : names) (void)ctx.cleanup(n);
+  out["cpu_ns_per_msg"] = round_to(ours.cpu * 1e9 / static_cast<double>(expected), 1);
+  out["allocs_per_msg"] = per(ours.allocs, expected);
+  out["bare_msgs_per_s"] = round_to(bare.rate(), 0);
+  out["vs_bare"] = round_to(ours.rate() / bare.rate(), 3);
+  out["bare_allocs_per_msg"] = per(bare.allocs, expected);
+  std::uint64_t baseline_errors = bare.errors;
+  if (ring) {
+    out["ring_msgs_per_s"] = round_to(ring->rate(), 0);
+    out["vs_ring"] = round_to(ours.rate() / ring->rate(), 3);
+    out["ring_allocs_per_msg"] = per(ring->allocs, expected);
+    baseline_errors += ring->errors;
+  }
+  out["baseline_errors"] = baseline_errors;
   return out;
 }
 
@@ -184,9 +415,11 @@ json send_sync_rtt() {
   std::uint64_t errors = 0;
   if (!add(ctx, "requester") || !add(ctx, "responder")) ++errors;
 
+  start_gate gate(2);
   std::atomic<std::uint64_t> resp_errors{0};
   std::thread responder([&] {
     const beehive::content pong("pong");
+    gate.arrive_and_wait();
     for (;;) {
       auto r = ctx.receive("responder");
       if (!r) {
@@ -200,19 +433,19 @@ json send_sync_rtt() {
   std::vector<std::uint64_t> samples;
   samples.reserve(calls);
   std::uint64_t call_errors = 0, timeouts = 0, mismatched = 0;
-  const auto t0 = clock::now();
   std::thread requester([&] {
+    gate.arrive_and_wait();
     for (std::uint64_t i = 0; i < warmup + calls; ++i) {
       beehive::message req =
           beehive::new_message().build_router("requester", "bench", "resource", "query");
-      const std::string id = req.header.id;
+      const id_copy id(req.header.id);
       const auto s = clock::now();
       auto reply = ctx.send_sync("responder", std::move(req), 1s);
       const auto e = clock::now();
       if (!reply) {
         ++call_errors;
         if (reply.error() == beehive::errc::timed_out) ++timeouts;
-      } else if (reply->header.parent_id != id) {
+      } else if (!id.matches(reply->header.parent_id)) {
         ++mismatched;
       }
       if (i >= warmup) {
@@ -221,8 +454,12 @@ json send_sync_rtt() {
       }
     }
   });
+  const auto start = gate.open();
   requester.join();
-  const double secs = seconds_since(t0);
+  const double secs = seconds_since(start.time);
+  // The responder may still be finishing its last send_resp: allocations are read after the
+  // requester alone (the last reply has arrived, so the responder allocates nothing more).
+  const std::uint64_t allocs = beehive::bench::allocations() - start.allocs;
   (void)ctx.cleanup("responder");
   responder.join();
   (void)ctx.cleanup("requester");
@@ -237,82 +474,108 @@ json send_sync_rtt() {
   out["calls_per_s"] = round_to(static_cast<double>(calls + warmup) / secs, 0);
   beehive::bench::add_percentiles(out, samples);
   out["orphan_responses"] = ctx.orphan_responses();
+  // Per call: a request and its reply, warm-up calls included.
+  out["allocs_per_call"] = per(allocs, calls + warmup);
   return out;
 }
 
-// send_to_group to `members` members, `broadcasts` times; every member checks count and order.
-json fan_out(std::size_t members, std::uint64_t broadcasts) {
-  beehive::context ctx;
-  std::uint64_t errors = 0;
-  std::vector<std::string> names;
-  for (std::size_t i = 0; i < members; ++i) {
-    names.push_back(numbered("m", i));
-    if (!add(ctx, names.back(), "fan")) ++errors;
-  }
-  if (!add(ctx, "broadcaster")) ++errors;
-
-  std::latch ready(static_cast<std::ptrdiff_t>(members + 2));
+// send_to_group of `broadcasts` messages to `members` members over `tr`; every member checks
+// count and order.
+template <class Transport>
+phase_result run_fan_out(Transport& tr, std::size_t members, std::uint64_t broadcasts) {
+  start_gate gate(members + 1);
   std::vector<consumer_result> res(members);
   std::vector<beehive::bench::done_flag> done(members);
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < members; ++i) {
     threads.emplace_back([&, i] {
-      ready.arrive_and_wait();
-      consume(ctx, names[i], broadcasts, 1, res[i], done[i]);
+      order_check check(1);
+      gate.arrive_and_wait();
+      consume([&](std::uint64_t& errors, auto&& on) { return tr.receive(i, errors, on); },
+              broadcasts, check, res[i], done[i]);
     });
   }
   std::uint64_t send_errors = 0, partial = 0;
   std::thread broadcaster([&] {
     // One content shared by every message and every member: a broadcast never copies it.
     const beehive::content body("hello");
-    ready.arrive_and_wait();
+    gate.arrive_and_wait();
     for (std::uint64_t s = 0; s < broadcasts; ++s) {
       beehive::message m =
           beehive::new_message().build_router("broadcaster", "fan", "resource", "update");
       m.fill_body(body);
       tag(m, s);
-      auto r = ctx.send_to_group("fan", std::move(m));
-      if (!r) {
-        ++send_errors;
-      } else if (r->delivered != members || !r->failed.empty()) {
-        ++partial;
-      }
+      if (!tr.broadcast(std::move(m), partial)) ++send_errors;
     }
   });
-  ready.arrive_and_wait();
-  const double cpu0 = beehive::bench::cpu_seconds();
-  const auto t0 = clock::now();
+  const auto start = gate.open();
   broadcaster.join();
-  const double send_secs = seconds_since(t0);
+  const double send_secs = seconds_since(start.time);
   const auto deadline = clock::now() + drain_limit;
   for (std::size_t i = 0; i < members; ++i) {
     if (!done[i].wait_for(std::max(deadline - clock::now(), clock::duration{0}))) {
-      (void)ctx.cleanup(names[i]);
+      tr.give_up(i);
     }
   }
   for (auto& t : threads) t.join();
-  const double cpu = beehive::bench::cpu_seconds() - cpu0;
 
-  std::uint64_t delivered = 0;
-  clock::time_point last = t0;
+  phase_result out;
+  clock::time_point last = start.time;
   for (auto& r : res) {
-    delivered += r.received;
-    errors += r.errors + (broadcasts - r.received);
+    out.received += r.received;
+    out.errors += r.errors + (broadcasts - r.received);
     last = std::max(last, r.last);
   }
-  errors += send_errors + partial;
-  const double secs = std::chrono::duration<double>(last - t0).count();
+  out.errors += send_errors + partial;
+  out.finish(start, last);
+  out.send_seconds = send_secs;
+  return out;
+}
+
+// send_to_group to `members` members, `broadcasts` times, through the framework, then through
+// a bare_queue per member.
+json fan_out(std::size_t members, std::uint64_t broadcasts) {
+  const std::uint64_t deliveries = members * broadcasts;
+  phase_result ours;
+  {
+    beehive::context ctx;
+    std::uint64_t setup_errors = 0;
+    std::vector<std::string> names;
+    for (std::size_t i = 0; i < members; ++i) {
+      names.push_back(numbered("m", i));
+      if (!add(ctx, names.back(), "fan")) ++setup_errors;
+    }
+    if (!add(ctx, "broadcaster")) ++setup_errors;
+    framework_group tr{ctx, names};
+    ours = run_fan_out(tr, members, broadcasts);
+    ours.errors += setup_errors;
+    for (auto& n : names) (void)ctx.cleanup(n);
+    (void)ctx.cleanup("broadcaster");
+  }
+  phase_result bare;
+  {
+    bare_group tr;
+    for (std::size_t i = 0; i < members; ++i) {
+      tr.queues.push_back(std::make_unique<bare_queue>(inbox_capacity));
+    }
+    bare = run_fan_out(tr, members, broadcasts);
+  }
+
   json out;
   out["members"] = members;
   out["broadcasts"] = broadcasts;
-  out["deliveries"] = delivered;
-  out["errors"] = errors;
-  out["seconds"] = round_to(secs, 4);
-  out["send_seconds"] = round_to(send_secs, 4);
-  out["deliveries_per_s"] = round_to(static_cast<double>(delivered) / secs, 0);
-  out["cpu_ns_per_delivery"] = round_to(cpu * 1e9 / static_cast<double>(members * broadcasts), 1);
-  for (auto& n : names) (void)ctx.cleanup(n);
-  (void)ctx.cleanup("broadcaster");
+  out["deliveries"] = ours.received;
+  out["errors"] = ours.errors;
+  out["seconds"] = round_to(ours.seconds, 4);
+  out["send_seconds"] = round_to(ours.send_seconds, 4);
+  out["deliveries_per_s"] = round_to(ours.rate(), 0);
+  out["cpu_ns_per_delivery"] = round_to(ours.cpu * 1e9 / static_cast<double>(deliveries), 1);
+  // Per delivered message (each member's copy is a message).
+  out["allocs_per_msg"] = per(ours.allocs, deliveries);
+  out["bare_deliveries_per_s"] = round_to(bare.rate(), 0);
+  out["vs_bare"] = round_to(ours.rate() / bare.rate(), 3);
+  out["bare_allocs_per_msg"] = per(bare.allocs, deliveries);
+  out["baseline_errors"] = bare.errors;
   return out;
 }
 
@@ -328,11 +591,13 @@ json group_sync(std::size_t members, std::uint64_t max_ops, std::chrono::seconds
   }
   if (!add(ctx, "requester")) ++errors;
 
+  start_gate gate(members + 1);
   std::atomic<std::uint64_t> resp_errors{0};
   std::vector<std::thread> threads;
   for (std::size_t i = 0; i < members; ++i) {
     threads.emplace_back([&, i] {
       const beehive::content pong("pong");
+      gate.arrive_and_wait();
       for (;;) {
         auto r = ctx.receive(names[i]);
         if (!r) {
@@ -347,9 +612,9 @@ json group_sync(std::size_t members, std::uint64_t max_ops, std::chrono::seconds
   std::vector<std::uint64_t> samples;
   samples.reserve(max_ops);
   std::uint64_t ops = 0, call_errors = 0, incomplete = 0, wrong_count = 0;
-  const auto t0 = clock::now();
   std::thread requester([&] {
-    const auto end = t0 + max_time;
+    gate.arrive_and_wait();
+    const auto end = clock::now() + max_time;
     while (ops < max_ops && clock::now() < end) {
       beehive::message req =
           beehive::new_message().build_router("requester", "gs", "resource", "query");
@@ -368,8 +633,12 @@ json group_sync(std::size_t members, std::uint64_t max_ops, std::chrono::seconds
       ++ops;
     }
   });
+  const auto start = gate.open();
   requester.join();
-  const double secs = seconds_since(t0);
+  const double secs = seconds_since(start.time);
+  // Read before the members are stopped; a member still finishing its last send_resp may add
+  // an allocation or two (out of several per op).
+  const std::uint64_t allocs = beehive::bench::allocations() - start.allocs;
   for (auto& n : names) (void)ctx.cleanup(n);
   for (auto& t : threads) t.join();
   (void)ctx.cleanup("requester");
@@ -383,6 +652,8 @@ json group_sync(std::size_t members, std::uint64_t max_ops, std::chrono::seconds
   out["ops_per_s"] = round_to(static_cast<double>(ops) / secs, 0);
   beehive::bench::add_percentiles(out, samples);
   out["orphan_responses"] = ctx.orphan_responses();
+  // Per op: the request, its copy to each member and their replies.
+  out["allocs_per_op"] = per(allocs, ops);
   return out;
 }
 
