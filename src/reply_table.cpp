@@ -4,6 +4,7 @@
 #include <array>
 #include <deque>
 #include <functional>
+#include <memory_resource>
 #include <unordered_map>
 
 #include "endpoint.hpp"
@@ -34,9 +35,12 @@ struct reply_table::impl {
     std::weak_ptr<endpoint> origin;  // a requester of another process
     const endpoint* origin_key = nullptr;
   };
+  // Why a pool per shard: every send_sync inserts and erases one entry with a 36-byte key;
+  // from the pool (guarded by the shard lock) both come back without calling malloc.
   struct shard {
     alignas(64) std::mutex mu;
-    std::unordered_map<std::string, entry, string_hash, std::equal_to<>> entries;
+    std::pmr::unsynchronized_pool_resource pool;
+    std::pmr::unordered_map<std::pmr::string, entry, string_hash, std::equal_to<>> entries{&pool};
   };
   std::array<shard, shard_count> shards;
   std::atomic<bool> cancelled{false};
@@ -75,22 +79,37 @@ struct reply_table::impl {
 // ---- waiter -----------------------------------------------------------------------------
 
 reply_table::waiter::waiter(reply_table& table, std::size_t members)
-    : table_(table), remaining_(members), members_(members) {
+    : table_(table), count_(members), remaining_(members) {
   // Room is made here, by the waiting thread, not by the replying one.
-  order_.reserve(members);
-  ids_.reserve(members);
+  if (members > 1) {
+    more_.resize(members - 1);
+    order_.reserve(members - 1);
+    more_ids_.reserve(members - 1);
+  }
   if (members == 0) done_.store(true, std::memory_order_relaxed);
 }
 
 reply_table::waiter::~waiter() {
   // Withdraws every id still registered. Each shard lock is taken even when the entry is gone:
   // a `deliver` that found it may still be notifying this waiter under that lock.
-  for (const auto& id : ids_) {
+  auto withdraw = [&](std::string_view id) {
     auto& sh = table_.impl_->shard_of(id);
     std::lock_guard lk(sh.mu);
     auto it = sh.entries.find(id);
     if (it != sh.entries.end() && it->second.local == this) sh.entries.erase(it);
-  }
+  };
+  if (has_first_id_) withdraw(first_id());
+  for (const auto& id : more_ids_) withdraw(id);
+}
+
+std::vector<std::size_t> reply_table::waiter::arrival_order() const {
+  std::vector<std::size_t> out;
+  const std::size_t settled = count_ - remaining_;
+  out.reserve(settled);
+  // The first settled member is kept apart (inline); `order_` holds the rest in order.
+  if (settled > 0) out.push_back(first_order_);
+  out.insert(out.end(), order_.begin(), order_.end());
+  return out;
 }
 
 expected<void> reply_table::waiter::expect(std::string_view request_id, std::size_t member,
@@ -108,23 +127,37 @@ expected<void> reply_table::waiter::expect(std::string_view request_id, std::siz
     e.member = member;
     e.target = target;
     // A second wait on one id replaces the first; the first then ends by its timeout.
-    sh.entries.insert_or_assign(std::string(request_id), std::move(e));
+    sh.entries.insert_or_assign(std::pmr::string(request_id, &sh.pool), std::move(e));
   }
-  ids_.emplace_back(request_id);
+  if (!has_first_id_) {
+    has_first_id_ = true;
+    if (request_id.size() <= first_id_buf_.size() && !request_id.empty()) {
+      std::copy(request_id.begin(), request_id.end(), first_id_buf_.begin());
+      first_id_len_ = request_id.size();
+    } else {
+      first_id_long_.assign(request_id);
+    }
+  } else {
+    more_ids_.emplace_back(request_id);
+  }
   return {};
 }
 
 bool reply_table::waiter::settle_locked(std::size_t member, std::optional<message>& reply,
                                         std::error_code why) {
-  if (closed_ || member >= members_.size() || members_[member].settled) return false;
-  auto& m = members_[member];
+  if (closed_ || member >= count_ || this->member(member).settled) return false;
+  auto& m = this->member(member);
   m.settled = true;
   if (reply) {
     m.reply.emplace(std::move(*reply));
   } else {
     m.error = why;
   }
-  order_.push_back(member);
+  if (remaining_ == count_) {
+    first_order_ = member;
+  } else {
+    order_.push_back(member);
+  }
   if (--remaining_ == 0) {
     done_.store(true, std::memory_order_release);
     if (sleeping_) cv_.notify_all();
@@ -151,7 +184,8 @@ void reply_table::waiter::wait_until(clock::time_point deadline) {
 }
 
 expected<message> reply_table::waiter::take(std::size_t member) {
-  auto& m = members_.at(member);
+  if (member >= count_) return unexpected(errc::invalid_argument);
+  auto& m = this->member(member);
   if (m.reply) {
     expected<message> out(std::move(*m.reply));
     m.reply.reset();
@@ -207,7 +241,7 @@ void reply_table::expect_remote(std::string_view request_id, std::weak_ptr<endpo
     impl::entry e;
     e.origin = std::move(origin);
     e.origin_key = key;
-    sh.entries.insert_or_assign(std::string(request_id), std::move(e));
+    sh.entries.insert_or_assign(std::pmr::string(request_id, &sh.pool), std::move(e));
   }
   std::string evict;
   {

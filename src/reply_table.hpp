@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -64,7 +65,7 @@ class reply_table {
     /// nothing came).
     [[nodiscard]] expected<message> take(std::size_t member);
     /// After `wait_until`: members in the order their replies or errors came.
-    [[nodiscard]] const std::vector<std::size_t>& arrival_order() const noexcept { return order_; }
+    [[nodiscard]] std::vector<std::size_t> arrival_order() const;
 
    private:
     friend class reply_table;
@@ -75,17 +76,35 @@ class reply_table {
     };
     // Called with mu_ held; false if the member was already settled or the waiter closed.
     bool settle_locked(std::size_t member, std::optional<message>& reply, std::error_code why);
+    [[nodiscard]] member_state& member(std::size_t i) noexcept {
+      return i == 0 ? first_ : more_[i - 1];
+    }
 
     reply_table& table_;
     std::mutex mu_;
     std::condition_variable cv_;
     bool sleeping_ = false;
     bool closed_ = false;
+    const std::size_t count_;
     std::size_t remaining_;
     std::atomic<bool> done_{false};
-    std::vector<member_state> members_;
+    // Why the first member and its id are stored inline: a `send_sync` (one member) then
+    // allocates nothing here; only groups use the vectors.
+    member_state first_;
+    std::vector<member_state> more_;
+    std::size_t first_order_ = 0;
     std::vector<std::size_t> order_;
-    std::vector<std::string> ids_;  // registered ids, withdrawn by the destructor
+    // Registered ids, withdrawn by the destructor. The first one inline when it fits (a UUID
+    // does not fit std::string's inline buffer).
+    std::array<char, 48> first_id_buf_{};
+    std::size_t first_id_len_ = 0;
+    std::string first_id_long_;
+    bool has_first_id_ = false;
+    std::vector<std::string> more_ids_;
+    [[nodiscard]] std::string_view first_id() const noexcept {
+      return first_id_len_ > 0 ? std::string_view(first_id_buf_.data(), first_id_len_)
+                               : std::string_view(first_id_long_);
+    }
   };
 
   reply_table();
