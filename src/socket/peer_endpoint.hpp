@@ -32,8 +32,6 @@ class peer_endpoint final : public endpoint {
   void close(std::vector<message>& dropped) override;
   void discard(std::vector<message>& dropped) override { close(dropped); }
 
-  [[nodiscard]] const std::shared_ptr<connection>& conn() const noexcept { return conn_; }
-
  private:
   const std::shared_ptr<connection> conn_;
   std::atomic<bool> closed_{false};
