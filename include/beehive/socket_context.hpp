@@ -34,8 +34,10 @@ struct socket_stats {
   std::uint64_t unknown_destination = 0;   ///< records for a module nobody hosts
   std::uint64_t undeliverable = 0;         ///< records whose delivery failed (full, closed, ...)
   std::uint64_t forwarded = 0;             ///< records handed to a module or another peer
-  std::uint64_t replies_routed = 0;        ///< replies handed to a waiting send_sync here
-  std::uint64_t orphan_replies = 0;        ///< replies nobody waited for
+  /// Replies read from a connection and handed on by the reply table (to a call waiting here,
+  /// or to the requester's connection).
+  std::uint64_t replies_routed = 0;
+  std::uint64_t orphan_replies = 0;  ///< replies read from a connection that nobody waited for
 };
 
 /// Settings of a socket context that are not in `socket_module.yaml`.

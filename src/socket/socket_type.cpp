@@ -79,6 +79,8 @@ expected<void> socket_type::host(hosted_endpoint& ep) {
   if (!self) return unexpected(errc::not_connected);
   if (ep.serves) {
     if (auto r = listen(); !r) return r;
+    std::lock_guard lock(mu_);
+    server_ep_ = &ep;
   }
   if (ep.connects) {
     if (auto r = connect(self, generation); !r) {
@@ -102,15 +104,20 @@ expected<void> socket_type::host(hosted_endpoint& ep) {
 
 void socket_type::unhost(hosted_endpoint& ep) {
   std::shared_ptr<connection> link;
+  bool was_server = false;
   {
     std::lock_guard lock(mu_);
     ++ep.generation;
     link = std::move(ep.link);
     ep.link.reset();
+    // Only the endpoint that listens now: an endpoint replaced by a newer one of the same
+    // module must not close the newer one's listener.
+    was_server = server_ep_ == &ep;
+    if (was_server) server_ep_ = nullptr;
   }
   cv_.notify_all();
   if (link) link->wire.shutdown();
-  if (ep.serves) stop_listening();
+  if (was_server) stop_listening();
 }
 
 // ---- client side ----------------------------------------------------------------------------
@@ -490,7 +497,7 @@ void socket_type::route(const std::shared_ptr<connection>& c, message&& msg) {
     if (waited) counters_->replies_routed.fetch_sub(1, std::memory_order_relaxed);
     if (r.error() == make_error_code(errc::orphan_response)) {
       bump(counters_->orphan_replies);
-      log().warn("socket: reply to {} from '{}': nobody waits for it", parent, c->owner);
+      log().debug("socket: reply to {}: nobody waits for it", parent);
     } else {
       bump(counters_->undeliverable);
       log().warn("socket: reply to {} not forwarded: {}", parent, r.error().message());

@@ -116,6 +116,7 @@ class socket_type final : public context_type, public std::enable_shared_from_th
   std::vector<worker> workers_;
   bool stopped_ = false;
 
+  const hosted_endpoint* server_ep_ = nullptr;  // the server module that listens now
   int listen_fd_ = -1;
   bool listening_ = false;
   std::string listen_path_;
