@@ -68,6 +68,13 @@ void context::impl::host::remove_peer(std::string_view module, const detail::end
   owner_.reg.remove_peer(module, ep);
 }
 
+void context::impl::host::cleanup(std::string_view module, const detail::endpoint& ep) {
+  if (owner_.reg.find(module).get() != &ep) return;
+  std::vector<message> dropped;
+  (void)owner_.reg.cleanup(module, dropped);
+  owner_.settle_dropped(dropped, errc::channel_closed);
+}
+
 context::impl& context_impl(context& ctx) noexcept { return *ctx.impl_; }
 
 namespace detail {

@@ -31,6 +31,7 @@ struct context::impl {
                                           std::shared_ptr<detail::endpoint> ep,
                                           const std::vector<std::string>& groups) override;
     void remove_peer(std::string_view module, const detail::endpoint& ep) override;
+    void cleanup(std::string_view module, const detail::endpoint& ep) override;
     [[nodiscard]] detail::membership members() const override { return owner_.reg.members(); }
     [[nodiscard]] bool cancelled() const noexcept override { return owner_.stop.stop_requested(); }
 

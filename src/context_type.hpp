@@ -58,6 +58,11 @@ class type_host {
   /// Removes the peer `module` if its endpoint is still `ep` (a newer connection's peer of the
   /// same name is kept). Its routing goes; later sends get `module_not_found`.
   virtual void remove_peer(std::string_view module, const endpoint& ep) = 0;
+  /// Cleans up (as `context::cleanup`) a module of this type whose endpoint is still `ep` and
+  /// that the type can no longer serve (a socket client module whose connection dropped): it
+  /// leaves its groups and its endpoint is closed, so that adding it again (a core's reconnect)
+  /// reaches the type (`endpoint::reopen` or `make_endpoint`).
+  virtual void cleanup(std::string_view module, const endpoint& ep) = 0;
   /// The modules and groups now registered.
   [[nodiscard]] virtual membership members() const = 0;
   /// True once the context is cancelled.

@@ -15,7 +15,7 @@ namespace beehive::detail {
 ///
 /// A send through it: one virtual call, then the inbox's producer lock; the message is moved
 /// once, into the inbox's ring.
-class inbox_endpoint final : public endpoint {
+class inbox_endpoint : public endpoint {
  public:
   explicit inbox_endpoint(const module_info& info) : endpoint(info.name), box_(info.inbox) {}
 

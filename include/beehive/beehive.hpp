@@ -9,3 +9,5 @@
 #include "beehive/message.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
+#include "beehive/socket_config.hpp"
+#include "beehive/socket_context.hpp"

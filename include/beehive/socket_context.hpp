@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "beehive/errc.hpp"
 #include "beehive/message_context.hpp"
 #include "beehive/socket_config.hpp"
 
@@ -33,8 +34,10 @@ struct socket_stats {
   std::uint64_t unknown_destination = 0;   ///< records for a module nobody hosts
   std::uint64_t undeliverable = 0;         ///< records whose delivery failed (full, closed, ...)
   std::uint64_t forwarded = 0;             ///< records handed to a module or another peer
-  std::uint64_t replies_routed = 0;        ///< replies handed to a waiting send_sync here
-  std::uint64_t orphan_replies = 0;        ///< replies nobody waited for
+  /// Replies read from a connection and handed on by the reply table (to a call waiting here,
+  /// or to the requester's connection).
+  std::uint64_t replies_routed = 0;
+  std::uint64_t orphan_replies = 0;  ///< replies read from a connection that nobody waited for
 };
 
 /// Settings of a socket context that are not in `socket_module.yaml`.
@@ -46,83 +49,74 @@ struct socket_options {
   std::chrono::milliseconds reconnect_max{2000};
 };
 
+namespace detail {
+class socket_type;
+}
+
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a
-/// unix socket, speaking Go beehive's wire format.
+/// unix socket, speaking Go beehive's wire format. This class is its handle: it starts the
+/// server, stops the type, and tells who is connected. Messages go through the `context`.
 ///
-/// One class plays both roles, as the config says:
+/// One type plays both roles, as the config says:
 /// - **server**: when the config has a `server: true` entry, `listen()` (or adding the module of
 ///   that entry) listens on its address. A client that handshakes (and is listed in the config)
-///   becomes a *peer module* of this process: `send`, `send_sync`, groups and replies reach it.
+///   becomes a *peer module* of the context: `send`, `send_sync`, groups and replies reach it.
 /// - **client**: adding a module that has a client entry (`server: false`) hosts its inbox
 ///   here, connects to the server, handshakes and learns the server's modules and groups,
-///   which become peer modules of this process. When the connection drops the module's inbox
-///   is closed (its `start` returns) and the core re-adds it, which reconnects with backoff.
+///   which become peer modules of the context. When the connection drops the module is cleaned
+///   up (its `start` returns) and the core re-adds it, which reconnects with backoff.
 ///
-/// Every record read is routed: a reply someone here waits for goes to that waiter; anything
-/// else goes to its destination (a module of this process, or another peer). A message to a
-/// peer that is not connected fails with `not_connected`. Thread-safe.
+/// A peer module lives as long as its connection: once the connection ends, its callers
+/// waiting on it fail with `not_connected` and its name is gone (`module_not_found`).
+/// Thread-safe. The handle stays valid after its context is gone: the calls then fail or
+/// answer empty.
 ///
 /// @code
 /// beehive::context ctx;
 /// auto cfg = beehive::load_socket_config_from_env();
-/// auto sock = std::make_shared<beehive::socket_context>(ctx, *cfg);
-/// (void)ctx.register_type("unixpacket", sock);
+/// auto sock = beehive::register_socket_context(ctx, *cfg);
 /// (void)ctx.add_module({.name = "remotemod", .type = "unixpacket", .remote = true});
+/// (void)(*sock)->wait_connected("srvmod", std::chrono::seconds(5));
 /// auto r = ctx.send_sync("srvmod", beehive::new_message(), std::chrono::seconds(1));
 /// @endcode
-class socket_context final : public module_context, public message_context {
+class socket_context final {
  public:
-  socket_context(context& ctx, socket_config config, socket_options options = {});
-  /// Stops (see `stop`).
-  ~socket_context() override;
+  /// Use `register_socket_context`, which makes the type and installs it in a context.
+  explicit socket_context(std::shared_ptr<detail::socket_type> type);
+  /// Does not stop the type: the context owns it and stops it when it goes.
+  ~socket_context();
   socket_context(const socket_context&) = delete;
   socket_context& operator=(const socket_context&) = delete;
 
   /// Starts the server of the config's `server: true` entry. Idempotent. `config_error` when
-  /// the config has no server entry; `not_connected`/`invalid_argument` when the address
-  /// cannot be used.
+  /// the config has no server entry; `not_connected` once stopped; `invalid_argument` or
+  /// another socket error when the address cannot be used.
   [[nodiscard]] expected<void> listen();
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread
-  /// this context started. Call it before the `context` goes away. Idempotent.
+  /// the type started; its peers are forgotten. The context's destructor does the same.
+  /// Idempotent; blocks until the threads have ended.
   void stop();
 
   /// True when `module` is a peer module whose connection is up.
   [[nodiscard]] bool connected(std::string_view module) const;
   /// Waits until `connected(module)` or `timeout`; returns whether it is connected.
   [[nodiscard]] bool wait_connected(std::string_view module, duration timeout) const;
-  /// Waits until `module` is not connected (its connection ended) or `timeout`; returns
-  /// whether it is disconnected.
+  /// Waits until `module` is no peer of any connection (its connection ended and the context
+  /// forgot it) or `timeout`; returns whether it is disconnected.
   [[nodiscard]] bool wait_disconnected(std::string_view module, duration timeout) const;
-  /// Names of the peer modules known here (connected or not), sorted.
+  /// Names of the peer modules connected now, sorted.
   [[nodiscard]] std::vector<std::string> peers() const;
   /// The counters.
   [[nodiscard]] socket_stats stats() const;
   /// The configuration in use.
   [[nodiscard]] const socket_config& config() const noexcept;
 
-  [[nodiscard]] expected<void> add_module(const module_info& info) override;
-  [[nodiscard]] expected<void> add_module_group(std::string_view module,
-                                                std::string_view group) override;
-  [[nodiscard]] expected<void> cleanup(std::string_view module) override;
-
-  [[nodiscard]] expected<void> send(std::string_view module, message msg) override;
-  [[nodiscard]] expected<message> receive(std::string_view module) override;
-  [[nodiscard]] expected<message> receive_for(std::string_view module, duration timeout) override;
-  [[nodiscard]] expected<message> send_sync(std::string_view module, message msg,
-                                            duration timeout) override;
-  [[nodiscard]] expected<void> send_resp(message resp) override;
-  [[nodiscard]] expected<group_delivery> send_to_group(std::string_view group,
-                                                       message msg) override;
-  [[nodiscard]] expected<group_replies> send_to_group_sync(std::string_view group, message msg,
-                                                           duration timeout) override;
-
  private:
-  struct impl;
-  std::shared_ptr<impl> impl_;
+  std::shared_ptr<detail::socket_type> type_;
 };
 
-/// Registers a socket context built from `config` with `ctx` under the type `unixpacket` and
-/// returns it. `already_exists` if the type is taken.
+/// Makes the `unixpacket` context type from `config`, installs it in `ctx` and returns its
+/// handle. `already_exists` if the type is installed already.
 [[nodiscard]] expected<std::shared_ptr<socket_context>> register_socket_context(
     context& ctx, socket_config config, socket_options options = {});
 
