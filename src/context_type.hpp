@@ -55,8 +55,9 @@ class type_host {
   [[nodiscard]] virtual expected<void> add_peer(std::string_view module,
                                                 std::shared_ptr<endpoint> ep,
                                                 const std::vector<std::string>& groups) = 0;
-  /// Removes the peer `module` if its endpoint is still `ep` (a newer connection's peer of the
-  /// same name is kept). Its routing goes; later sends get `module_not_found`.
+  /// The peer `module` went away (if its endpoint is still `ep`: a newer connection's peer of
+  /// the same name is kept). It leaves its groups and the module list; its name stays routed to
+  /// `ep`, which answers later sends with `not_connected`, until `add_peer` replaces it.
   virtual void remove_peer(std::string_view module, const endpoint& ep) = 0;
   /// Cleans up (as `context::cleanup`) a module of this type whose endpoint is still `ep` and
   /// that the type can no longer serve (a socket client module whose connection dropped): it

@@ -250,14 +250,15 @@ expected<void> registry::add_peer(std::string_view type, std::string_view module
 }
 
 void registry::remove_peer(std::string_view module, const endpoint& ep) {
-  std::shared_ptr<endpoint> removed;
   std::shared_ptr<const routing> previous;
   {
     std::lock_guard lock(mu_);
     auto m = modules_.find(module);
-    if (m == modules_.end() || m->second.ep.get() != &ep) return;
-    removed = std::move(m->second.ep);
-    modules_.erase(m);
+    if (m == modules_.end() || m->second.ep.get() != &ep || !m->second.live) return;
+    // The name stays known, so that a send reaches the endpoint and hears why it fails
+    // (`not_connected`) instead of `module_not_found`; it leaves its groups and the module list
+    // until the peer joins again (add_peer replaces the endpoint).
+    m->second.live = false;
     leave_groups_locked(module);
     previous = publish_locked();
   }

@@ -213,17 +213,17 @@ TEST_F(socket_pair, SendToUnknownModuleIsModuleNotFound) {
 }
 
 TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
-  // The client process goes away: its peer module goes with its connection; the server gets
-  // an answer at once, never silence.
+  // The client process goes away: its peer module is no longer live; the server gets an
+  // answer at once, never silence.
   cli->stop();
   ASSERT_TRUE(srv->wait_disconnected("remotemod", bound));
   EXPECT_FALSE(server.has_module("remotemod"));
   auto r = server.send("remotemod", new_message());
   ASSERT_FALSE(r);
-  EXPECT_EQ(r.error(), make_error_code(errc::module_not_found));
+  EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
   auto s = server.send_sync("remotemod", new_message(), bound);
   ASSERT_FALSE(s);
-  EXPECT_EQ(s.error(), make_error_code(errc::module_not_found));
+  EXPECT_EQ(s.error(), make_error_code(errc::not_connected));
   EXPECT_EQ(srv->stats().connections_lost, 1U);
   EXPECT_TRUE(srv->peers().empty());
 
@@ -269,7 +269,7 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   ASSERT_FALSE(closed);
   EXPECT_EQ(closed.error(), make_error_code(errc::channel_closed));
   ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
-  EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::module_not_found));
+  EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
   // Re-added while the server is down: it keeps trying in the background.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
   EXPECT_GE(cli->stats().connect_failures, 1U);
