@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+// The whole API of beehive::beehive: messages, contexts, channels, modules and the core.
+// The socket context type is in `beehive/socket.hpp` (target beehive::socket).
+
 #include "beehive/channel_context.hpp"
 #include "beehive/codec.hpp"
 #include "beehive/content.hpp"
@@ -11,5 +14,3 @@
 #include "beehive/message_context.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
-#include "beehive/socket_config.hpp"
-#include "beehive/socket_context.hpp"
