@@ -1,16 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "beehive/core.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
-#include <csignal>
-#include <cstring>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -352,8 +345,11 @@ shutdown_report core::graceful_shutdown() {
 }
 
 shutdown_report core::graceful_shutdown(signal_waiter& waiter) {
-  const int sig = waiter.wait();
-  detail::log().info("got signal {}, shutting down", sig);
+  if (const int sig = waiter.wait(); sig != 0) {
+    detail::log().info("got signal {}, shutting down", sig);
+  } else {
+    detail::log().info("signal waiter stopped, shutting down");
+  }
   return shutdown();
 }
 
@@ -365,78 +361,6 @@ expected<shutdown_report> core::run() {
 }
 
 context& core::ctx() noexcept { return *impl_->shared->ctx; }
-
-// --- signal_waiter ---------------------------------------------------------------------------
-
-namespace {
-
-constexpr std::array<int, 4> waited_signals{SIGINT, SIGHUP, SIGTERM, SIGQUIT};
-
-// The write end of the innermost waiter's pipe; -1 when none.
-std::atomic<int> signal_pipe_write{-1};
-std::mutex waiter_mu;  // serializes construction and destruction of waiters
-
-extern "C" void on_termination_signal(int sig) {
-  const int saved = errno;
-  const int fd = signal_pipe_write.load();
-  if (fd >= 0) {
-    const auto byte = static_cast<unsigned char>(sig);
-    // Async-signal-safe; the pipe is non-blocking, so a full pipe drops the extra signal.
-    [[maybe_unused]] const auto n = ::write(fd, &byte, 1);
-  }
-  errno = saved;
-}
-
-}  // namespace
-
-struct signal_waiter::state {
-  int read_fd = -1;
-  int write_fd = -1;
-  int previous_write_fd = -1;
-  std::array<struct sigaction, waited_signals.size()> previous{};
-};
-
-signal_waiter::signal_waiter() : s_(std::make_unique<state>()) {
-  std::lock_guard lock(waiter_mu);
-  std::array<int, 2> fds{-1, -1};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
-    detail::log().error("signal_waiter: pipe2 failed: {}", std::strerror(errno));
-    return;
-  }
-  s_->read_fd = fds[0];
-  s_->write_fd = fds[1];
-  (void)::fcntl(s_->write_fd, F_SETFL, O_NONBLOCK);
-  s_->previous_write_fd = signal_pipe_write.exchange(s_->write_fd);
-  struct sigaction sa {};
-  sa.sa_handler = on_termination_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
-    ::sigaction(waited_signals[i], &sa, &s_->previous[i]);
-  }
-}
-
-signal_waiter::~signal_waiter() {
-  std::lock_guard lock(waiter_mu);
-  if (s_->read_fd < 0) return;
-  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
-    ::sigaction(waited_signals[i], &s_->previous[i], nullptr);
-  }
-  signal_pipe_write.store(s_->previous_write_fd);
-  ::close(s_->read_fd);
-  ::close(s_->write_fd);
-}
-
-int signal_waiter::wait() {
-  if (s_->read_fd < 0) return 0;
-  for (;;) {
-    unsigned char byte = 0;
-    const auto n = ::read(s_->read_fd, &byte, 1);
-    if (n == 1) return byte;
-    if (n < 0 && errno == EINTR) continue;
-    return 0;
-  }
-}
 
 // --- process-wide core -----------------------------------------------------------------------
 

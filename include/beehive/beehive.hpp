@@ -14,3 +14,4 @@
 #include "beehive/message_context.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
+#include "beehive/signal_waiter.hpp"

@@ -11,6 +11,7 @@
 #include "beehive/context.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
+#include "beehive/signal_waiter.hpp"
 
 namespace beehive {
 
@@ -35,8 +36,6 @@ struct core_options {
   std::function<void(const std::string& module, int attempt, std::chrono::nanoseconds interval)>
       on_restart;
 };
-
-class signal_waiter;
 
 /// What `shutdown` did.
 struct shutdown_report {
@@ -95,7 +94,8 @@ class core {
   /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`. Blocks.
   shutdown_report graceful_shutdown();
   /// As `graceful_shutdown()`, waiting on `waiter`, whose handlers the caller installed earlier
-  /// (so that a signal sent before this call is not lost).
+  /// (so that a signal sent before this call is not lost); `waiter.stop()` from another thread
+  /// also ends the wait and shuts down.
   shutdown_report graceful_shutdown(signal_waiter& waiter);
   /// `start_modules()` then `graceful_shutdown()`.
   [[nodiscard]] expected<shutdown_report> run();
@@ -105,25 +105,6 @@ class core {
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
-};
-
-/// Waits for a termination signal (SIGINT, SIGHUP, SIGTERM, SIGQUIT).
-///
-/// Handlers are installed by the constructor and the previous ones restored by the
-/// destructor, so a signal that arrives between construction and `wait` is not lost.
-class signal_waiter {
- public:
-  signal_waiter();
-  ~signal_waiter();
-  signal_waiter(const signal_waiter&) = delete;
-  signal_waiter& operator=(const signal_waiter&) = delete;
-  /// Blocks until one of the signals arrives; returns its number (0 if the waiter could not be
-  /// set up). Signals are async-signal-safely written to a self-pipe by the handler.
-  int wait();
-
- private:
-  struct state;
-  std::unique_ptr<state> s_;
 };
 
 /// The process-wide core over `default_context()`.
