@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <thread>
@@ -14,6 +15,8 @@
 namespace beehive {
 
 namespace {
+
+using std::chrono::nanoseconds;
 
 std::string describe(const std::exception_ptr& e) {
   if (!e) return "no exception";
@@ -37,6 +40,28 @@ bool default_restart_wait(std::chrono::nanoseconds interval, std::stop_token sto
 
 // Wait before reconnecting a remote module that has no restart policy.
 constexpr std::chrono::nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+
+// A restart wait of `ns` nanoseconds, saturated to [0, max(limit, 0)].
+//
+// Why in double: interval × growth_rate overflows int64 for growth rates a user may well write
+// (1e300, infinity), and converting such a double, or a NaN, to an integer is undefined. So the
+// value is capped while it is still a double and converted only once it is known to fit.
+nanoseconds saturated_wait(double ns, nanoseconds limit) {
+  const nanoseconds cap = std::max(limit, nanoseconds(0));
+  if (!(ns > 0)) return nanoseconds(0);  // negative, zero or NaN
+  if (ns >= static_cast<double>(cap.count())) return cap;
+  return nanoseconds(static_cast<std::int64_t>(ns));
+}
+
+nanoseconds first_restart_wait(const module_restart_policy& p) {
+  return saturated_wait(static_cast<double>(p.interval.count()), p.interval_limit);
+}
+
+nanoseconds next_restart_wait(nanoseconds previous, const module_restart_policy& p) {
+  // `> 1` is false for NaN too: no growth.
+  if (!(p.growth_rate > 1)) return previous;
+  return saturated_wait(static_cast<double>(previous.count()) * p.growth_rate, p.interval_limit);
+}
 
 }  // namespace
 
@@ -98,7 +123,7 @@ void keep_module(const std::shared_ptr<core_shared>& shared,
   const core_options& opts = shared->options;
   const std::optional<module_restart_policy> policy = e->m->restart_policy();
   std::chrono::nanoseconds interval =
-      policy ? std::min(policy->interval, policy->interval_limit) : remote_reconnect_interval;
+      policy ? first_restart_wait(*policy) : remote_reconnect_interval;
   int policy_restarts = 0;
   module_state final_state = module_state::stopped;
 
@@ -156,11 +181,7 @@ void keep_module(const std::shared_ptr<core_shared>& shared,
     }
     if (policy_restart) ++policy_restarts;
     e->restarts.fetch_add(1);
-    if (policy && policy->growth_rate > 1) {
-      const auto grown = std::chrono::nanoseconds(
-          static_cast<std::int64_t>(static_cast<double>(interval.count()) * policy->growth_rate));
-      interval = std::min(grown, policy->interval_limit);
-    }
+    if (policy) interval = next_restart_wait(interval, *policy);
   }
 
   e->state.store(final_state);

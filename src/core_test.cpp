@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <future>
 #include <latch>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -344,6 +345,79 @@ TEST(CoreRestart, IntervalAboveTheLimitIsCapped) {
   (void)get_bounded(handled);
   (void)c.shutdown();
   EXPECT_EQ(f.waits.get(), (std::vector<nanoseconds>{5s}));
+}
+
+// The waits a failing module with `p` (and `restarts` retries) is given, as `on_restart` and
+// `restart_wait` see them; the two must agree.
+std::vector<nanoseconds> observed_waits(nanoseconds interval, double growth_rate, nanoseconds limit,
+                                        int restarts) {
+  restart_fixture f;
+  std::mutex mu;
+  std::vector<nanoseconds> announced;
+  core c(f.ctx, with_wait(f.waits.wait(), [&](const std::string&, int, nanoseconds i) {
+           std::lock_guard lock(mu);
+           announced.push_back(i);
+         }));
+  auto p = f.policy(restart_type::on_failure, restarts);
+  p.interval = interval;
+  p.growth_rate = growth_rate;
+  p.interval_limit = limit;
+  EXPECT_TRUE(c.register_module(f.failing(p)));
+  auto handled = f.handled.get_future();
+  if (!c.start_modules()) return {};
+  (void)get_bounded(handled);
+  (void)c.shutdown();
+  auto waits = f.waits.get();
+  std::lock_guard lock(mu);
+  EXPECT_EQ(waits, announced);
+  return waits;
+}
+
+TEST(CoreRestart, WaitsSaturateAtTheLimitForHugeOrInfiniteGrowth) {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  // 1 s × 1e300 does not fit in int64 nanoseconds: before the fix it became a negative wait.
+  EXPECT_EQ(observed_waits(1s, 1e300, 30s, 4), (std::vector<nanoseconds>{1s, 30s, 30s, 30s}));
+  EXPECT_EQ(observed_waits(1s, inf, 30s, 3), (std::vector<nanoseconds>{1s, 30s, 30s}));
+  EXPECT_EQ(observed_waits(1ns, 1e300, nanoseconds::max(), 3),
+            (std::vector<nanoseconds>{1ns, nanoseconds::max(), nanoseconds::max()}));
+  // Growth near the top of the range: the product passes int64's maximum.
+  EXPECT_EQ(observed_waits(nanoseconds::max() / 2 + 1ns, 2, nanoseconds::max(), 2),
+            (std::vector<nanoseconds>{nanoseconds::max() / 2 + 1ns, nanoseconds::max()}));
+}
+
+TEST(CoreRestart, WaitsStayWithinZeroAndTheLimitForOddPolicies) {
+  constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  struct odd {
+    nanoseconds interval;
+    double growth;
+    nanoseconds limit;
+    std::vector<nanoseconds> expected;
+  };
+  const std::vector<odd> cases{
+      {1s, nan, 30s, {1s, 1s, 1s}},                  // NaN: no growth
+      {1s, -inf, 30s, {1s, 1s, 1s}},                 // negative: no growth
+      {-5s, 2, 30s, {0s, 0s, 0s}},                   // negative interval: no wait
+      {nanoseconds::min(), inf, 30s, {0s, 0s, 0s}},  // × inf is -inf: no wait
+      {0s, inf, 30s, {0s, 0s, 0s}},                  // 0 × inf is NaN: no wait
+      {1min, 2, 5s, {5s, 5s, 5s}},                   // interval above the limit
+      {1s, 2, 0s, {0s, 0s, 0s}},                     // limit 0
+      {1s, 1e300, -1s, {0s, 0s, 0s}},                // negative limit: as 0
+      {nanoseconds::max(),
+       inf,
+       nanoseconds::max(),
+       {nanoseconds::max(), nanoseconds::max(), nanoseconds::max()}},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(::testing::Message() << c.interval.count() << "ns x " << c.growth << " limit "
+                                      << c.limit.count() << "ns");
+    const auto waits = observed_waits(c.interval, c.growth, c.limit, 3);
+    EXPECT_EQ(waits, c.expected);
+    for (const auto w : waits) {
+      EXPECT_GE(w, 0ns);
+      EXPECT_LE(w, std::max(c.limit, 0ns));
+    }
+  }
 }
 
 TEST(CoreRestart, OnFailureDoesNotRestartANormalReturn) {

@@ -33,6 +33,9 @@ struct core_options {
   /// requested during the wait. Tests replace it to run restart sequences without sleeping.
   std::function<bool(std::chrono::nanoseconds interval, std::stop_token stop)> restart_wait;
   /// Observer of every restart wait (module, attempt starting at 1, interval); may be empty.
+  /// Every interval lies in [0, max(interval_limit, 0)], whatever the policy's values: the
+  /// first is the policy's interval and each next one the previous times growth_rate (when
+  /// > 1), both capped at the limit; a negative or NaN result counts as 0.
   std::function<void(const std::string& module, int attempt, std::chrono::nanoseconds interval)>
       on_restart;
 };
