@@ -59,7 +59,10 @@ enum class module_state {
 /// The core (Go's `core` package): the registry of modules, their threads, their restarts,
 /// and the process's shutdown.
 ///
-/// Thread-safe. The destructor shuts down (as `shutdown()`) if modules still run.
+/// Thread-safe. The destructor shuts down (as `shutdown()`) if modules still run, then joins
+/// every module thread the core started, waiting without bound for those that overran the
+/// shutdown deadline: a module that never returns from `start` blocks it. It must not run on a
+/// module's own thread.
 ///
 /// @code
 /// beehive::context ctx;
@@ -93,7 +96,13 @@ class core {
   [[nodiscard]] expected<void> start_modules();
   /// Cancels the context, then stops modules in reverse start order (cleanup, then wait for
   /// `start` to return) within `shutdown_deadline`, and reports who overran it. Idempotent.
+  /// Modules that overran keep running on their threads; `wait_for_modules` waits for them.
   shutdown_report shutdown();
+  /// Blocks until every module thread this core started has ended (`start` returned and no
+  /// restart follows), overrunning ones included, or until `timeout` passes; joins the ended
+  /// threads. Returns true when none is left running (at once when none was started). Does not
+  /// stop anything itself: call it after `shutdown()` to wait for the modules that overran.
+  [[nodiscard]] bool wait_for_modules(std::chrono::nanoseconds timeout);
   /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`. Blocks.
   shutdown_report graceful_shutdown();
   /// As `graceful_shutdown()`, waiting on `waiter`, whose handlers the caller installed earlier
