@@ -17,6 +17,7 @@
 
 #include <atomic>
 #include <beehive/beehive.hpp>
+#include <beehive/socket.hpp>
 #include <chrono>
 #include <cstdarg>
 #include <cstdio>

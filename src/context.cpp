@@ -19,6 +19,7 @@
 #include "context_impl.hpp"
 #include "inbox.hpp"
 #include "log.hpp"
+#include "module_lease.hpp"
 
 namespace beehive {
 
@@ -109,6 +110,13 @@ context::~context() {
   impl_->settle_dropped(dropped, errc::channel_closed);
   // 4. Module threads that still use this context (a core's overran modules) must end first.
   std::unique_lock lock(impl_->leases_mu);
+  if (impl_->leases.find(detail::core_lease_name) != impl_->leases.end()) {
+    // A core that has not shut down still uses this context: waiting would not help.
+    detail::log().critical(
+        "context destroyed under a running core: shut down the core (or destroy it) first");
+    detail::log().flush();
+    std::abort();
+  }
   if (!impl_->leases_cv.wait_for(lock, lease_wait_limit, [&] { return impl_->leases.empty(); })) {
     for (const auto& [name, n] : impl_->leases) {
       detail::log().critical("context destroyed while module {} still runs on it", name);

@@ -1,26 +1,26 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "beehive/core.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <array>
 #include <atomic>
-#include <cerrno>
 #include <condition_variable>
-#include <csignal>
-#include <cstring>
+#include <cstdint>
 #include <exception>
 #include <mutex>
+#include <optional>
+#include <system_error>
 #include <thread>
 #include <utility>
 
 #include "log.hpp"
+#include "module_lease.hpp"
 
 namespace beehive {
 
 namespace {
+
+using std::chrono::nanoseconds;
+using std::chrono::steady_clock;
 
 std::string describe(const std::exception_ptr& e) {
   if (!e) return "no exception";
@@ -33,7 +33,7 @@ std::string describe(const std::exception_ptr& e) {
   }
 }
 
-bool default_restart_wait(std::chrono::nanoseconds interval, std::stop_token stop) {
+bool default_restart_wait(nanoseconds interval, std::stop_token stop) {
   std::mutex mu;
   std::condition_variable_any cv;
   std::unique_lock lock(mu);
@@ -43,21 +43,53 @@ bool default_restart_wait(std::chrono::nanoseconds interval, std::stop_token sto
 }
 
 // Wait before reconnecting a remote module that has no restart policy.
-constexpr std::chrono::nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+constexpr nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+
+// A restart wait of `ns` nanoseconds, saturated to [0, max(limit, 0)].
+//
+// Why in double: interval × growth_rate overflows int64 for growth rates a user may well write
+// (1e300, infinity), and converting such a double, or a NaN, to an integer is undefined. So the
+// value is capped while it is still a double and converted only once it is known to fit.
+nanoseconds saturated_wait(double ns, nanoseconds limit) {
+  const nanoseconds cap = std::max(limit, nanoseconds(0));
+  if (!(ns > 0)) return nanoseconds(0);  // negative, zero or NaN
+  if (ns >= static_cast<double>(cap.count())) return cap;
+  return nanoseconds(static_cast<std::int64_t>(ns));
+}
+
+nanoseconds first_restart_wait(const module_restart_policy& p) {
+  return saturated_wait(static_cast<double>(p.interval.count()), p.interval_limit);
+}
+
+nanoseconds next_restart_wait(nanoseconds previous, const module_restart_policy& p) {
+  // `> 1` is false for NaN too: no growth.
+  if (!(p.growth_rate > 1)) return previous;
+  return saturated_wait(static_cast<double>(previous.count()) * p.growth_rate, p.interval_limit);
+}
+
+// `now + timeout`, or nothing when that does not fit in a time_point (a wait without bound).
+std::optional<steady_clock::time_point> deadline_after(nanoseconds timeout) {
+  const auto now = steady_clock::now();
+  if (timeout > steady_clock::time_point::max() - now) return std::nullopt;
+  return now +
+         std::chrono::duration_cast<steady_clock::duration>(std::max(timeout, nanoseconds(0)));
+}
 
 }  // namespace
 
 namespace detail {
 
-// What a module's keeper thread needs. Shared by the core and the thread, so that a module that
-// overruns the shutdown deadline keeps valid state after the core is gone.
+// What the core and its module threads share.
 struct core_shared {
   core_shared(context& c, core_options o) : ctx(&c), options(std::move(o)) {}
-  context* ctx;
+  context* ctx;  // for the core's own calls; a module thread uses its lease instead
   core_options options;
   // Orders "cancel" against "re-add a remote module": the keeper re-adds under this lock only
-  // when the context is not cancelled, so shutdown's cleanup (after cancel) always sees it.
+  // when shutdown has not begun, so shutdown's cleanup (after cancel) always sees it.
   std::mutex lifecycle;
+  // Set (under `lifecycle`) by shutdown before it cancels the context. A keeper whose `start`
+  // returns after that ends without touching the context again.
+  std::atomic<bool> stopping{false};
 };
 
 struct module_entry {
@@ -68,8 +100,9 @@ struct module_entry {
   std::atomic<module_state> state{module_state::registered};
   std::atomic<int> restarts{0};
   bool started = false;  // guarded by the core's mutex
-  std::thread thread;    // guarded by the core's mutex
+  std::thread thread;    // guarded by the core's mutex; joined by whoever takes it out
 
+  // Set when the keeper is done with the module and the context: the thread only returns after.
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
@@ -78,6 +111,22 @@ struct module_entry {
   [[nodiscard]] module_info info() const {
     return module_info{
         .name = name, .type = options.type, .remote = remote(), .inbox = options.inbox};
+  }
+  void mark_done() {
+    {
+      std::lock_guard lock(done_mu);
+      done = true;
+    }
+    done_cv.notify_all();
+  }
+  // Waits for `done` until `deadline` (without bound when there is none).
+  bool wait_done(const std::optional<steady_clock::time_point>& deadline) {
+    std::unique_lock lock(done_mu);
+    if (!deadline) {
+      done_cv.wait(lock, [&] { return done; });
+      return true;
+    }
+    return done_cv.wait_until(lock, *deadline, [&] { return done; });
   }
 };
 
@@ -98,86 +147,89 @@ expected<void> join_context(context& ctx, const module_entry& e) {
   return {};
 }
 
-// The life of one module on its thread (Go's moduleKeeper / localModuleKeeper).
-void keep_module(const std::shared_ptr<core_shared>& shared,
-                 const std::shared_ptr<module_entry>& e) {
-  context& ctx = *shared->ctx;
-  const core_options& opts = shared->options;
-  const std::optional<module_restart_policy> policy = e->m->restart_policy();
-  std::chrono::nanoseconds interval =
-      policy ? std::min(policy->interval, policy->interval_limit) : remote_reconnect_interval;
+// Runs the module, restarting it as its policy says (Go's moduleKeeper / localModuleKeeper);
+// returns its final state. Uses no context but `ctx`, which the caller's lease keeps alive.
+module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
+  const core_options& opts = shared.options;
+  const std::optional<module_restart_policy> policy = e.m->restart_policy();
+  nanoseconds interval = policy ? first_restart_wait(*policy) : remote_reconnect_interval;
   int policy_restarts = 0;
-  module_state final_state = module_state::stopped;
 
   for (;;) {
-    e->state.store(module_state::running);
+    e.state.store(module_state::running);
     std::exception_ptr error;
     try {
-      e->m->start(ctx);
+      e.m->start(ctx);
     } catch (...) {
       error = std::current_exception();
-      detail::log().error("module {} failed: {}", e->name, describe(error));
+      detail::log().error("module {} failed: {}", e.name, describe(error));
     }
-    final_state = error ? module_state::failed : module_state::stopped;
+    const module_state final_state = error ? module_state::failed : module_state::stopped;
     if (error && !policy && opts.terminate_on_module_exception) {
-      detail::log().critical("module {} threw and terminate_on_module_exception is set", e->name);
+      detail::log().critical("module {} threw and terminate_on_module_exception is set", e.name);
       std::terminate();
     }
-    if (ctx.cancelled()) break;
+    // Checked before the context: once shutdown began, the core's state says all there is to
+    // know, and the context is not touched again.
+    if (shared.stopping.load() || ctx.cancelled()) return final_state;
 
     const bool policy_restart =
         policy && (policy->type == restart_type::always || error != nullptr);
     // A remote module's start returns when its connection drops: it reconnects, whatever its
     // policy says about normal returns, and without using up its retries.
-    const bool reconnect = !policy_restart && e->remote() && !error;
-    if (!policy_restart && !reconnect) break;
+    const bool reconnect = !policy_restart && e.remote() && !error;
+    if (!policy_restart && !reconnect) return final_state;
     if (policy_restart && policy->retries > 0 && policy_restarts >= policy->retries) {
-      detail::log().error("module {} gave up after {} restarts", e->name, policy_restarts);
+      detail::log().error("module {} gave up after {} restarts", e.name, policy_restarts);
       if (policy->error_handler) {
         try {
-          policy->error_handler(e->name, error);
+          policy->error_handler(e.name, error);
         } catch (...) {
-          detail::log().error("error handler of module {} threw: {}", e->name,
+          detail::log().error("error handler of module {} threw: {}", e.name,
                               describe(std::current_exception()));
         }
       }
-      break;
+      return final_state;
     }
 
-    const int attempt = e->restarts.load() + 1;
-    if (opts.on_restart) opts.on_restart(e->name, attempt, interval);
-    detail::log().info("module {} restarts in {} ms (attempt {})", e->name,
+    const int attempt = e.restarts.load() + 1;
+    if (opts.on_restart) opts.on_restart(e.name, attempt, interval);
+    detail::log().info("module {} restarts in {} ms (attempt {})", e.name,
                        std::chrono::duration_cast<std::chrono::milliseconds>(interval).count(),
                        attempt);
-    e->state.store(module_state::restarting);
+    e.state.store(module_state::restarting);
     const bool waited = opts.restart_wait ? opts.restart_wait(interval, ctx.stop_token())
                                           : default_restart_wait(interval, ctx.stop_token());
-    if (!waited) break;
-    if (e->remote()) {
-      std::lock_guard lock(shared->lifecycle);
-      if (ctx.cancelled()) break;
-      if (auto r = join_context(ctx, *e); !r) {
-        detail::log().error("module {}: re-adding to the context failed: {}", e->name,
+    if (!waited) return final_state;
+    if (e.remote()) {
+      std::lock_guard lock(shared.lifecycle);
+      if (shared.stopping.load() || ctx.cancelled()) return final_state;
+      if (auto r = join_context(ctx, e); !r) {
+        detail::log().error("module {}: re-adding to the context failed: {}", e.name,
                             r.error().message());
       }
     }
     if (policy_restart) ++policy_restarts;
-    e->restarts.fetch_add(1);
-    if (policy && policy->growth_rate > 1) {
-      const auto grown = std::chrono::nanoseconds(
-          static_cast<std::int64_t>(static_cast<double>(interval.count()) * policy->growth_rate));
-      interval = std::min(grown, policy->interval_limit);
-    }
+    e.restarts.fetch_add(1);
+    if (policy) interval = next_restart_wait(interval, *policy);
   }
+}
 
-  e->state.store(final_state);
-  detail::log().info("module {} {}", e->name,
-                     final_state == module_state::failed ? "failed" : "stopped");
-  {
-    std::lock_guard lock(e->done_mu);
-    e->done = true;
+// The life of one module thread. Every use of the context lies within `lease`.
+void keep_module(core_shared& shared, module_entry& e, detail::module_lease lease) {
+  module_state final_state = module_state::stopped;
+  if (lease) {
+    final_state = run_module(shared, e, *lease.ctx());
+  } else {
+    detail::log().error("module {} not started: its context is going away", e.name);
   }
-  e->done_cv.notify_all();
+  // Why the lease ends before `done`: whoever learns that this thread is done (shutdown,
+  // wait_for_modules, ~core) may let the context go at once.
+  lease.release();
+  e.state.store(final_state);
+  detail::log().info("module {} {}", e.name,
+                     final_state == module_state::failed ? "failed" : "stopped");
+  e.mark_done();
 }
 
 }  // namespace
@@ -194,6 +246,22 @@ struct core::impl {
     return nullptr;
   }
 
+  [[nodiscard]] std::vector<std::shared_ptr<module_entry>> started() const {
+    std::lock_guard lock(mu);
+    return start_order;
+  }
+
+  // Joins the thread of a module whose keeper is done. The thread is taken out under the lock
+  // and joined outside it, so readers are never held up; a second caller finds it gone.
+  void join_done(module_entry& e) {
+    std::thread t;
+    {
+      std::lock_guard lock(mu);
+      t = std::move(e.thread);
+    }
+    if (t.joinable()) t.join();
+  }
+
   std::shared_ptr<core_shared> shared;
   mutable std::mutex mu;
   std::mutex shutdown_mu;  // serializes shutdown calls; not held by readers
@@ -202,6 +270,9 @@ struct core::impl {
   std::vector<std::shared_ptr<module_entry>> start_order;
   bool shut_down = false;
   shutdown_report last_report;
+  // Held from the first start_modules until shutdown ends: the core itself uses the context
+  // (its shutdown cancels and cleans up), so the context's destructor refuses to run under it.
+  detail::module_lease core_lease;
 };
 
 core::core(context& ctx, core_options options)
@@ -214,6 +285,15 @@ core::~core() {
     running = !impl_->shut_down && !impl_->start_order.empty();
   }
   if (running) (void)shutdown();
+  if (!wait_for_modules(nanoseconds(0))) {
+    detail::log().warn("core: waiting for the modules that overran the shutdown deadline");
+  }
+  // Every thread is joined here, an overrunning one as soon as its `start` returns: no module
+  // thread outlives the core, so none can use the core's state or the context after it.
+  for (const auto& e : impl_->started()) {
+    (void)e->wait_done(std::nullopt);
+    impl_->join_done(*e);
+  }
 }
 
 expected<void> core::register_module(std::shared_ptr<module> m, register_options options) {
@@ -276,12 +356,25 @@ expected<void> core::start_modules() {
       return r;
     }
   }
+  if (!to_start.empty() && !impl_->core_lease) {
+    impl_->core_lease = detail::lease_module(ctx, detail::core_lease_name);
+  }
   for (const auto& e : to_start) {
     e->started = true;
     e->state.store(module_state::running);
-    detail::log().info("starting module {}", e->name);
-    e->thread = std::thread([shared = impl_->shared, e] { keep_module(shared, e); });
     impl_->start_order.push_back(e);
+    detail::log().info("starting module {}", e->name);
+    // Taken here, where the context is known to be alive, and handed to the thread.
+    auto lease = detail::lease_module(ctx, e->name);
+    try {
+      e->thread = std::thread([shared = impl_->shared, e, lease = std::move(lease)]() mutable {
+        keep_module(*shared, *e, std::move(lease));
+      });
+    } catch (const std::system_error& ex) {
+      detail::log().error("module {}: cannot start its thread: {}", e->name, ex.what());
+      e->state.store(module_state::failed);
+      e->mark_done();
+    }
   }
   return {};
 }
@@ -296,20 +389,20 @@ shutdown_report core::shutdown() {
     order = impl_->start_order;
   }
   context& ctx = *impl_->shared->ctx;
-  const auto budget = impl_->shared->options.shutdown_deadline;
-  const auto deadline = std::chrono::steady_clock::now() + budget;
+  const auto budget = std::max(impl_->shared->options.shutdown_deadline, nanoseconds(0));
+  const auto deadline = deadline_after(budget);
   // Why a reserve: once a module overruns, the modules after it in stop order would otherwise
   // get no time at all and be reported as overrunning although they stop at once. The last
   // tenth of the budget is kept for them.
-  const auto ordered_deadline = deadline - budget / 10;
+  std::optional<steady_clock::time_point> ordered_deadline;
+  if (deadline) {
+    ordered_deadline = *deadline - std::chrono::duration_cast<steady_clock::duration>(budget / 10);
+  }
   {
     std::lock_guard lifecycle(impl_->shared->lifecycle);
+    impl_->shared->stopping.store(true);
     ctx.cancel();
   }
-  auto wait_done = [](module_entry& e, std::chrono::steady_clock::time_point until) {
-    std::unique_lock done_lock(e.done_mu);
-    return e.done_cv.wait_until(done_lock, until, [&] { return e.done; });
-  };
   auto cleanup = [&](const module_entry& e) {
     detail::log().info("cleanup module {}", e.name);
     (void)ctx.cleanup(e.name);
@@ -317,13 +410,11 @@ shutdown_report core::shutdown() {
   shutdown_report report;
   auto settle = [&](module_entry& e, bool done) {
     if (done) {
-      if (e.thread.joinable()) e.thread.join();
+      impl_->join_done(e);
       report.stopped.push_back(e.name);
     } else {
+      // Its thread keeps running and is joined later, by wait_for_modules or ~core.
       detail::log().warn("module {} did not stop within the shutdown deadline", e.name);
-      // It keeps running on its own; its entry and the core's shared state stay alive through
-      // the thread's shared_ptrs.
-      if (e.thread.joinable()) e.thread.detach();
       report.overran.push_back(e.name);
     }
   };
@@ -332,18 +423,33 @@ shutdown_report core::shutdown() {
   auto it = order.rbegin();
   for (; it != order.rend(); ++it) {
     cleanup(**it);
-    if (!wait_done(**it, ordered_deadline)) break;
+    if (!(*it)->wait_done(ordered_deadline)) break;
     settle(**it, true);
   }
   // A module overran: the order cannot be kept any more, so the rest are cleaned up at once and
   // share what remains of the budget.
   if (it != order.rend()) {
     for (auto rest = std::next(it); rest != order.rend(); ++rest) cleanup(**rest);
-    for (; it != order.rend(); ++it) settle(**it, wait_done(**it, deadline));
+    for (; it != order.rend(); ++it) settle(**it, (*it)->wait_done(deadline));
   }
   std::lock_guard lock(impl_->mu);
   impl_->last_report = report;
+  // From here on the core never touches the context again.
+  impl_->core_lease.release();
   return report;
+}
+
+bool core::wait_for_modules(std::chrono::nanoseconds timeout) {
+  const auto deadline = deadline_after(timeout);
+  bool all_ended = true;
+  for (const auto& e : impl_->started()) {
+    if (e->wait_done(deadline)) {
+      impl_->join_done(*e);
+    } else {
+      all_ended = false;
+    }
+  }
+  return all_ended;
 }
 
 shutdown_report core::graceful_shutdown() {
@@ -352,8 +458,11 @@ shutdown_report core::graceful_shutdown() {
 }
 
 shutdown_report core::graceful_shutdown(signal_waiter& waiter) {
-  const int sig = waiter.wait();
-  detail::log().info("got signal {}, shutting down", sig);
+  if (const int sig = waiter.wait(); sig != 0) {
+    detail::log().info("got signal {}, shutting down", sig);
+  } else {
+    detail::log().info("signal waiter stopped, shutting down");
+  }
   return shutdown();
 }
 
@@ -365,78 +474,6 @@ expected<shutdown_report> core::run() {
 }
 
 context& core::ctx() noexcept { return *impl_->shared->ctx; }
-
-// --- signal_waiter ---------------------------------------------------------------------------
-
-namespace {
-
-constexpr std::array<int, 4> waited_signals{SIGINT, SIGHUP, SIGTERM, SIGQUIT};
-
-// The write end of the innermost waiter's pipe; -1 when none.
-std::atomic<int> signal_pipe_write{-1};
-std::mutex waiter_mu;  // serializes construction and destruction of waiters
-
-extern "C" void on_termination_signal(int sig) {
-  const int saved = errno;
-  const int fd = signal_pipe_write.load();
-  if (fd >= 0) {
-    const auto byte = static_cast<unsigned char>(sig);
-    // Async-signal-safe; the pipe is non-blocking, so a full pipe drops the extra signal.
-    [[maybe_unused]] const auto n = ::write(fd, &byte, 1);
-  }
-  errno = saved;
-}
-
-}  // namespace
-
-struct signal_waiter::state {
-  int read_fd = -1;
-  int write_fd = -1;
-  int previous_write_fd = -1;
-  std::array<struct sigaction, waited_signals.size()> previous{};
-};
-
-signal_waiter::signal_waiter() : s_(std::make_unique<state>()) {
-  std::lock_guard lock(waiter_mu);
-  std::array<int, 2> fds{-1, -1};
-  if (::pipe2(fds.data(), O_CLOEXEC) != 0) {
-    detail::log().error("signal_waiter: pipe2 failed: {}", std::strerror(errno));
-    return;
-  }
-  s_->read_fd = fds[0];
-  s_->write_fd = fds[1];
-  (void)::fcntl(s_->write_fd, F_SETFL, O_NONBLOCK);
-  s_->previous_write_fd = signal_pipe_write.exchange(s_->write_fd);
-  struct sigaction sa {};
-  sa.sa_handler = on_termination_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = SA_RESTART;
-  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
-    ::sigaction(waited_signals[i], &sa, &s_->previous[i]);
-  }
-}
-
-signal_waiter::~signal_waiter() {
-  std::lock_guard lock(waiter_mu);
-  if (s_->read_fd < 0) return;
-  for (std::size_t i = 0; i < waited_signals.size(); ++i) {
-    ::sigaction(waited_signals[i], &s_->previous[i], nullptr);
-  }
-  signal_pipe_write.store(s_->previous_write_fd);
-  ::close(s_->read_fd);
-  ::close(s_->write_fd);
-}
-
-int signal_waiter::wait() {
-  if (s_->read_fd < 0) return 0;
-  for (;;) {
-    unsigned char byte = 0;
-    const auto n = ::read(s_->read_fd, &byte, 1);
-    if (n == 1) return byte;
-    if (n < 0 && errno == EINTR) continue;
-    return 0;
-  }
-}
 
 // --- process-wide core -----------------------------------------------------------------------
 

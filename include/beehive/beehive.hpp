@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+// The whole API of beehive::beehive: messages, the context, modules and the core.
+// The socket context type is in `beehive/socket.hpp` (target beehive::socket).
+
 #include "beehive/codec.hpp"
 #include "beehive/content.hpp"
 #include "beehive/context.hpp"
@@ -9,5 +12,4 @@
 #include "beehive/message.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
-#include "beehive/socket_config.hpp"
-#include "beehive/socket_context.hpp"
+#include "beehive/signal_waiter.hpp"

@@ -11,6 +11,7 @@
 #include "beehive/context.hpp"
 #include "beehive/module.hpp"
 #include "beehive/module_options.hpp"
+#include "beehive/signal_waiter.hpp"
 
 namespace beehive {
 
@@ -32,11 +33,12 @@ struct core_options {
   /// requested during the wait. Tests replace it to run restart sequences without sleeping.
   std::function<bool(std::chrono::nanoseconds interval, std::stop_token stop)> restart_wait;
   /// Observer of every restart wait (module, attempt starting at 1, interval); may be empty.
+  /// Every interval lies in [0, max(interval_limit, 0)], whatever the policy's values: the
+  /// first is the policy's interval and each next one the previous times growth_rate (when
+  /// > 1), both capped at the limit; a negative or NaN result counts as 0.
   std::function<void(const std::string& module, int attempt, std::chrono::nanoseconds interval)>
       on_restart;
 };
-
-class signal_waiter;
 
 /// What `shutdown` did.
 struct shutdown_report {
@@ -57,7 +59,10 @@ enum class module_state {
 /// The core (Go's `core` package): the registry of modules, their threads, their restarts,
 /// and the process's shutdown.
 ///
-/// Thread-safe. The destructor shuts down (as `shutdown()`) if modules still run.
+/// Thread-safe. The destructor shuts down (as `shutdown()`) if modules still run, then joins
+/// every module thread the core started, waiting without bound for those that overran the
+/// shutdown deadline: a module that never returns from `start` blocks it. It must not run on a
+/// module's own thread.
 ///
 /// @code
 /// beehive::context ctx;
@@ -91,11 +96,18 @@ class core {
   [[nodiscard]] expected<void> start_modules();
   /// Cancels the context, then stops modules in reverse start order (cleanup, then wait for
   /// `start` to return) within `shutdown_deadline`, and reports who overran it. Idempotent.
+  /// Modules that overran keep running on their threads; `wait_for_modules` waits for them.
   shutdown_report shutdown();
+  /// Blocks until every module thread this core started has ended (`start` returned and no
+  /// restart follows), overrunning ones included, or until `timeout` passes; joins the ended
+  /// threads. Returns true when none is left running (at once when none was started). Does not
+  /// stop anything itself: call it after `shutdown()` to wait for the modules that overran.
+  [[nodiscard]] bool wait_for_modules(std::chrono::nanoseconds timeout);
   /// Waits for SIGINT, SIGHUP, SIGTERM or SIGQUIT, then `shutdown()`. Blocks.
   shutdown_report graceful_shutdown();
   /// As `graceful_shutdown()`, waiting on `waiter`, whose handlers the caller installed earlier
-  /// (so that a signal sent before this call is not lost).
+  /// (so that a signal sent before this call is not lost); `waiter.stop()` from another thread
+  /// also ends the wait and shuts down.
   shutdown_report graceful_shutdown(signal_waiter& waiter);
   /// `start_modules()` then `graceful_shutdown()`.
   [[nodiscard]] expected<shutdown_report> run();
@@ -105,25 +117,6 @@ class core {
  private:
   struct impl;
   std::unique_ptr<impl> impl_;
-};
-
-/// Waits for a termination signal (SIGINT, SIGHUP, SIGTERM, SIGQUIT).
-///
-/// Handlers are installed by the constructor and the previous ones restored by the
-/// destructor, so a signal that arrives between construction and `wait` is not lost.
-class signal_waiter {
- public:
-  signal_waiter();
-  ~signal_waiter();
-  signal_waiter(const signal_waiter&) = delete;
-  signal_waiter& operator=(const signal_waiter&) = delete;
-  /// Blocks until one of the signals arrives; returns its number (0 if the waiter could not be
-  /// set up). Signals are async-signal-safely written to a self-pipe by the handler.
-  int wait();
-
- private:
-  struct state;
-  std::unique_ptr<state> s_;
 };
 
 /// The process-wide core over `default_context()`.

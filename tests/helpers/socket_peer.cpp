@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket.hpp"
 
 using namespace std::chrono_literals;
 

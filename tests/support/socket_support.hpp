@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket.hpp"
 
 namespace beehive::test {
 

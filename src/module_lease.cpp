@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "module_lease.hpp"
+
+#include <mutex>
+#include <utility>
+
+#include "context_impl.hpp"
+
+namespace beehive::detail {
+
+// A lease is counted in the context (`context::impl::leases`); `~context` waits until every
+// lease is released, so a module thread never uses a destroyed context.
+
+module_lease::module_lease(context& ctx, std::string_view module) : ctx_(&ctx), module_(module) {
+  auto& impl = context_impl(ctx);
+  std::lock_guard lock(impl.leases_mu);
+  ++impl.leases[module_];
+}
+
+module_lease::module_lease(module_lease&& other) noexcept
+    : ctx_(std::exchange(other.ctx_, nullptr)), module_(std::move(other.module_)) {}
+
+module_lease& module_lease::operator=(module_lease&& other) noexcept {
+  if (this != &other) {
+    release();
+    ctx_ = std::exchange(other.ctx_, nullptr);
+    module_ = std::move(other.module_);
+  }
+  return *this;
+}
+
+module_lease::~module_lease() { release(); }
+
+void module_lease::release() noexcept {
+  if (ctx_ == nullptr) return;
+  auto& impl = context_impl(*ctx_);
+  ctx_ = nullptr;
+  {
+    std::lock_guard lock(impl.leases_mu);
+    auto it = impl.leases.find(module_);
+    if (it != impl.leases.end() && --it->second == 0) impl.leases.erase(it);
+    // Notified under the lock: the waiter (~context) may destroy the context as soon as it
+    // sees the count reach zero.
+    impl.leases_cv.notify_all();
+  }
+}
+
+module_lease lease_module(context& ctx, std::string_view module) {
+  return module_lease(ctx, module);
+}
+
+}  // namespace beehive::detail
