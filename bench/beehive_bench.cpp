@@ -205,7 +205,7 @@ json send_sync_rtt() {
     for (std::uint64_t i = 0; i < warmup + calls; ++i) {
       beehive::message req =
           beehive::new_message().build_router("requester", "bench", "resource", "query");
-      const std::string id = req.header.id;
+      const std::string id = req.header.id.str();
       const auto s = clock::now();
       auto reply = ctx.send_sync("responder", std::move(req), 1s);
       const auto e = clock::now();

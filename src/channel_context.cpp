@@ -237,7 +237,7 @@ expected<message> channel_context::send_sync(std::string_view module, message ms
   if (msg.header.id.empty()) msg.header.id = new_uuid();
   msg.header.sync = true;
   // Registered before the request leaves: a reply can come before this thread waits.
-  auto wait = impl_->replies->expect(msg.header.id);
+  auto wait = impl_->replies->expect(msg.header.id.str());
   if (auto r = e->box.push(std::move(msg)); !r) return unexpected(r.error());
   return wait->wait_one(deadline);
 }
@@ -274,7 +274,7 @@ expected<group_replies> channel_context::send_to_group_sync(std::string_view gro
   std::vector<std::string> names;
   names.reserve(members->size());
   for (const auto& m : *members) names.push_back(m->name);
-  auto wait = impl_->replies->expect(msg.header.id, std::move(names), msg.route.source);
+  auto wait = impl_->replies->expect(msg.header.id.str(), std::move(names), msg.route.source.str());
   group_replies out;
   const std::size_t n = members->size();
   for (std::size_t i = 0; i < n; ++i) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <system_error>
 
+#include "beehive/short_string.hpp"
+
 namespace beehive::detail {
 namespace {
 
@@ -235,22 +237,27 @@ class container_stack {
   std::size_t depth_ = 0;
 };
 
-void append_utf8(std::uint32_t cp, std::string& out) {
+// Appends the UTF-8 form of `cp` to `out` (a std::string or a short_string).
+template <class String>
+void append_utf8(std::uint32_t cp, String& out) {
+  char b[4];
+  std::size_t n = 0;
   if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
+    b[n++] = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xC0 | (cp >> 6));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xE0 | (cp >> 12));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xF0 | (cp >> 18));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   }
+  out.append(b, n);
 }
 
 }  // namespace
@@ -564,7 +571,8 @@ std::string sanitize_json_text(std::string_view t) {
   return out;
 }
 
-bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) {
+template <class String>
+bool decode_json_string(std::string_view t, std::size_t& pos, String& out) {
   const std::size_t n = t.size();
   std::size_t i = pos + 1;
   // Fast path: plain ASCII without escapes is copied in one go.
@@ -656,5 +664,15 @@ bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) 
   }
   return false;
 }
+
+// The string types the decoder writes into: std::string and each distinct size of
+// short_string in message_header and message_route. A new field size needs a line here (the
+// linker says so).
+template bool decode_json_string(std::string_view, std::size_t&, std::string&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<16>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<21>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<23>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<31>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<39>&);
 
 }  // namespace beehive::detail

@@ -56,7 +56,10 @@ std::string sanitize_json_text(std::string_view valid_text);
 /// Decodes the JSON string literal whose opening quote is at `text[pos]` into `out` (replacing
 /// its contents) with Go's semantics: escapes resolved, lone surrogates and invalid UTF-8 bytes
 /// become U+FFFD. Advances `pos` past the closing quote. Returns false on malformed input.
-bool decode_json_string(std::string_view text, std::size_t& pos, std::string& out);
+/// `String` is std::string or a message field's short_string (instantiated in json_text.cpp),
+/// so the decoder writes straight into a message without a temporary.
+template <class String>
+bool decode_json_string(std::string_view text, std::size_t& pos, String& out);
 
 inline bool is_json_space(char c) noexcept {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';

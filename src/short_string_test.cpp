@@ -108,7 +108,13 @@ TEST(ShortString, EveryLengthAroundTheBoundaryRoundTrips) {
     EXPECT_EQ(s.str(), v);
     EXPECT_EQ(s.c_str()[len], '\0');
     EXPECT_EQ(s.empty(), len == 0);
+    if (len > 0) {
+      EXPECT_EQ(s[len - 1], v[len - 1]);
+    }
   }
+  medium m("abc");
+  m[1] = 'X';
+  EXPECT_EQ(m, "aXc");
 }
 
 TEST(ShortString, CopyOfAnInlineValueAllocatesNothing) {
@@ -238,6 +244,11 @@ TEST(ShortString, AssignsFromEveryStringType) {
   EXPECT_EQ(s, "abc");
   s.assign(std::string_view("xyz"));
   EXPECT_EQ(s, "xyz");
+  s = std::string_view();  // null data()
+  EXPECT_TRUE(s.empty());
+  s = "x";
+  s.append(std::string_view());
+  EXPECT_EQ(s, "x");
   s.clear();
   EXPECT_TRUE(s.empty());
 }

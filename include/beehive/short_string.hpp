@@ -3,11 +3,14 @@
 
 #include <bit>
 #include <compare>
+#include <concepts>
 #include <cstddef>
 #include <cstring>
 #include <functional>
 #include <iosfwd>
+#include <iterator>
 #include <limits>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -92,7 +95,7 @@ class short_string {
     if (n <= N) {
       // `s` may point into the heap buffer: copy before freeing it.
       char* old = on_heap() ? heap_ptr() : nullptr;
-      std::memmove(buf_, s, n);
+      if (n != 0) std::memmove(buf_, s, n);  // an empty view may have a null data()
       set_inline_size(n);
       delete[] old;
       return *this;
@@ -112,6 +115,12 @@ class short_string {
     return *this;
   }
   short_string& assign(std::string_view s) { return assign(s.data(), s.size()); }
+  /// Replaces the value with the characters of [first, last), as std::string::assign does.
+  template <std::contiguous_iterator It>
+  requires std::same_as < std::iter_value_t<It>,
+  char > short_string& assign(It first, It last) {
+    return assign(std::to_address(first), static_cast<size_type>(last - first));
+  }
 
   /// Appends `n` bytes from `s`; `s` may point into this string. Heap buffers grow by doubling.
   short_string& append(const char* s, size_type n) {
@@ -119,7 +128,7 @@ class short_string {
     if (n > max_size() - old) throw std::length_error("beehive::short_string too long");
     const size_type total = old + n;
     if (total <= N) {
-      std::memmove(buf_ + old, s, n);
+      if (n != 0) std::memmove(buf_ + old, s, n);
       set_inline_size(total);
       return *this;
     }
@@ -187,6 +196,9 @@ class short_string {
   [[nodiscard]] const char* c_str() const noexcept { return data(); }
   [[nodiscard]] size_type size() const noexcept { return on_heap() ? heap_size() : N - tag(); }
   [[nodiscard]] size_type length() const noexcept { return size(); }
+  /// The byte at `i` (unchecked, as std::string's).
+  [[nodiscard]] const char& operator[](size_type i) const noexcept { return data()[i]; }
+  [[nodiscard]] char& operator[](size_type i) noexcept { return data()[i]; }
   [[nodiscard]] bool empty() const noexcept { return tag() == N; }
   [[nodiscard]] static constexpr size_type max_size() noexcept {
     return std::numeric_limits<size_type>::max() / 4;

@@ -213,11 +213,11 @@ struct socket_context::impl {
     address(msg, module);
     if (awaited != nullptr) {
       std::lock_guard lock(conn->pmu);
-      conn->awaiting.insert(msg.header.id);
+      conn->awaiting.insert(msg.header.id.str());
       *awaited = conn;
     }
     auto r = write(conn, msg);
-    if (!r && awaited != nullptr) forget_awaited(*awaited, msg.header.id);
+    if (!r && awaited != nullptr) forget_awaited(*awaited, msg.header.id.str());
     return r;
   }
 
@@ -320,7 +320,7 @@ struct socket_context::impl {
       return false;
     }
     c->peer = m.route.source;
-    if (!bind_peer(m.route.source, c)) {
+    if (!bind_peer(m.route.source.str(), c)) {
       reject_handshake(c, m, "module name is taken by a module of this process");
       return false;
     }
@@ -400,7 +400,7 @@ struct socket_context::impl {
         if (!rt->deliver(std::move(msg))) bump(n.orphan_replies);  // its waiter just gave up
         return;
       }
-      if (auto requester = take_request(msg.header.parent_id)) {
+      if (auto requester = take_request(msg.header.parent_id.str())) {
         if (write(requester, msg)) {
           bump(n.forwarded);
         } else {
@@ -409,7 +409,7 @@ struct socket_context::impl {
         return;
       }
     }
-    const std::string dest = msg.route.destination;
+    const std::string dest = msg.route.destination.str();
     if (dest.empty()) {
       bump(n.unknown_destination);
       detail::log().warn("socket: record {} from '{}' has no destination; dropped", msg.header.id,
@@ -440,7 +440,7 @@ struct socket_context::impl {
     const bool sync_request = msg.header.sync && msg.header.parent_id.empty();
     message copy_for_error;
     if (sync_request) {
-      remember_request(msg.header.id, c);
+      remember_request(msg.header.id.str(), c);
       copy_for_error.header = msg.header;
       copy_for_error.route = msg.route;
     }
@@ -456,7 +456,7 @@ struct socket_context::impl {
     }
     detail::log().warn("socket: record for '{}' not delivered: {}", dest, r.error().message());
     if (sync_request) {
-      (void)take_request(copy_for_error.header.id);
+      (void)take_request(copy_for_error.header.id.str());
       reply_error(c, copy_for_error, r.error());
     }
   }
@@ -950,7 +950,7 @@ expected<message> socket_context::send_sync(std::string_view module, message msg
   msg.header.sync = true;
   // The reply must come back through this type, whatever type the caller had set.
   msg.header.type = std::string(context_type_unixpacket);
-  const std::string id = msg.header.id;
+  const std::string id = msg.header.id.str();
   auto pending = impl_->ctx.replies()->expect(id);
   std::shared_ptr<connection> via;
   if (auto r = impl_->send_to(module, std::move(msg), false, &via); !r) {
@@ -967,7 +967,7 @@ expected<void> socket_context::send_resp(message resp) {
   auto& d = *impl_;
   const auto& rt = d.ctx.replies();
   if (rt->waiting(resp.header.parent_id)) return rt->deliver(std::move(resp));
-  if (auto c = d.take_request(resp.header.parent_id)) {
+  if (auto c = d.take_request(resp.header.parent_id.str())) {
     if (resp.header.type.empty()) resp.header.type = std::string(context_type_unixpacket);
     return d.write(c, resp);
   }
@@ -1030,7 +1030,7 @@ expected<group_replies> socket_context::send_to_group_sync(std::string_view grou
     copy.update_id();
     copy.header.sync = true;
     copy.header.type = std::string(context_type_unixpacket);
-    member_wait w{m, copy.header.id, d.ctx.replies()->expect(copy.header.id), nullptr};
+    member_wait w{m, copy.header.id.str(), d.ctx.replies()->expect(copy.header.id.str()), nullptr};
     if (auto r = d.send_to(m, std::move(copy), true, &w.via); !r) {
       out.failed.emplace_back(m, r.error());
       continue;
