@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <system_error>
 
 #include "beehive/short_string.hpp"
@@ -338,6 +339,64 @@ void append_go_string(std::string_view s, std::string& out) {
   }
   out.append(s.data() + start, n - start);
   out.push_back('"');
+}
+
+void write_go_json(const nlohmann::json& j, std::string& out) {
+  using value_t = nlohmann::json::value_t;
+  switch (j.type()) {
+    case value_t::null:
+    case value_t::discarded:
+      out.append("null");
+      return;
+    case value_t::boolean:
+      out.append(j.get_ref<const bool&>() ? "true" : "false");
+      return;
+    case value_t::number_integer:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_integer_t&>()));
+      return;
+    case value_t::number_unsigned:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_unsigned_t&>()));
+      return;
+    case value_t::number_float:
+      append_go_float(j.get_ref<const nlohmann::json::number_float_t&>(), out);
+      return;
+    case value_t::string:
+      append_go_string(j.get_ref<const std::string&>(), out);
+      return;
+    case value_t::binary: {
+      // Go has no binary JSON type; the nearest is []byte, which it writes as base64.
+      const auto& b = j.get_binary();
+      out.push_back('"');
+      append_base64(b.data(), b.size(), out);
+      out.push_back('"');
+      return;
+    }
+    case value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : j) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_go_json(e, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case value_t::object: {
+      // nlohmann::json keeps object keys in a std::map: byte-wise order, as Go sorts map keys.
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, value] : j.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_go_string(key, out);
+        out.push_back(':');
+        write_go_json(value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
 }
 
 void append_go_float(double v, std::string& out) {

@@ -3,11 +3,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
-// Private JSON text helpers shared by content.cpp and codec.cpp: Go's encoding/json string
-// escaping, number formatting, base64, and a strict, allocation-free JSON validator.
+// Private JSON text helpers shared by content.cpp, codec.cpp and the socket context: Go's
+// encoding/json string escaping, number formatting, base64, and a strict, allocation-free JSON
+// validator.
 
 namespace beehive::detail {
 
@@ -15,6 +17,10 @@ namespace beehive::detail {
 /// with HTML escaping on: `"` `\` escaped, \n \r \t short, other controls and `<` `>` `&` as
 /// \u00XX, U+2028/U+2029 escaped, each invalid UTF-8 byte as \ufffd, `/` left alone.
 void append_go_string(std::string_view s, std::string& out);
+
+/// Appends `j` as compact JSON as Go's encoding/json writes it: Go's string escaping, Go's
+/// float format, object keys in byte order (as Go sorts map keys), binary as base64.
+void write_go_json(const nlohmann::json& j, std::string& out);
 
 /// Appends a float64 as Go's encoding/json formats it (shortest round-trip digits, `e` form
 /// below 1e-6 or from 1e21 on, exponent without a leading zero). NaN and infinities, which Go

@@ -17,6 +17,7 @@
 #include "beehive/codec.hpp"
 #include "beehive/context.hpp"
 #include "inbox.hpp"
+#include "json_text.hpp"
 #include "log.hpp"
 #include "reply_table.hpp"
 #include "socket/transport.hpp"
