@@ -26,12 +26,13 @@ namespace beehive {
 /// Why not std::string: a message carries nine strings; the 36-byte UUID id does not fit
 /// libstdc++'s 15-byte inline buffer, so every new message allocated, and the free happened on
 /// the receiver's CPU. Why the object holds no pointer to itself (as libstdc++'s string does):
-/// so that a move is a copy of `N + 1` bytes plus a reset of the source, with no branch on where
-/// the value lives, and a copy of an inline value allocates nothing.
+/// so that a move copies `N + 1` bytes and resets the source, wherever the value lives, and a
+/// copy of an inline value is one `memcpy` with no allocation.
 ///
 /// Layout: the last byte is a tag. Inline, it holds `N - size()`, which is 0 (the terminator)
 /// when the value fills all `N` bytes; on the heap it holds 255 and the first bytes hold the
-/// pointer and the size. A value lives on the heap exactly when it is longer than `N`.
+/// pointer and the size. A value lives on the heap exactly when it is longer than `N`, in a
+/// buffer of a power-of-two size (so the capacity needs no field). `N` is 16 to 254.
 ///
 /// Not thread-safe for concurrent writes, as std::string.
 ///
