@@ -272,7 +272,7 @@ TEST(Channel, FourProducersKeepTheirOrder) {
   for (int n = 0; n < producers * per_producer; ++n) {
     auto m = ctx.receive_for("dst", watchdog);
     ASSERT_TRUE(m);
-    auto& expected_next = next[static_cast<std::size_t>(std::stoi(m->route.source))];
+    auto& expected_next = next[static_cast<std::size_t>(std::stoi(m->route.source.str()))];
     ASSERT_EQ(number_of(*m), expected_next) << "from " << m->route.source;
     ++expected_next;
   }
@@ -321,8 +321,8 @@ TEST(Channel, ReplyArrivingBeforeTheRequesterWaitsIsNotLost) {
   bool replied_from_inside_send = false;
   {
     auto filler = new_message();
-    filler.content =
-        content::make_object<reply_on_destroy>(&ctx, req.header.id, &replied_from_inside_send);
+    filler.content = content::make_object<reply_on_destroy>(&ctx, req.header.id.str(),
+                                                            &replied_from_inside_send);
     ASSERT_TRUE(ctx.send("dst", std::move(filler)));
   }
   ASSERT_FALSE(replied_from_inside_send);

@@ -96,8 +96,9 @@ class record_reader {
     return true;
   }
 
-  // Reads a string value into `out`; `null` leaves `out` as it is (Go's rule).
-  bool string_field(std::string& out) {
+  // Reads a string value straight into `out`; `null` leaves `out` as it is (Go's rule).
+  template <class String>
+  bool string_field(String& out) {
     if (consume_null()) return true;
     if (!peek('"')) return false;
     return detail::decode_json_string(t_, i_, out);

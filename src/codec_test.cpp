@@ -166,6 +166,57 @@ TEST(Codec, RoundTripsEveryField) {
   EXPECT_EQ(encode(*d), encode(m));
 }
 
+TEST(Codec, RoundTripsFieldsOfEveryLengthAroundTheInlineCapacity) {
+  // The fields hold up to 16..39 bytes inline and the rest on the heap; the decoder writes into
+  // them directly, by a fast path (plain ASCII) and a slow one (escapes, non-ASCII).
+  for (std::size_t len = 0; len <= 80; ++len) {
+    // Each piece decodes to one character; the last one varies.
+    for (const char* last : {"x", R"(\n)", R"(\u00e9)", R"(\")", R"(\u4e2d)", "\xc3\xa9"}) {
+      std::string value;
+      for (std::size_t i = 0; i < len; ++i) {
+        value += i + 1 == len ? last : i % 7 == 3 ? R"(\")" : "a";
+      }
+      SCOPED_TRACE(value);
+      const std::string json_value = "\"" + value + "\"";
+      const std::string record = R"({"header":{"msg_id":)" + json_value + R"(,"parent_msg_id":)" +
+                                 json_value + R"(,"timestamp":1,"resourceversion":)" + json_value +
+                                 R"(,"type":)" + json_value + R"(},"route":{"source":)" +
+                                 json_value + R"(,"destination":)" + json_value + R"(,"group":)" +
+                                 json_value + R"(,"operation":)" + json_value + R"(,"resource":)" +
+                                 json_value + R"(},"content":null})";
+      auto m = decode_message(record);
+      ASSERT_TRUE(m);
+      std::string decoded;
+      std::size_t pos = 0;
+      ASSERT_TRUE(beehive::detail::decode_json_string(json_value, pos, decoded));
+      for (std::string_view field :
+           {std::string_view(m->header.id), std::string_view(m->header.parent_id),
+            std::string_view(m->header.resource_version), std::string_view(m->header.type),
+            std::string_view(m->route.source), std::string_view(m->route.destination),
+            std::string_view(m->route.group), std::string_view(m->route.operation),
+            std::string_view(m->route.resource)}) {
+        ASSERT_EQ(field, decoded);
+      }
+      EXPECT_EQ(m->route.source.c_str()[decoded.size()], '\0');
+      auto again = decode_message(encode(*m));
+      ASSERT_TRUE(again);
+      EXPECT_EQ(again->header, m->header);
+      EXPECT_EQ(again->route, m->route);
+    }
+  }
+}
+
+TEST(Codec, DuplicateFieldsMoveBetweenHeapAndInline) {
+  const std::string long_value(60, 'l');
+  auto m = decode_message(R"({"route":{"source":")" + long_value + R"(","source":"short",)" +
+                          R"("group":"short","group":")" + long_value + R"("}})");
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->route.source, "short");
+  EXPECT_FALSE(m->route.source.on_heap());
+  EXPECT_EQ(m->route.group, long_value);
+  EXPECT_TRUE(m->route.group.on_heap());
+}
+
 TEST(Codec, BytesRoundTripAsBase64) {
   const beehive::bytes b = {0, 1, 2, 250, 255};
   auto d = decode_message(encode(message{}.fill_body(b)));

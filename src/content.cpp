@@ -6,76 +6,19 @@
 #include "json_text.hpp"
 
 namespace beehive {
-namespace detail {
 
-content_holder::~content_holder() = default;
+content::holder::~holder() = default;
 
-void write_go_json(const nlohmann::json& j, std::string& out) {
-  using value_t = nlohmann::json::value_t;
-  switch (j.type()) {
-    case value_t::null:
-    case value_t::discarded:
-      out.append("null");
-      return;
-    case value_t::boolean:
-      out.append(j.get_ref<const bool&>() ? "true" : "false");
-      return;
-    case value_t::number_integer:
-      out.append(std::to_string(j.get_ref<const nlohmann::json::number_integer_t&>()));
-      return;
-    case value_t::number_unsigned:
-      out.append(std::to_string(j.get_ref<const nlohmann::json::number_unsigned_t&>()));
-      return;
-    case value_t::number_float:
-      append_go_float(j.get_ref<const nlohmann::json::number_float_t&>(), out);
-      return;
-    case value_t::string:
-      append_go_string(j.get_ref<const std::string&>(), out);
-      return;
-    case value_t::binary: {
-      // Go has no binary JSON type; the nearest is []byte, which it writes as base64.
-      const auto& b = j.get_binary();
-      out.push_back('"');
-      append_base64(b.data(), b.size(), out);
-      out.push_back('"');
-      return;
-    }
-    case value_t::array: {
-      out.push_back('[');
-      bool first = true;
-      for (const auto& e : j) {
-        if (!first) out.push_back(',');
-        first = false;
-        write_go_json(e, out);
-      }
-      out.push_back(']');
-      return;
-    }
-    case value_t::object: {
-      // nlohmann::json keeps object keys in a std::map: byte-wise order, as Go sorts map keys.
-      out.push_back('{');
-      bool first = true;
-      for (const auto& [key, value] : j.items()) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_go_string(key, out);
-        out.push_back(':');
-        write_go_json(value, out);
-      }
-      out.push_back('}');
-      return;
-    }
-  }
+void content::write_go_json(const nlohmann::json& j, std::string& out) {
+  detail::write_go_json(j, out);
 }
 
-namespace {
-
-class string_holder final : public content_holder {
+class content::string_holder final : public holder {
  public:
   explicit string_holder(std::string s) : value_(std::move(s)) {}
   [[nodiscard]] content_kind kind() const noexcept override { return content_kind::string; }
   [[nodiscard]] expected<void> write_json(std::string& out) const override {
-    append_go_string(value_, out);
+    detail::append_go_string(value_, out);
     return {};
   }
   [[nodiscard]] expected<nlohmann::json> to_json() const override { return nlohmann::json(value_); }
@@ -85,19 +28,19 @@ class string_holder final : public content_holder {
   std::string value_;
 };
 
-class bytes_holder final : public content_holder {
+class content::bytes_holder final : public holder {
  public:
   explicit bytes_holder(bytes b) : value_(std::move(b)) {}
   [[nodiscard]] content_kind kind() const noexcept override { return content_kind::binary; }
   [[nodiscard]] expected<void> write_json(std::string& out) const override {
     out.push_back('"');
-    append_base64(value_.data(), value_.size(), out);
+    detail::append_base64(value_.data(), value_.size(), out);
     out.push_back('"');
     return {};
   }
   [[nodiscard]] expected<nlohmann::json> to_json() const override {
     std::string s;
-    append_base64(value_.data(), value_.size(), s);
+    detail::append_base64(value_.data(), value_.size(), s);
     return nlohmann::json(std::move(s));
   }
   [[nodiscard]] const bytes& value() const noexcept { return value_; }
@@ -106,12 +49,12 @@ class bytes_holder final : public content_holder {
   bytes value_;
 };
 
-class json_holder final : public content_holder {
+class content::json_holder final : public holder {
  public:
   explicit json_holder(nlohmann::json j) : value_(std::move(j)) {}
   [[nodiscard]] content_kind kind() const noexcept override { return content_kind::json; }
   [[nodiscard]] expected<void> write_json(std::string& out) const override {
-    write_go_json(value_, out);
+    detail::write_go_json(value_, out);
     return {};
   }
   [[nodiscard]] expected<nlohmann::json> to_json() const override { return value_; }
@@ -123,7 +66,7 @@ class json_holder final : public content_holder {
 
 // Why verbatim text: a message the socket server only forwards is written out again exactly
 // as it came in, so its content is never parsed (DESIGN §2); parsing happens on demand.
-class raw_json_holder final : public content_holder {
+class content::raw_json_holder final : public holder {
  public:
   explicit raw_json_holder(std::string text) : text_(std::move(text)) {}
   [[nodiscard]] content_kind kind() const noexcept override { return content_kind::raw_json; }
@@ -143,14 +86,11 @@ class raw_json_holder final : public content_holder {
   std::string text_;
 };
 
-}  // namespace
-}  // namespace detail
-
-content::content(std::string s) : p_(std::make_shared<detail::string_holder>(std::move(s))) {}
+content::content(std::string s) : p_(std::make_shared<string_holder>(std::move(s))) {}
 content::content(const char* s) : content(std::string(s)) {}
 content::content(std::string_view s) : content(std::string(s)) {}
-content::content(bytes b) : p_(std::make_shared<detail::bytes_holder>(std::move(b))) {}
-content::content(nlohmann::json j) : p_(std::make_shared<detail::json_holder>(std::move(j))) {}
+content::content(bytes b) : p_(std::make_shared<bytes_holder>(std::move(b))) {}
+content::content(nlohmann::json j) : p_(std::make_shared<json_holder>(std::move(j))) {}
 
 expected<content> content::from_json_text(std::string text) {
   std::size_t begin = 0;
@@ -169,28 +109,28 @@ expected<content> content::from_json_text(std::string text) {
 
 content content::from_trusted_json_text(std::string text) {
   content c;
-  c.p_ = std::make_shared<detail::raw_json_holder>(std::move(text));
+  c.p_ = std::make_shared<raw_json_holder>(std::move(text));
   return c;
 }
 
 const std::string* content::if_string() const noexcept {
   if (kind() != content_kind::string) return nullptr;
-  return &static_cast<const detail::string_holder*>(p_.get())->value();
+  return &static_cast<const string_holder*>(p_.get())->value();
 }
 
 const bytes* content::if_bytes() const noexcept {
   if (kind() != content_kind::binary) return nullptr;
-  return &static_cast<const detail::bytes_holder*>(p_.get())->value();
+  return &static_cast<const bytes_holder*>(p_.get())->value();
 }
 
 const nlohmann::json* content::if_json() const noexcept {
   if (kind() != content_kind::json) return nullptr;
-  return &static_cast<const detail::json_holder*>(p_.get())->value();
+  return &static_cast<const json_holder*>(p_.get())->value();
 }
 
 std::string_view content::raw_json() const noexcept {
   if (kind() != content_kind::raw_json) return {};
-  return static_cast<const detail::raw_json_holder*>(p_.get())->text();
+  return static_cast<const raw_json_holder*>(p_.get())->text();
 }
 
 expected<nlohmann::json> content::to_json() const {

@@ -260,7 +260,7 @@ TEST(Inbox, GroupPushParksInsteadOfBlockingAndKeepsOrder) {
   for (int i = 0; i < 4; ++i) {
     auto m = box.pop();
     ASSERT_TRUE(m);
-    got.push_back(m->header.id);
+    got.push_back(m->header.id.str());
   }
   EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4"}));
 }
@@ -288,7 +288,7 @@ TEST(Inbox, DirectPushBehindParkedWhenPendingHasRoom) {
   ASSERT_TRUE(box.push_group(numbered(3)));  // parked
   ASSERT_TRUE(box.push(numbered(4)));        // queues behind the parked one
   std::vector<std::string> got;
-  for (int i = 0; i < 4; ++i) got.push_back(box.pop()->header.id);
+  for (int i = 0; i < 4; ++i) got.push_back(box.pop()->header.id.str());
   EXPECT_EQ(got, (std::vector<std::string>{"1", "2", "3", "4"}));
 }
 
@@ -324,8 +324,8 @@ TEST(Inbox, ManyProducersKeepTheirOrderUnderBackpressure) {
   for (int n = 0; n < producers * per_producer; ++n) {
     auto m = box.pop_until(inbox::clock::now() + watchdog);
     ASSERT_TRUE(m);
-    const int p = std::stoi(m->route.source);
-    ASSERT_EQ(std::stoi(m->header.id), next[static_cast<std::size_t>(p)]) << "producer " << p;
+    const int p = std::stoi(m->route.source.str());
+    ASSERT_EQ(std::stoi(m->header.id.str()), next[static_cast<std::size_t>(p)]) << "producer " << p;
     ++next[static_cast<std::size_t>(p)];
   }
   for (auto& s : senders) EXPECT_TRUE(get_bounded(s));

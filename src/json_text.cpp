@@ -4,7 +4,10 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <nlohmann/json.hpp>
 #include <system_error>
+
+#include "beehive/short_string.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -235,22 +238,27 @@ class container_stack {
   std::size_t depth_ = 0;
 };
 
-void append_utf8(std::uint32_t cp, std::string& out) {
+// Appends the UTF-8 form of `cp` to `out` (a std::string or a short_string).
+template <class String>
+void append_utf8(std::uint32_t cp, String& out) {
+  char b[4];
+  std::size_t n = 0;
   if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
+    b[n++] = static_cast<char>(cp);
   } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xC0 | (cp >> 6));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xE0 | (cp >> 12));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+    b[n++] = static_cast<char>(0xF0 | (cp >> 18));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    b[n++] = static_cast<char>(0x80 | (cp & 0x3F));
   }
+  out.append(b, n);
 }
 
 }  // namespace
@@ -331,6 +339,64 @@ void append_go_string(std::string_view s, std::string& out) {
   }
   out.append(s.data() + start, n - start);
   out.push_back('"');
+}
+
+void write_go_json(const nlohmann::json& j, std::string& out) {
+  using value_t = nlohmann::json::value_t;
+  switch (j.type()) {
+    case value_t::null:
+    case value_t::discarded:
+      out.append("null");
+      return;
+    case value_t::boolean:
+      out.append(j.get_ref<const bool&>() ? "true" : "false");
+      return;
+    case value_t::number_integer:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_integer_t&>()));
+      return;
+    case value_t::number_unsigned:
+      out.append(std::to_string(j.get_ref<const nlohmann::json::number_unsigned_t&>()));
+      return;
+    case value_t::number_float:
+      append_go_float(j.get_ref<const nlohmann::json::number_float_t&>(), out);
+      return;
+    case value_t::string:
+      append_go_string(j.get_ref<const std::string&>(), out);
+      return;
+    case value_t::binary: {
+      // Go has no binary JSON type; the nearest is []byte, which it writes as base64.
+      const auto& b = j.get_binary();
+      out.push_back('"');
+      append_base64(b.data(), b.size(), out);
+      out.push_back('"');
+      return;
+    }
+    case value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const auto& e : j) {
+        if (!first) out.push_back(',');
+        first = false;
+        write_go_json(e, out);
+      }
+      out.push_back(']');
+      return;
+    }
+    case value_t::object: {
+      // nlohmann::json keeps object keys in a std::map: byte-wise order, as Go sorts map keys.
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, value] : j.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_go_string(key, out);
+        out.push_back(':');
+        write_go_json(value, out);
+      }
+      out.push_back('}');
+      return;
+    }
+  }
 }
 
 void append_go_float(double v, std::string& out) {
@@ -564,7 +630,8 @@ std::string sanitize_json_text(std::string_view t) {
   return out;
 }
 
-bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) {
+template <class String>
+bool decode_json_string(std::string_view t, std::size_t& pos, String& out) {
   const std::size_t n = t.size();
   std::size_t i = pos + 1;
   // Fast path: plain ASCII without escapes is copied in one go.
@@ -656,5 +723,15 @@ bool decode_json_string(std::string_view t, std::size_t& pos, std::string& out) 
   }
   return false;
 }
+
+// The string types the decoder writes into: std::string and each distinct size of
+// short_string in message_header and message_route. A new field size needs a line here (the
+// linker says so).
+template bool decode_json_string(std::string_view, std::size_t&, std::string&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<16>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<21>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<23>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<31>&);
+template bool decode_json_string(std::string_view, std::size_t&, short_string<39>&);
 
 }  // namespace beehive::detail

@@ -3,11 +3,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 
-// Private JSON text helpers shared by content.cpp and codec.cpp: Go's encoding/json string
-// escaping, number formatting, base64, and a strict, allocation-free JSON validator.
+// Private JSON text helpers shared by content.cpp, codec.cpp and the socket context: Go's
+// encoding/json string escaping, number formatting, base64, and a strict, allocation-free JSON
+// validator.
 
 namespace beehive::detail {
 
@@ -15,6 +17,10 @@ namespace beehive::detail {
 /// with HTML escaping on: `"` `\` escaped, \n \r \t short, other controls and `<` `>` `&` as
 /// \u00XX, U+2028/U+2029 escaped, each invalid UTF-8 byte as \ufffd, `/` left alone.
 void append_go_string(std::string_view s, std::string& out);
+
+/// Appends `j` as compact JSON as Go's encoding/json writes it: Go's string escaping, Go's
+/// float format, object keys in byte order (as Go sorts map keys), binary as base64.
+void write_go_json(const nlohmann::json& j, std::string& out);
 
 /// Appends a float64 as Go's encoding/json formats it (shortest round-trip digits, `e` form
 /// below 1e-6 or from 1e21 on, exponent without a leading zero). NaN and infinities, which Go
@@ -56,7 +62,10 @@ std::string sanitize_json_text(std::string_view valid_text);
 /// Decodes the JSON string literal whose opening quote is at `text[pos]` into `out` (replacing
 /// its contents) with Go's semantics: escapes resolved, lone surrogates and invalid UTF-8 bytes
 /// become U+FFFD. Advances `pos` past the closing quote. Returns false on malformed input.
-bool decode_json_string(std::string_view text, std::size_t& pos, std::string& out);
+/// `String` is std::string or a message field's short_string (instantiated in json_text.cpp),
+/// so the decoder writes straight into a message without a temporary.
+template <class String>
+bool decode_json_string(std::string_view text, std::size_t& pos, String& out);
 
 inline bool is_json_space(char c) noexcept {
   return c == ' ' || c == '\n' || c == '\r' || c == '\t';

@@ -45,9 +45,10 @@ xoshiro256ss& uuid_rng() {
   return rng;
 }
 
-}  // namespace
+constexpr std::size_t uuid_size = 36;
 
-std::string new_uuid() {
+// Writes a UUID v4 in its 36-character text form to `p`.
+void write_uuid(char* p) noexcept {
   static constexpr char hex[] = "0123456789abcdef";
   // Where each of the 16 bytes goes in the 8-4-4-4-12 form.
   static constexpr int offset[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
@@ -57,14 +58,30 @@ std::string new_uuid() {
   // RFC 4122: version 4 (random) in the high nibble of byte 6, variant 10xx in byte 8.
   hi = (hi & ~std::uint64_t{0xF000}) | std::uint64_t{0x4000};
   lo = (lo & ~(std::uint64_t{0xC} << 60)) | (std::uint64_t{0x8} << 60);
-  std::string s(36, '-');
-  char* p = s.data();
+  p[8] = p[13] = p[18] = p[23] = '-';
   for (int i = 0; i < 16; ++i) {
     const std::uint64_t word = i < 8 ? hi : lo;
     const auto b = static_cast<unsigned>((word >> (56 - 8 * (i % 8))) & 0xFF);
     p[offset[i]] = hex[b >> 4];
     p[offset[i] + 1] = hex[b & 0xF];
   }
+}
+
+// Gives `id` a fresh UUID, written straight into its inline buffer.
+template <std::size_t N>
+void fill_uuid(short_string<N>& id) noexcept {
+  static_assert(N >= uuid_size, "an id holds a UUID inline");
+  id.resize_and_overwrite(uuid_size, [](char* p, std::size_t) noexcept {
+    write_uuid(p);
+    return uuid_size;
+  });
+}
+
+}  // namespace
+
+std::string new_uuid() {
+  std::string s(uuid_size, '-');
+  write_uuid(s.data());
   return s;
 }
 
@@ -73,72 +90,101 @@ std::int64_t now_unix_ms() noexcept {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-message new_message(std::string parent_id) {
+message new_message(std::string_view parent_id) {
   message m;
-  m.header.id = new_uuid();
-  m.header.parent_id = std::move(parent_id);
+  fill_uuid(m.header.id);
+  m.header.parent_id = parent_id;
   m.header.timestamp = now_unix_ms();
   return m;
 }
 
 message new_raw_message() { return message{}; }
 
-message& message::build_router(std::string source, std::string group, std::string resource,
-                               std::string operation) {
-  route.source = std::move(source);
-  route.group = std::move(group);
-  route.resource = std::move(resource);
-  route.operation = std::move(operation);
+message& message::build_router(std::string_view source, std::string_view group,
+                               std::string_view resource, std::string_view operation) & {
+  route.source = source;
+  route.group = group;
+  route.resource = resource;
+  route.operation = operation;
   return *this;
 }
 
-message& message::build_header(std::string id, std::string parent_id, std::int64_t timestamp) {
-  header.id = std::move(id);
-  header.parent_id = std::move(parent_id);
+message& message::build_header(std::string_view id, std::string_view parent_id,
+                               std::int64_t timestamp) & {
+  header.id = id;
+  header.parent_id = parent_id;
   header.timestamp = timestamp;
   return *this;
 }
 
-message& message::set_route(std::string source, std::string group) {
-  route.source = std::move(source);
-  route.group = std::move(group);
+message& message::set_route(std::string_view source, std::string_view group) & {
+  route.source = source;
+  route.group = group;
   return *this;
 }
 
-message& message::set_resource_operation(std::string resource, std::string operation) {
-  route.resource = std::move(resource);
-  route.operation = std::move(operation);
+message& message::set_resource_operation(std::string_view resource, std::string_view operation) & {
+  route.resource = resource;
+  route.operation = operation;
   return *this;
 }
 
-message& message::set_type(std::string type) {
-  header.type = std::move(type);
+message& message::set_type(std::string_view type) & {
+  header.type = type;
   return *this;
 }
 
-message& message::set_destination(std::string destination) {
-  route.destination = std::move(destination);
+message& message::set_destination(std::string_view destination) & {
+  route.destination = destination;
   return *this;
 }
 
-message& message::set_resource_version(std::string resource_version) {
-  header.resource_version = std::move(resource_version);
+message& message::set_resource_version(std::string_view resource_version) & {
+  header.resource_version = resource_version;
   return *this;
 }
 
-message& message::fill_body(beehive::content body) {
+message& message::fill_body(beehive::content body) & {
   content = std::move(body);
   return *this;
 }
 
-message& message::update_id() {
-  header.id = new_uuid();
+message& message::update_id() & {
+  fill_uuid(header.id);
   return *this;
 }
 
+// The rvalue forms: inside them `*this` is an lvalue, so each calls the form above.
+message&& message::build_router(std::string_view source, std::string_view group,
+                                std::string_view resource, std::string_view operation) && {
+  return std::move(build_router(source, group, resource, operation));
+}
+message&& message::build_header(std::string_view id, std::string_view parent_id,
+                                std::int64_t timestamp) && {
+  return std::move(build_header(id, parent_id, timestamp));
+}
+message&& message::set_route(std::string_view source, std::string_view group) && {
+  return std::move(set_route(source, group));
+}
+message&& message::set_resource_operation(std::string_view resource,
+                                          std::string_view operation) && {
+  return std::move(set_resource_operation(resource, operation));
+}
+message&& message::set_type(std::string_view type) && { return std::move(set_type(type)); }
+message&& message::set_destination(std::string_view destination) && {
+  return std::move(set_destination(destination));
+}
+message&& message::set_resource_version(std::string_view resource_version) && {
+  return std::move(set_resource_version(resource_version));
+}
+message&& message::fill_body(beehive::content body) && {
+  return std::move(fill_body(std::move(body)));
+}
+message&& message::update_id() && { return std::move(update_id()); }
+
 message message::clone() const {
   message m = *this;
-  m.header.id = new_uuid();
+  fill_uuid(m.header.id);
   return m;
 }
 
@@ -179,7 +225,7 @@ message new_resp_by_message(const message& request, beehive::content body) {
   m.route.source = request.route.source;
   m.route.group = request.route.group;
   m.route.resource = request.route.resource;
-  m.route.operation = std::string(response_operation);
+  m.route.operation = response_operation;
   m.header.type = request.header.type;
   m.content = std::move(body);
   return m;
@@ -188,7 +234,7 @@ message new_resp_by_message(const message& request, beehive::content body) {
 message new_error_message(const message& request, std::string error_text) {
   message m = new_message(request.header.id);
   m.route.resource = request.route.resource;
-  m.route.operation = std::string(response_error_operation);
+  m.route.operation = response_error_operation;
   m.header.type = request.header.type;
   m.content = beehive::content(std::move(error_text));
   return m;

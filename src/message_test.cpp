@@ -3,20 +3,54 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <new>
 #include <regex>
 #include <set>
+#include <string_view>
 #include <thread>
+#include <type_traits>
+#include <utility>
 #include <vector>
+
+#include "beehive/codec.hpp"
+
+// Counts this thread's calls to the global operator new, so a test can prove that building,
+// copying and decoding a message allocate nothing. Replacing the operators is legal in one
+// translation unit of a program. noinline: once g++ -O2 inlines them, it pairs malloc with
+// delete and warns of a mismatch.
+namespace {
+thread_local long allocations = 0;
+}  // namespace
+
+[[gnu::noinline]] void* operator new(std::size_t n) {
+  ++allocations;
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+[[gnu::noinline]] void* operator new[](std::size_t n) { return ::operator new(n); }
+[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
 using beehive::content;
 using beehive::message;
 
-bool is_uuid_v4(const std::string& s) {
+// Heap allocations made by `f` on this thread.
+template <class F>
+long allocations_in(F&& f) {
+  const long before = allocations;
+  std::forward<F>(f)();
+  return allocations - before;
+}
+
+bool is_uuid_v4(std::string_view s) {
   static const std::regex re(
       "^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
-  return std::regex_match(s, re);
+  return std::regex_match(s.begin(), s.end(), re);
 }
 
 struct pod {
@@ -226,6 +260,100 @@ TEST(Message, ContentDataOfObjectWithoutJsonFormFails) {
   auto r = message{}.fill_body(content::from_object(pod{"x"})).content_data();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), beehive::errc::not_serializable);
+}
+
+TEST(Message, SettersTakeTheStringViewConstants) {
+  message m;
+  m.set_resource_operation(beehive::resource_type_pod, beehive::insert_operation)
+      .set_type(beehive::context_type_unixpacket)
+      .set_route(std::string("edged"), std::string_view("meta"));
+  EXPECT_EQ(m.route.resource, "pod");
+  EXPECT_EQ(m.route.operation, beehive::insert_operation);
+  EXPECT_EQ(m.header.type, beehive::context_type_unixpacket);
+  EXPECT_EQ(m.route.source, "edged");
+  EXPECT_EQ(m.route.group, std::string("meta"));
+}
+
+TEST(Message, SettersOnATemporaryYieldAnRvalue) {
+  static_assert(std::is_same_v<decltype(beehive::new_message().set_type("t")), message&&>);
+  static_assert(std::is_same_v<decltype(std::declval<message&>().set_type("t")), message&>);
+  // A copy of a message whose resource is on the heap would allocate; the chain moves instead.
+  const std::string long_resource(100, 'r');
+  const content body("body");
+  message received;
+  auto sink = [&](message&& m) { received = std::move(m); };
+  (void)beehive::new_message();  // the first call on a thread seeds its generator
+  const long n = allocations_in([&] {
+    sink(beehive::new_message()
+             .build_router("edged", "meta", long_resource, "insert")
+             .fill_body(body));
+  });
+  EXPECT_EQ(n, 1);  // the resource's heap buffer, nothing else
+  EXPECT_EQ(received.route.resource, long_resource);
+  EXPECT_TRUE(received.content.shares_payload_with(body));
+}
+
+TEST(Message, IsSmall) {
+  static_assert(sizeof(void*) != 8 || sizeof(message) == 272);
+  static_assert(decltype(beehive::message_header::id)::inline_capacity >= 36);
+  static_assert(std::is_nothrow_move_constructible_v<message>);
+  SUCCEED();
+}
+
+TEST(Message, BuildingCopyingAndMovingAnOrdinaryMessageAllocatesNothing) {
+  const content body = content(nlohmann::json{{"name", "nginx"}});
+  (void)beehive::new_message();  // the first call on a thread seeds its generator
+  message m;
+  message copy;
+  message moved;
+  const long n = allocations_in([&] {
+    m = beehive::new_message("6f1c7f4e-3a0b-4d6e-9b5a-2f8c1d0e7a93")
+            .build_router("edged", "meta", beehive::resource_type_pod, beehive::insert_operation)
+            .set_destination("metaManager")
+            .set_type(beehive::context_type_unixpacket)
+            .set_resource_version("123456789")
+            .fill_body(body);
+    copy = m;
+    message constructed(m);
+    moved = std::move(constructed);
+    m.update_id();
+    const message cloned = m.clone();
+    (void)cloned;
+  });
+  EXPECT_EQ(n, 0);
+  EXPECT_TRUE(is_uuid_v4(m.header.id));
+  EXPECT_EQ(copy.route.destination, "metaManager");
+  EXPECT_EQ(moved.header.parent_id, "6f1c7f4e-3a0b-4d6e-9b5a-2f8c1d0e7a93");
+  EXPECT_TRUE(copy.content.shares_payload_with(body));
+  EXPECT_FALSE(m.header.id.on_heap());
+  EXPECT_FALSE(m.header.parent_id.on_heap());
+}
+
+TEST(Message, DecodingARecordWithOrdinaryFieldsAllocatesNothing) {
+  const std::string record =
+      R"({"header":{"msg_id":"6f1c7f4e-3a0b-4d6e-9b5a-2f8c1d0e7a93",)"
+      R"("parent_msg_id":"0b9d1c6e-7f2a-4e3b-8c5d-1a2b3c4d5e6f","timestamp":1700000000000,)"
+      R"("resourceversion":"42","sync":true,"type":"unixpacket"},"route":{"source":"edged",)"
+      R"("destination":"metaManager","group":"meta","operation":"unhold-upgrade",)"
+      R"("resource":"default/pod/nginx"},"content":null})";
+  beehive::expected<message> m;
+  const long n = allocations_in([&] { m = beehive::decode_message(record); });
+  ASSERT_TRUE(m);
+  EXPECT_EQ(n, 0);
+  EXPECT_EQ(m->header.id, "6f1c7f4e-3a0b-4d6e-9b5a-2f8c1d0e7a93");
+  EXPECT_EQ(m->route.operation, beehive::unhold_upgrade_operation);
+  EXPECT_EQ(m->route.resource, "default/pod/nginx");
+}
+
+TEST(Message, LongFieldsFallBackToTheHeap) {
+  const std::string long_name(200, 'n');
+  message m = beehive::new_message().build_router(long_name, long_name, long_name, long_name);
+  const message copy = m;
+  EXPECT_EQ(copy.route.source, long_name);
+  EXPECT_TRUE(copy.route.resource.on_heap());
+  EXPECT_NE(copy.route.source.data(), m.route.source.data());
+  EXPECT_EQ(copy.header, m.header);
+  EXPECT_EQ(copy.route, m.route);
 }
 
 TEST(Message, CopyingAMessageSharesItsContent) {

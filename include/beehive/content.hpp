@@ -28,59 +28,6 @@ enum class content_kind {
   object,    ///< an arbitrary C++ object passed inside one process without serialization
 };
 
-namespace detail {
-
-/// Type-erased immutable payload shared by every copy of a `content`.
-class content_holder {
- public:
-  content_holder() = default;
-  content_holder(const content_holder&) = delete;
-  content_holder& operator=(const content_holder&) = delete;
-  virtual ~content_holder();
-  [[nodiscard]] virtual content_kind kind() const noexcept = 0;
-  /// Appends compact JSON text (Go's encoding/json form) to `out`.
-  [[nodiscard]] virtual expected<void> write_json(std::string& out) const = 0;
-  /// The payload as a JSON value; `not_serializable` when it has none.
-  [[nodiscard]] virtual expected<nlohmann::json> to_json() const = 0;
-};
-
-template <class T, class = void>
-struct has_json_serializer : std::false_type {};
-template <class T>
-struct has_json_serializer<
-    T, std::void_t<decltype(std::declval<nlohmann::json&>() = std::declval<const T&>())>>
-    : std::true_type {};
-
-/// Appends `j` as compact JSON with Go's escaping rules (<, >, & and U+2028/9 escaped).
-void write_go_json(const nlohmann::json& j, std::string& out);
-
-template <class T>
-class object_holder final : public content_holder {
- public:
-  template <class... Args>
-  explicit object_holder(std::in_place_t, Args&&... args) : value(std::forward<Args>(args)...) {}
-  [[nodiscard]] content_kind kind() const noexcept override { return content_kind::object; }
-  [[nodiscard]] expected<void> write_json(std::string& out) const override {
-    if constexpr (has_json_serializer<T>::value) {
-      write_go_json(nlohmann::json(value), out);
-      return {};
-    } else {
-      (void)out;
-      return unexpected(errc::not_serializable);
-    }
-  }
-  [[nodiscard]] expected<nlohmann::json> to_json() const override {
-    if constexpr (has_json_serializer<T>::value) {
-      return nlohmann::json(value);
-    } else {
-      return unexpected(errc::not_serializable);
-    }
-  }
-  T value;
-};
-
-}  // namespace detail
-
 /// The body of a message: what Go holds in `interface{}`.
 ///
 /// Immutable once built and cheap to copy: copies share one payload through a reference count,
@@ -115,7 +62,7 @@ class content {
   template <class T, class... Args>
   [[nodiscard]] static content make_object(Args&&... args) {
     content c;
-    c.p_ = std::make_shared<detail::object_holder<T>>(std::in_place, std::forward<Args>(args)...);
+    c.p_ = std::make_shared<object_holder<T>>(std::in_place, std::forward<Args>(args)...);
     return c;
   }
   template <class T>
@@ -137,7 +84,7 @@ class content {
   /// The object, when kind() is `object` and it holds exactly a `T`; else nullptr.
   template <class T>
   [[nodiscard]] const T* if_object() const noexcept {
-    auto* h = dynamic_cast<const detail::object_holder<T>*>(p_.get());
+    auto* h = dynamic_cast<const object_holder<T>*>(p_.get());
     return h ? &h->value : nullptr;
   }
 
@@ -183,7 +130,60 @@ class content {
   }
 
  private:
-  std::shared_ptr<const detail::content_holder> p_;
+  /// The type-erased immutable payload that every copy of a content shares.
+  class holder {
+   public:
+    holder() = default;
+    holder(const holder&) = delete;
+    holder& operator=(const holder&) = delete;
+    virtual ~holder();
+    [[nodiscard]] virtual content_kind kind() const noexcept = 0;
+    /// Appends compact JSON text (Go's encoding/json form) to `out`.
+    [[nodiscard]] virtual expected<void> write_json(std::string& out) const = 0;
+    /// The payload as a JSON value; `not_serializable` when it has none.
+    [[nodiscard]] virtual expected<nlohmann::json> to_json() const = 0;
+  };
+  // The holders of the built-in kinds, defined in content.cpp.
+  class string_holder;
+  class bytes_holder;
+  class json_holder;
+  class raw_json_holder;
+
+  /// True when nlohmann::json can be built from a `T` (the object has a JSON form).
+  template <class T>
+  static constexpr bool has_json_form = requires(nlohmann::json& j, const T& v) {
+    j = v;
+  };
+
+  /// Appends `j` as compact JSON with Go's escaping rules (<, >, & and U+2028/9 escaped).
+  static void write_go_json(const nlohmann::json& j, std::string& out);
+
+  template <class T>
+  class object_holder final : public holder {
+   public:
+    template <class... Args>
+    explicit object_holder(std::in_place_t, Args&&... args) : value(std::forward<Args>(args)...) {}
+    [[nodiscard]] content_kind kind() const noexcept override { return content_kind::object; }
+    [[nodiscard]] expected<void> write_json(std::string& out) const override {
+      if constexpr (has_json_form<T>) {
+        write_go_json(nlohmann::json(value), out);
+        return {};
+      } else {
+        (void)out;
+        return unexpected(errc::not_serializable);
+      }
+    }
+    [[nodiscard]] expected<nlohmann::json> to_json() const override {
+      if constexpr (has_json_form<T>) {
+        return nlohmann::json(value);
+      } else {
+        return unexpected(errc::not_serializable);
+      }
+    }
+    T value;
+  };
+
+  std::shared_ptr<const holder> p_;
 };
 
 }  // namespace beehive
