@@ -22,6 +22,7 @@
 #include <array>
 #include <atomic>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
 #include <latch>
 #include <memory>
@@ -370,14 +371,18 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
     (void)ctx.cleanup("consumer");
     for (const auto& n : names) (void)ctx.cleanup(n);
   }
-  phase_result bare;
-  {
+  // BEEHIVE_BENCH_ONLY_OURS=1 skips the baselines (for profiling the framework alone); the
+  // ratios then read 1.
+  const bool baselines = std::getenv("BEEHIVE_BENCH_ONLY_OURS") == nullptr;
+  phase_result bare = ours;
+  if (baselines) {
     bare_queue queue(inbox_capacity);
     baseline_np1c<bare_queue> tr{queue};
     bare = run_np1c(tr, names, per_producer, prebuilt);
   }
   std::optional<phase_result> ring;
-  if (producers == 1) {
+  if (producers == 1 && !baselines) ring = ours;
+  if (producers == 1 && baselines) {
     spsc_ring queue;
     baseline_np1c<spsc_ring> tr{queue};
     ring = run_np1c(tr, names, per_producer, prebuilt);

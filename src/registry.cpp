@@ -17,30 +17,40 @@ std::atomic<std::uint64_t> next_registry_id{1};  // NOLINT: process-wide id sour
 // Why: the send path must not touch a cache line that other cores write. A shared mutex (or a
 // shared_ptr copy of the snapshot) writes its counter on every call; here a call reads only the
 // registry's generation counter, which changes only when modules, groups or types change.
-struct route_cache {
+//
+// Why two thread-locals: the hot one (`tls_hot`) is trivially destructible, so a call reaches
+// it with one segment-relative access and no initialization check; the owning shared_ptrs and
+// the retired snapshots (`tls_owned`) are touched only when the routing changed.
+struct hot_routes {
   struct entry {
     std::uint64_t registry = 0;
     std::uint64_t generation = 0;
-    std::shared_ptr<const routing> snapshot;
+    const routing* snapshot = nullptr;
   };
-  std::array<entry, 4> entries;
+  std::array<entry, 4> entries{};
   std::size_t next_victim = 0;
-  int depth = 0;  // nesting of call_scope on this thread
+  int depth = 0;         // nesting of call_scope on this thread
+  bool retired = false;  // tls_owned.retired is not empty
+};
+struct owned_routes {
+  std::array<std::shared_ptr<const routing>, 4> snapshots;  // same slots as hot_routes
   // Snapshots replaced while a call ran; released when the outermost call ends.
   std::vector<std::shared_ptr<const routing>> retired;
 };
 
-thread_local route_cache tls_routes;  // NOLINT
+constinit thread_local hot_routes tls_hot;  // NOLINT
+thread_local owned_routes tls_owned;        // NOLINT
 
 }  // namespace
 
-registry::call_scope::call_scope() noexcept { ++tls_routes.depth; }
+registry::call_scope::call_scope() noexcept { ++tls_hot.depth; }
 
 registry::call_scope::~call_scope() {
-  if (--tls_routes.depth != 0 || tls_routes.retired.empty()) return;
+  if (--tls_hot.depth != 0 || !tls_hot.retired) return;
   // Moved out first: releasing a snapshot may run destructors that call the context again.
-  auto retired = std::move(tls_routes.retired);
-  tls_routes.retired.clear();
+  auto retired = std::move(tls_owned.retired);
+  tls_owned.retired.clear();
+  tls_hot.retired = false;
   retired.clear();
 }
 
@@ -53,7 +63,7 @@ registry::~registry() = default;
 
 const routing& registry::current() {
   const std::uint64_t gen = generation_.load(std::memory_order_acquire);
-  for (auto& e : tls_routes.entries) {
+  for (const auto& e : tls_hot.entries) {
     if (e.registry == id_ && e.generation == gen) return *e.snapshot;
   }
   std::shared_ptr<const routing> snap;
@@ -64,19 +74,23 @@ const routing& registry::current() {
     snap_gen = generation_.load(std::memory_order_relaxed);
   }
   // Reuse this registry's slot if it has one, else evict round-robin.
-  route_cache::entry* slot = nullptr;
-  for (auto& e : tls_routes.entries) {
-    if (e.registry == id_) slot = &e;
+  std::size_t slot = tls_hot.entries.size();
+  for (std::size_t i = 0; i < tls_hot.entries.size(); ++i) {
+    if (tls_hot.entries[i].registry == id_) slot = i;
   }
-  if (slot == nullptr) {
-    slot = &tls_routes.entries[tls_routes.next_victim];
-    tls_routes.next_victim = (tls_routes.next_victim + 1) % tls_routes.entries.size();
+  if (slot == tls_hot.entries.size()) {
+    slot = tls_hot.next_victim;
+    tls_hot.next_victim = (tls_hot.next_victim + 1) % tls_hot.entries.size();
   }
-  if (slot->snapshot) tls_routes.retired.push_back(std::move(slot->snapshot));
-  slot->registry = id_;
-  slot->generation = snap_gen;
-  slot->snapshot = std::move(snap);
-  return *slot->snapshot;
+  auto& owned = tls_owned.snapshots[slot];
+  if (owned) {
+    // Kept until the outermost call of this thread ends: an outer call may still use it.
+    tls_owned.retired.push_back(std::move(owned));
+    tls_hot.retired = true;
+  }
+  owned = std::move(snap);
+  tls_hot.entries[slot] = {id_, snap_gen, owned.get()};
+  return *owned;
 }
 
 std::shared_ptr<const routing> registry::publish_locked() {
