@@ -49,10 +49,6 @@ struct socket_options {
   std::chrono::milliseconds reconnect_max{2000};
 };
 
-namespace detail {
-class socket_type;
-}
-
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a
 /// unix socket, speaking Go beehive's wire format. This class is its handle: it starts the
 /// server, stops the type, and tells who is connected. Messages go through the `context`.
@@ -66,8 +62,9 @@ class socket_type;
 ///   which become peer modules of the context. When the connection drops the module is cleaned
 ///   up (its `start` returns) and the core re-adds it, which reconnects with backoff.
 ///
-/// A peer module lives as long as its connection: once the connection ends, its callers
-/// waiting on it fail with `not_connected` and its name is gone (`module_not_found`).
+/// A peer module is live as long as its connection: once the connection ends, callers waiting
+/// on it fail with `not_connected`, later calls fail with `not_connected`, and it leaves its
+/// groups until it joins again.
 /// Thread-safe. The handle stays valid after its context is gone: the calls then fail or
 /// answer empty.
 ///
@@ -81,8 +78,9 @@ class socket_type;
 /// @endcode
 class socket_context final {
  public:
+  struct impl;  ///< private: the type it is the handle of
   /// Use `register_socket_context`, which makes the type and installs it in a context.
-  explicit socket_context(std::shared_ptr<detail::socket_type> type);
+  explicit socket_context(std::shared_ptr<impl> type);
   /// Does not stop the type: the context owns it and stops it when it goes.
   ~socket_context();
   socket_context(const socket_context&) = delete;
@@ -112,7 +110,7 @@ class socket_context final {
   [[nodiscard]] const socket_config& config() const noexcept;
 
  private:
-  std::shared_ptr<detail::socket_type> type_;
+  std::shared_ptr<impl> impl_;
 };
 
 /// Makes the `unixpacket` context type from `config`, installs it in `ctx` and returns its

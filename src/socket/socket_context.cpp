@@ -9,30 +9,33 @@
 
 namespace beehive {
 
-socket_context::socket_context(std::shared_ptr<detail::socket_type> type)
-    : type_(std::move(type)) {}
+struct socket_context::impl {
+  std::shared_ptr<detail::socket_type> type;
+};
+
+socket_context::socket_context(std::shared_ptr<impl> type) : impl_(std::move(type)) {}
 
 socket_context::~socket_context() = default;
 
-expected<void> socket_context::listen() { return type_->listen(); }
+expected<void> socket_context::listen() { return impl_->type->listen(); }
 
-void socket_context::stop() { type_->stop(); }
+void socket_context::stop() { impl_->type->stop(); }
 
-bool socket_context::connected(std::string_view module) const { return type_->connected(module); }
+bool socket_context::connected(std::string_view module) const { return impl_->type->connected(module); }
 
 bool socket_context::wait_connected(std::string_view module, duration timeout) const {
-  return type_->wait_connected(module, timeout);
+  return impl_->type->wait_connected(module, timeout);
 }
 
 bool socket_context::wait_disconnected(std::string_view module, duration timeout) const {
-  return type_->wait_disconnected(module, timeout);
+  return impl_->type->wait_disconnected(module, timeout);
 }
 
-std::vector<std::string> socket_context::peers() const { return type_->peers(); }
+std::vector<std::string> socket_context::peers() const { return impl_->type->peers(); }
 
-socket_stats socket_context::stats() const { return type_->stats(); }
+socket_stats socket_context::stats() const { return impl_->type->stats(); }
 
-const socket_config& socket_context::config() const noexcept { return type_->config(); }
+const socket_config& socket_context::config() const noexcept { return impl_->type->config(); }
 
 expected<std::shared_ptr<socket_context>> register_socket_context(context& ctx,
                                                                   socket_config config,
@@ -41,7 +44,8 @@ expected<std::shared_ptr<socket_context>> register_socket_context(context& ctx,
   if (auto r = detail::install_type(ctx, std::string(context_type_unixpacket), type); !r) {
     return unexpected(r.error());
   }
-  return std::make_shared<socket_context>(std::move(type));
+  return std::make_shared<socket_context>(
+      std::make_shared<socket_context::impl>(socket_context::impl{std::move(type)}));
 }
 
 }  // namespace beehive
