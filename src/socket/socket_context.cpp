@@ -21,7 +21,9 @@ expected<void> socket_context::listen() { return impl_->type->listen(); }
 
 void socket_context::stop() { impl_->type->stop(); }
 
-bool socket_context::connected(std::string_view module) const { return impl_->type->connected(module); }
+bool socket_context::connected(std::string_view module) const {
+  return impl_->type->connected(module);
+}
 
 bool socket_context::wait_connected(std::string_view module, duration timeout) const {
   return impl_->type->wait_connected(module, timeout);
