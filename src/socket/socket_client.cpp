@@ -112,8 +112,8 @@ expected<std::shared_ptr<socket_link>> socket_client::connect_now(
     const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation) {
   const socket_entry* entry = cfg_.client(module->name());
   if (entry == nullptr) return unexpected(errc::config_error);
-  auto kind = socket_kind_of(entry->socket_type);
-  if (!kind) return unexpected(errc::config_error);
+  auto kind = link_kind(*entry, opts_);
+  if (!kind) return unexpected(kind.error());
   sockaddr_un addr{};
   if (entry->address.empty() || entry->address.size() >= sizeof(addr.sun_path)) {
     bump(counters_->connect_failures);
@@ -160,7 +160,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
   }
   // `start` checked the entry and its kind.
   const socket_entry* entry = cfg_.client(module->name());
-  const socket_kind kind = *socket_kind_of(entry->socket_type);
+  const socket_kind kind = *link_kind(*entry, opts_);
   unix_asio::with_protocol(kind, [&](auto protocol) {
     using protocol_type = decltype(protocol);
     auto s = std::make_shared<typename protocol_type::socket>(io_.context());
@@ -184,9 +184,9 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
 
 expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
     const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd) {
-  const socket_entry* entry = cfg_.client(module->name());
-  auto conn = std::make_shared<connection>(fd, *socket_kind_of(entry->socket_type),
-                                           entry->buffer_size, false, counters_);
+  // `start` checked the entry and its kind.
+  const socket_entry& entry = *cfg_.client(module->name());
+  auto conn = make_connection(fd, *link_kind(entry, opts_), entry, opts_, false, counters_);
   auto link = std::make_shared<socket_link>(conn, *this, module->name());
   link->owner = module->name();
   link->owner_ep = module;

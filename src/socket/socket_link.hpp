@@ -9,6 +9,8 @@
 #include <vector>
 
 #include "beehive/message.hpp"
+#include "beehive/socket_config.hpp"
+#include "beehive/socket_context.hpp"
 #include "socket/connection.hpp"
 
 namespace beehive::detail {
@@ -79,5 +81,15 @@ struct socket_link {
   std::shared_ptr<peer_endpoint> origin;
   std::thread reader;
 };
+
+/// The kind of socket the links of `entry` use. `config_error` for an unknown socket type.
+[[nodiscard]] expected<socket_kind> link_kind(const socket_entry& entry,
+                                              const socket_options& options);
+
+/// The connection of a new link of `entry` over the connected descriptor `fd`, which it owns
+/// from now on.
+[[nodiscard]] std::shared_ptr<connection> make_connection(
+    int fd, socket_kind kind, const socket_entry& entry, const socket_options& options,
+    bool server_side, std::shared_ptr<socket_counters> counters);
 
 }  // namespace beehive::detail

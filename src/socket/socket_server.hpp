@@ -13,6 +13,7 @@
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
 #include "socket/socket_link.hpp"
+#include "socket/socket_listener.hpp"
 
 namespace beehive::detail {
 
@@ -22,7 +23,7 @@ namespace beehive::detail {
 ///
 /// - Listening removes a stale socket file, one that refuses connections (its server is
 ///   gone); a live server's socket, or anything that is not a socket, is left alone and
-///   `listen` fails.
+///   `listen` fails (see `socket_listener`).
 /// - A new connection must handshake before one deadline, `handshake_timeout` after it was
 ///   accepted: a peer cannot push it back by trickling bytes. Past it, the connection closes.
 ///
@@ -51,11 +52,8 @@ class socket_server final : public link_handler {
                                   const message& m) override;
   void on_ended(const std::shared_ptr<socket_link>& /*link*/, bool /*was_established*/) override {}
 
-  struct listener;  ///< the listening socket (asio), in the .cpp
-
  private:
-  void accept_next(const std::shared_ptr<listener>& l);
-  void on_accepted(const listener& l, int fd);
+  void on_accepted(int fd, const socket_entry& entry, socket_kind kind);
   void reject(const socket_link& link, const message& m, std::string_view why);
   [[nodiscard]] std::string module_exchange() const;
 
@@ -67,7 +65,7 @@ class socket_server final : public link_handler {
   socket_io& io_;
 
   std::mutex mu_;
-  std::shared_ptr<listener> listener_;  // null while not listening
+  std::shared_ptr<socket_listener> listener_;  // null while not listening
   const void* owner_ = nullptr;
   bool closed_ = false;
 };
