@@ -66,7 +66,8 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
       }
       bump(counters_.records_in);
       const bool handshake =
-          !handshaken && (server || sv(m->header.parent_id) == link->handshake_id);
+          !handshaken && (server || (!link->handshake_id.empty() &&
+                                     sv(m->header.parent_id) == link->handshake_id));
       if (handshake) {
         if (!link->handler.on_handshake(link, *m)) return;
         if (server) who = std::string(sv(m->route.source));
