@@ -21,19 +21,4 @@ expected<void> connection::write(const message& msg) {
   return r;
 }
 
-void connection::set_handshake(handshake_state s) {
-  {
-    std::lock_guard lock(hmu_);
-    if (hstate_ != handshake_state::waiting) return;
-    hstate_ = s;
-  }
-  hcv_.notify_all();
-}
-
-bool connection::wait_handshake(std::chrono::milliseconds bound) {
-  std::unique_lock lock(hmu_);
-  hcv_.wait_for(lock, bound, [&] { return hstate_ != handshake_state::waiting; });
-  return hstate_ == handshake_state::accepted;
-}
-
 }  // namespace beehive::detail

@@ -19,14 +19,16 @@ bool hosted_endpoint::reopen(const module_info& info) {
   return type->host(*this).has_value();
 }
 
+// Why the type lets go first: a receiver that sees the inbox closed may add the module again
+// at once; its connect must not belong to the life that is ending.
 void hosted_endpoint::close(std::vector<message>& dropped) {
-  inbox_endpoint::close(dropped);
   if (auto type = type_.lock()) type->unhost(*this);
+  inbox_endpoint::close(dropped);
 }
 
 void hosted_endpoint::discard(std::vector<message>& dropped) {
-  inbox_endpoint::discard(dropped);
   if (auto type = type_.lock()) type->unhost(*this);
+  inbox_endpoint::discard(dropped);
 }
 
 }  // namespace beehive::detail

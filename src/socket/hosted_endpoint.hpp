@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -9,7 +10,7 @@
 
 namespace beehive::detail {
 
-struct connection;
+struct socket_link;
 class socket_type;
 
 /// A module of the socket type that this process hosts: it receives here, from its inbox.
@@ -29,11 +30,15 @@ class hosted_endpoint final : public inbox_endpoint {
   const bool serves;    ///< the server's module: the type listens for it
   const bool connects;  ///< a client module: the type connects it
 
-  // Guarded by the socket type's mutex.
-  std::weak_ptr<hosted_endpoint> self;  ///< set by the type right after making it
-  std::shared_ptr<connection> link;     ///< client: the connection that is up now
-  /// Changes whenever the module is cleaned up: connects of an earlier life then give up.
+  /// Set once by the type, before the endpoint is published.
+  std::weak_ptr<hosted_endpoint> self;
+
+  // Client module: guarded by the socket client's mutex.
+  std::shared_ptr<socket_link> up;  ///< the link that is established now
+  /// Changes whenever the module is cleaned up: attempts of an earlier life then give up.
   std::uint64_t generation = 0;
+  /// How long the next reconnect waits (doubles up to `reconnect_max`).
+  std::chrono::milliseconds retry_wait{0};
 
  private:
   const std::weak_ptr<socket_type> type_;

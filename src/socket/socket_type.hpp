@@ -1,56 +1,56 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdint>
+#include <cstddef>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "beehive/socket_config.hpp"
 #include "beehive/socket_context.hpp"
 #include "context_type.hpp"
-#include "socket/connection.hpp"
 #include "socket/socket_counters.hpp"
+#include "socket/socket_io.hpp"
 
 namespace beehive::detail {
 
 class hosted_endpoint;
-class peer_endpoint;
+class peer_registry;
+class socket_client;
+class socket_server;
 
 /// The `unixpacket` context type (Go's socket context): modules of other processes join over a
 /// unix socket, speaking Go beehive's wire format. It reaches the context only through the
 /// `type_host` it is attached to.
 ///
-/// - Server: while the module of the config's `server: true` entry lives (or after `listen`),
-///   it accepts connections; a listed client's handshake registers that module as a peer.
-/// - Client: a module with a client entry is hosted here (`hosted_endpoint`); it connects and
-///   handshakes, and the server's modules and groups become peers. When the connection drops,
-///   the module is cleaned up (its `start` returns) and a core re-adds it, which reconnects;
-///   a failed connect is retried in the background with backoff.
+/// A facade over its parts, each in its own file:
+/// - `socket_server`: listens, accepts (up to `connmax`), accepts a listed client's handshake;
+/// - `socket_client`: connects each client module, handshakes, reconnects with backoff;
+/// - `peer_registry`: the links and the peers each carries, their registration with the host
+///   and their teardown; it runs each link's reader (`link_reader`: what a record becomes);
+/// - `socket_io`: the event loop (accept, connect, timers).
 ///
-/// Every record read is routed: a reply to the one reply table, a sync request with its origin
-/// registered there (the reply goes back over the connection), anything else to its
-/// destination. Thread-safe.
+/// Threads: the event loop's, and one reader per connection; each is joined by its owner as
+/// soon as it is done, and `stop` joins them all. Thread-safe.
 class socket_type final : public context_type, public std::enable_shared_from_this<socket_type> {
  public:
   socket_type(socket_config config, socket_options options);
   /// Stops (see `stop`).
   ~socket_type() override;
 
+  /// Makes the parts, bound to `host`. Called once, before any other call but the queries.
   void attach(type_host& host) override;
   [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread;
-  /// the host is never called afterwards. Idempotent.
+  /// the host is never called afterwards. Idempotent. Not from a thread of the type.
   void stop() override;
 
   /// Listens on the server entry's address. Idempotent. `config_error` without a server entry;
-  /// `not_connected` once stopped (or never attached); the socket's error otherwise.
+  /// `not_connected` once stopped (or never attached); `already_exists` when a live server
+  /// listens there; `invalid_argument` for a path that is not usable or not a socket.
   [[nodiscard]] expected<void> listen();
 
   // For the facade (`socket_context`).
@@ -62,6 +62,13 @@ class socket_type final : public context_type, public std::enable_shared_from_th
   [[nodiscard]] socket_stats stats() const noexcept { return counters_->snapshot(); }
   [[nodiscard]] const socket_config& config() const noexcept { return cfg_; }
 
+  /// Threads the type owns now: the event loop's (once started, until stopped) and one reader
+  /// per connection not yet joined.
+  [[nodiscard]] std::size_t thread_count() const;
+  /// Waits until `thread_count() <= at_most`, at most `bound`; returns whether it is.
+  [[nodiscard]] bool wait_thread_count_for(std::size_t at_most,
+                                           std::chrono::nanoseconds bound) const;
+
   // For `hosted_endpoint`.
   /// Starts serving the module: listens (server module) or connects (client module; a failed
   /// attempt is retried in the background). Fails only when the type is stopped or cannot
@@ -72,55 +79,18 @@ class socket_type final : public context_type, public std::enable_shared_from_th
   void unhost(hosted_endpoint& ep);
 
  private:
-  // A thread of the type other than a reader (a reconnect loop); joined once done or at stop.
-  struct worker {
-    std::thread thread;
-    std::shared_ptr<std::atomic<bool>> done;
-  };
-
-  // Called with mu_ held: joins finished threads (joining a finished thread does not block).
-  void reap_locked();
-  [[nodiscard]] bool connected_locked(std::string_view module) const;
-  [[nodiscard]] bool listed_locked(std::string_view module) const;
-
-  // Client side.
-  [[nodiscard]] expected<void> connect(const std::shared_ptr<hosted_endpoint>& ep,
-                                       std::uint64_t generation);
-  void reconnect_loop(const std::weak_ptr<hosted_endpoint>& ep, std::uint64_t generation);
-  [[nodiscard]] bool finish_handshake(const std::shared_ptr<connection>& c, const message& m);
-
-  // Server side.
-  void accept_loop(int fd, socket_kind kind, std::size_t buffer_size, int conn_max);
-  void stop_listening();
-  [[nodiscard]] bool accept_handshake(const std::shared_ptr<connection>& c, const message& m);
-  void reject_handshake(const std::shared_ptr<connection>& c, const message& m,
-                        std::string_view why);
-  [[nodiscard]] std::string module_exchange();
-
-  // Both sides.
-  void start_reader_locked(const std::shared_ptr<connection>& c, std::string label);
-  void run_reader(const std::shared_ptr<connection>& c);
-  void route(const std::shared_ptr<connection>& c, message&& msg);
-  void on_disconnect(const std::shared_ptr<connection>& c, std::string_view who);
-
   const socket_config cfg_;
   const socket_options opts_;
   const std::shared_ptr<socket_counters> counters_;
-  // Set by attach, before any thread starts; cleared by stop after every thread is joined.
-  type_host* host_ = nullptr;
 
-  std::mutex stop_mu_;  // one `stop` at a time (each joins the same threads)
-  mutable std::mutex mu_;
-  mutable std::condition_variable cv_;  // connection state changes, stop
-  std::vector<std::shared_ptr<connection>> conns_;
-  std::vector<worker> workers_;
-  bool stopped_ = false;
-
-  const hosted_endpoint* server_ep_ = nullptr;  // the server module that listens now
-  int listen_fd_ = -1;
-  bool listening_ = false;
-  std::string listen_path_;
-  std::thread acceptor_;
+  std::mutex stop_mu_;  // one `stop` at a time
+  // Declared before the parts: destroyed after them, and its handlers (which the parts'
+  // objects may be bound into) with it.
+  socket_io io_;
+  // Made by `attach`, never replaced; null before it.
+  std::unique_ptr<peer_registry> registry_;
+  std::unique_ptr<socket_server> server_;
+  std::unique_ptr<socket_client> client_;
 };
 
 }  // namespace beehive::detail

@@ -1,0 +1,142 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "socket/link_reader.hpp"
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "beehive/codec.hpp"
+#include "log.hpp"
+#include "reply_table.hpp"
+#include "socket/hosted_endpoint.hpp"
+#include "socket/peer_endpoint.hpp"
+
+namespace beehive::detail {
+namespace {
+
+void bump(std::atomic<std::uint64_t>& c) { socket_counters::bump(c); }
+
+// A message field as a string_view (fields convert to one, whatever their own type).
+template <class Field>
+std::string_view sv(const Field& f) {
+  return std::string_view(f);
+}
+
+}  // namespace
+
+void link_reader::run(const std::shared_ptr<socket_link>& link) {
+  transport& wire = link->conn->wire;
+  const bool server = link->server_side();
+  std::vector<read_item> items;
+  std::string who = link->label;  // for the log: our module, or the peer once it is known
+  bool handshaken = false;
+  for (;;) {
+    const read_status st = wire.read(items);
+    if (st != read_status::ok) {
+      // A read that failed because we shut the link (its handshake deadline, a stop) is not
+      // the peer's fault.
+      const bool ours = wire.is_shut_down();
+      if (st == read_status::bad_frame) {
+        bump(counters_.bad_frames);
+        log().warn("socket: bad frame from '{}'; closing the stream", who);
+      } else if (st == read_status::truncated && !ours) {
+        bump(counters_.truncated_frames);
+        log().warn("socket: '{}' closed in the middle of a frame", who);
+      }
+      return;
+    }
+    for (auto& item : items) {
+      if (item.oversized != 0) {
+        bump(counters_.oversized_records);
+        log().warn("socket: record larger than buffersize ({} bytes) rejected", wire.buffer_size());
+        continue;
+      }
+      auto m = decode_message(item.record);
+      if (!m) {
+        bump(counters_.malformed_records);
+        log().warn("socket: malformed record ({} bytes) rejected", item.record.size());
+        if (server && !handshaken) {
+          // The first record must be a handshake; nothing from this peer can be trusted.
+          bump(counters_.handshakes_rejected);
+          return;
+        }
+        continue;
+      }
+      bump(counters_.records_in);
+      const bool handshake =
+          !handshaken && (server || (!link->handshake_id.empty() &&
+                                     sv(m->header.parent_id) == link->handshake_id));
+      if (handshake) {
+        if (!link->handler.on_handshake(link, *m)) return;
+        if (server) who = std::string(sv(m->route.source));
+        handshaken = true;
+        continue;
+      }
+      route(*link, std::move(*m));
+    }
+  }
+}
+
+// Only the link's reader changes its `peers` and `origin`, so it reads them unlocked.
+void link_reader::route(const socket_link& link, message&& msg) {
+  reply_table& replies = host_.replies();
+  if (!sv(msg.header.parent_id).empty()) {
+    // Counted before the waiter can wake and read the counters.
+    const bool waited = replies.waiting(sv(msg.header.parent_id));
+    if (waited) bump(counters_.replies_routed);
+    const std::string parent(sv(msg.header.parent_id));
+    auto r = replies.deliver(std::move(msg));
+    if (r) {
+      if (!waited) bump(counters_.replies_routed);
+      return;
+    }
+    if (waited) counters_.replies_routed.fetch_sub(1, std::memory_order_relaxed);
+    if (r.error() == make_error_code(errc::orphan_response)) {
+      bump(counters_.orphan_replies);
+      log().debug("socket: reply to {}: nobody waits for it", parent);
+    } else {
+      bump(counters_.undeliverable);
+      log().warn("socket: reply to {} not forwarded: {}", parent, r.error().message());
+    }
+    return;
+  }
+  const std::string dest(sv(msg.route.destination));
+  if (dest.empty()) {
+    bump(counters_.unknown_destination);
+    log().warn("socket: record {} has no destination; dropped", sv(msg.header.id));
+    return;
+  }
+  const bool own_side = std::any_of(link.peers.begin(), link.peers.end(),
+                                    [&](const auto& p) { return p->name() == dest; });
+  if (!link.server_side() && own_side) {
+    // A client never sends a record back over the link it came from: that would loop.
+    bump(counters_.unknown_destination);
+    log().warn("socket: record {} for '{}' came from the module's own side; dropped",
+               sv(msg.header.id), dest);
+    return;
+  }
+  const bool request = msg.header.sync;
+  if (request) replies.expect_remote(sv(msg.header.id), link.origin);
+  // The module that opened this link gets its records straight into its inbox: the server may
+  // write to it before the context has published the module.
+  std::shared_ptr<hosted_endpoint> owner;
+  if (!link.server_side() && dest == link.owner) owner = link.owner_ep.lock();
+  auto r = owner ? owner->push(std::move(msg), delivery::direct)
+                 : host_.deliver(dest, std::move(msg), delivery::direct);
+  if (r) {
+    bump(counters_.forwarded);
+    return;
+  }
+  if (r.error() == make_error_code(errc::module_not_found)) {
+    bump(counters_.unknown_destination);
+  } else {
+    bump(counters_.undeliverable);
+  }
+  log().warn("socket: record for '{}' not delivered: {}", dest, r.error().message());
+  // The requester gets an error reply at once (the message was not moved from).
+  if (request) replies.fail(msg, r.error());
+}
+
+}  // namespace beehive::detail

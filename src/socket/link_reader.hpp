@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <memory>
+
+#include "beehive/message.hpp"
+#include "context_type.hpp"
+#include "socket/socket_counters.hpp"
+#include "socket/socket_link.hpp"
+
+namespace beehive::detail {
+
+/// Reads a link's records and routes each one. Every link has a thread that runs `run`.
+///
+/// What a record becomes:
+/// - a handshake record (the server's first record; the answer to a client's request) goes to
+///   the link's `link_handler`;
+/// - a reply (`parent_msg_id` set) goes to the one reply table, which hands it to the caller
+///   waiting here or forwards it to the requester's connection;
+/// - a sync request has its origin registered in the reply table (the reply goes back over
+///   the link), then goes, as any other record, to its destination module.
+///
+/// Bad input is counted and logged: an oversized or malformed record is dropped and the link
+/// kept; a first record that is not a handshake, a bad frame or a peer that closes in the
+/// middle of a frame end the link. Thread-safe (holds no state of its own).
+class link_reader {
+ public:
+  link_reader(type_host& host, socket_counters& counters) : host_(host), counters_(counters) {}
+
+  /// Reads `link` until its connection ends (the peer closed, it was shut down, or bad
+  /// input ended it), then returns. The caller then tears the link down.
+  void run(const std::shared_ptr<socket_link>& link);
+
+  /// Routes one record that came over `link` after its handshake (see the class comment).
+  void route(const socket_link& link, message&& msg);
+
+ private:
+  type_host& host_;
+  socket_counters& counters_;
+};
+
+}  // namespace beehive::detail

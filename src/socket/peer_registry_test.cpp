@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "socket/peer_registry.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fake_type_host.hpp"
+#include "reply_table.hpp"
+#include "socket/peer_endpoint.hpp"
+
+namespace beehive::detail {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto bound = 10s;
+
+// Accepts every handshake and records each link's end.
+class ends_handler final : public link_handler {
+ public:
+  bool on_handshake(const std::shared_ptr<socket_link>& /*link*/, const message& /*m*/) override {
+    return true;
+  }
+  void on_ended(const std::shared_ptr<socket_link>& /*link*/, bool was_established) override {
+    {
+      std::lock_guard lock(mu_);
+      ends_.push_back(was_established);
+    }
+    cv_.notify_all();
+  }
+  bool wait_ends(std::size_t n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, bound, [&] { return ends_.size() >= n; });
+  }
+  std::vector<bool> ends() {
+    std::lock_guard lock(mu_);
+    return ends_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<bool> ends_;
+};
+
+struct registry_fixture : ::testing::Test {
+  // A link over one end of a socketpair; the test keeps the other end (closing it ends the
+  // link).
+  struct made {
+    std::shared_ptr<socket_link> link;
+    int peer = -1;
+  };
+  made make_link(bool server_side) {
+    int fds[2];
+    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+    peers_fds.push_back(fds[1]);
+    auto conn =
+        std::make_shared<connection>(fds[0], socket_kind::seqpacket, 4096, server_side, counters);
+    return {std::make_shared<socket_link>(conn, handler, "test link"), fds[1]};
+  }
+  static void close_fd(int& fd) {
+    ::close(fd);
+    fd = -1;
+  }
+  void TearDown() override {
+    io.stop();
+    registry.stop();
+    for (int fd : peers_fds) ::close(fd);
+  }
+
+  std::shared_ptr<socket_counters> counters = std::make_shared<socket_counters>();
+  test::fake_type_host host;
+  socket_io io;
+  ends_handler handler;
+  peer_registry registry{host, *counters, io};
+  std::vector<int> peers_fds;
+};
+using PeerRegistry = registry_fixture;
+
+TEST_F(PeerRegistry, AnEstablishedLinksPeerIsConnectedAndListed) {
+  auto [link, peer] = make_link(true);
+  ASSERT_TRUE(registry.start(link));
+  ASSERT_TRUE(registry.add_peer(*link, "remotemod", {"remotemod"}));
+  EXPECT_FALSE(registry.connected("remotemod"));  // not before the handshake completed
+  ASSERT_TRUE(registry.establish(*link));
+  EXPECT_TRUE(registry.connected("remotemod"));
+  EXPECT_EQ(registry.peers(), (std::vector<std::string>{"remotemod"}));
+  ASSERT_EQ(host.peers().size(), 1U);
+  EXPECT_EQ(host.peers()[0].groups, (std::vector<std::string>{"remotemod"}));
+}
+
+TEST_F(PeerRegistry, ANameOfThisProcessIsNotTakenByAPeer) {
+  host.add_local("srvmod");
+  auto [link, peer] = make_link(false);
+  ASSERT_TRUE(registry.start(link));
+  auto r = registry.add_peer(*link, "srvmod", {});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::already_exists));
+  EXPECT_TRUE(registry.peer_names().empty());
+}
+
+TEST_F(PeerRegistry, TeardownForgetsThePeersAndFailsTheCallsWaitingOnThem) {
+  auto [link, peer] = make_link(true);
+  ASSERT_TRUE(registry.start(link));
+  ASSERT_TRUE(registry.add_peer(*link, "remotemod", {"remotemod"}));
+  ASSERT_TRUE(registry.establish(*link));
+  const auto peer_ep = host.peers().at(0).ep;
+  // A call of this process waits on the peer; a request of the peer waits here.
+  const message request = new_message();
+  reply_table::waiter w(host.replies(), 1);
+  ASSERT_TRUE(w.expect(std::string_view(request.header.id), 0, peer_ep.get()));
+  const std::string remote_id = new_uuid();
+  host.replies().expect_remote(remote_id, link->origin);
+  ASSERT_TRUE(host.replies().waiting(remote_id));
+
+  close_fd(peer);  // the peer goes
+  const auto start = reply_table::clock::now();
+  w.wait_until(start + 60s);
+  EXPECT_LT(reply_table::clock::now() - start, 30s) << "woken by the teardown, not the timeout";
+  auto r = w.take(0);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
+  ASSERT_TRUE(registry.wait_disconnected("remotemod", bound));
+  EXPECT_EQ(host.removed(), (std::vector<std::string>{"remotemod"}));
+  EXPECT_FALSE(host.replies().waiting(remote_id));
+  // The peer's endpoint stays routable until replaced, and answers `not_connected`.
+  auto push = peer_ep->push(new_message(), delivery::direct);
+  ASSERT_FALSE(push);
+  EXPECT_EQ(push.error(), make_error_code(errc::not_connected));
+  ASSERT_TRUE(handler.wait_ends(1));
+  EXPECT_EQ(handler.ends(), (std::vector<bool>{true}));
+  EXPECT_EQ(counters->connections_lost.load(), 1U);
+}
+
+TEST_F(PeerRegistry, AReaderIsJoinedAsSoonAsItsLinkEnds) {
+  auto [link, peer] = make_link(false);
+  ASSERT_TRUE(registry.start(link));
+  EXPECT_EQ(registry.reader_threads(), 1U);
+  close_fd(peer);
+  // No other link comes and nothing stops: the loop joins it.
+  EXPECT_TRUE(registry.wait_reader_threads_for(0, bound));
+  EXPECT_EQ(registry.reader_threads(), 0U);
+  EXPECT_EQ(handler.ends(), (std::vector<bool>{false}));
+  EXPECT_EQ(counters->connections_lost.load(), 0U);  // never established
+}
+
+TEST_F(PeerRegistry, TheDeadlineAndTheHandshakeSettleALinkOnce) {
+  auto [late, late_peer] = make_link(true);
+  ASSERT_TRUE(registry.start(late));
+  EXPECT_TRUE(registry.expire(*late));
+  EXPECT_FALSE(registry.establish(*late));  // the handshake came after its deadline
+  EXPECT_FALSE(registry.expire(*late));
+  EXPECT_EQ(counters->handshakes_rejected.load(), 1U);
+  ASSERT_TRUE(handler.wait_ends(1));  // expiring shut it down
+
+  auto [in_time, in_time_peer] = make_link(false);
+  ASSERT_TRUE(registry.start(in_time));
+  EXPECT_TRUE(registry.establish(*in_time));
+  EXPECT_FALSE(registry.expire(*in_time));
+  EXPECT_TRUE(registry.wait_established(*in_time, 1ms));
+  EXPECT_EQ(counters->connects.load(), 1U);  // a client link counts its connect
+  EXPECT_EQ(counters->handshakes_rejected.load(), 1U);
+}
+
+TEST_F(PeerRegistry, ServerLinksCountsTheServerLinksThatHaveNotEnded) {
+  auto [a, a_peer] = make_link(true);
+  auto [b, b_peer] = make_link(true);
+  auto [c, c_peer] = make_link(false);
+  for (const auto& l : {a, b, c}) ASSERT_TRUE(registry.start(l));
+  EXPECT_EQ(registry.server_links(), 2U);
+  close_fd(a_peer);
+  ASSERT_TRUE(handler.wait_ends(1));
+  EXPECT_EQ(registry.server_links(), 1U);
+}
+
+TEST_F(PeerRegistry, AReconnectedPeerReplacesItsOlderLink) {
+  auto [old_link, old_peer] = make_link(true);
+  auto [new_link, new_peer] = make_link(true);
+  for (const auto& l : {old_link, new_link}) {
+    ASSERT_TRUE(registry.start(l));
+    ASSERT_TRUE(registry.establish(*l));
+  }
+  ASSERT_TRUE(registry.add_peer(*old_link, "remotemod", {}));
+  registry.replace_older(*new_link, "remotemod");
+  ASSERT_TRUE(handler.wait_ends(1));
+  EXPECT_TRUE(old_link->conn->wire.is_shut_down());
+  EXPECT_FALSE(new_link->conn->wire.is_shut_down());
+}
+
+TEST_F(PeerRegistry, StopShutsEveryLinkAndJoinsEveryReader) {
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(registry.start(make_link(i % 2 == 0).link));
+  io.stop();
+  registry.stop();
+  EXPECT_EQ(registry.reader_threads(), 0U);
+  EXPECT_EQ(handler.ends().size(), 3U);
+  EXPECT_FALSE(registry.start(make_link(true).link));
+  EXPECT_EQ(registry.reader_threads(), 0U);
+}
+
+}  // namespace
+}  // namespace beehive::detail

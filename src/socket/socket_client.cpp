@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: Apache-2.0
+// g++ 12 warns (-Wtsan) that the fences in asio's headers are invisible to ThreadSanitizer;
+// see socket_io.cpp for why that does not matter here.
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+#include "socket/socket_client.hpp"
+
+#include <sys/un.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "log.hpp"
+#include "socket/asio_unix.hpp"
+#include "socket/connection.hpp"
+
+namespace beehive::detail {
+namespace {
+
+constexpr std::string_view handshake_op = "add";
+constexpr std::string_view handshake_res = "module";
+
+void bump(std::atomic<std::uint64_t>& c) { socket_counters::bump(c); }
+
+template <class Field>
+std::string_view sv(const Field& f) {
+  return std::string_view(f);
+}
+
+// The server's modules, and the groups each is in, from its handshake answer
+// {"modules":[...],"groups":{"<group>":[...]}}. False when the content is not an object.
+bool read_exchange(const message& answer, std::vector<std::string>& modules,
+                   std::map<std::string, std::vector<std::string>, std::less<>>& groups_of) {
+  auto j = answer.content.to_json();
+  if (!j || !j->is_object()) return false;
+  if (auto it = j->find("modules"); it != j->end() && it->is_array()) {
+    for (const auto& v : *it) {
+      if (v.is_string()) modules.push_back(v.get<std::string>());
+    }
+  }
+  if (auto it = j->find("groups"); it != j->end() && it->is_object()) {
+    for (const auto& [g, members] : it->items()) {
+      if (!members.is_array()) continue;
+      for (const auto& v : members) {
+        if (v.is_string()) groups_of[v.get<std::string>()].push_back(g);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+socket_client::socket_client(const socket_config& config, const socket_options& options,
+                             std::shared_ptr<socket_counters> counters, type_host& host,
+                             peer_registry& registry, socket_io& io)
+    : cfg_(config),
+      opts_(options),
+      counters_(std::move(counters)),
+      host_(host),
+      registry_(registry),
+      io_(io) {}
+
+bool socket_client::start(const std::shared_ptr<hosted_endpoint>& module) {
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return false;
+    generation = module->generation;
+    module->retry_wait = opts_.reconnect_initial;
+  }
+  auto link = connect_now(module, generation);
+  if (!link) {
+    log().warn("socket: module '{}' could not connect yet ({}); retrying", module->name(),
+               link.error().message());
+    connect_later(module, generation);
+    return false;
+  }
+  if (registry_.wait_established(**link, opts_.handshake_timeout)) return true;
+  // Its deadline would close it too; the link's end schedules the next attempt.
+  registry_.expire(**link);
+  log().warn("socket: module '{}' got no handshake answer yet; retrying", module->name());
+  return false;
+}
+
+void socket_client::stop(hosted_endpoint& module) {
+  std::shared_ptr<socket_link> up;
+  {
+    std::lock_guard lock(mu_);
+    ++module.generation;
+    up = std::move(module.up);
+    module.up.reset();
+  }
+  if (up) up->conn->wire.shutdown();
+}
+
+void socket_client::close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+}
+
+bool socket_client::current(const hosted_endpoint& module, std::uint64_t generation) const {
+  return !closed_ && module.generation == generation;
+}
+
+expected<std::shared_ptr<socket_link>> socket_client::connect_now(
+    const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation) {
+  const socket_entry* entry = cfg_.client(module->name());
+  if (entry == nullptr) return unexpected(errc::config_error);
+  auto kind = link_kind(*entry, opts_);
+  if (!kind) return unexpected(kind.error());
+  sockaddr_un addr{};
+  if (entry->address.empty() || entry->address.size() >= sizeof(addr.sun_path)) {
+    bump(counters_->connect_failures);
+    return unexpected(errc::invalid_argument);
+  }
+  const int fd = unix_asio::with_protocol(*kind, [&](auto protocol) {
+    using protocol_type = decltype(protocol);
+    typename protocol_type::socket s(io_.context());
+    asio::error_code ec;
+    s.connect(unix_asio::endpoint_at<protocol_type>(entry->address), ec);
+    return ec ? -1 : unix_asio::release_descriptor(s, ec);
+  });
+  if (fd < 0) {
+    bump(counters_->connect_failures);
+    return unexpected(errc::not_connected);
+  }
+  return begin_handshake(module, generation, fd);
+}
+
+void socket_client::connect_later(const std::weak_ptr<hosted_endpoint>& weak,
+                                  std::uint64_t generation) {
+  std::chrono::milliseconds wait{};
+  {
+    auto module = weak.lock();
+    std::lock_guard lock(mu_);
+    if (!module || !current(*module, generation)) return;
+    wait = module->retry_wait;
+    module->retry_wait = std::min(wait * 2, opts_.reconnect_max);
+  }
+  if (!io_.start()) return;
+  auto timer = std::make_shared<asio::steady_timer>(io_.context(), wait);
+  timer->async_wait([this, timer, weak, generation](const asio::error_code& ec) {
+    if (!ec) connect_async(weak, generation);
+  });
+}
+
+void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
+                                  std::uint64_t generation) {
+  auto module = weak.lock();
+  if (!module || host_.cancelled()) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!current(*module, generation) || module->up) return;
+  }
+  // `start` checked the entry and its kind.
+  const socket_entry* entry = cfg_.client(module->name());
+  const socket_kind kind = *link_kind(*entry, opts_);
+  unix_asio::with_protocol(kind, [&](auto protocol) {
+    using protocol_type = decltype(protocol);
+    auto s = std::make_shared<typename protocol_type::socket>(io_.context());
+    s->async_connect(unix_asio::endpoint_at<protocol_type>(entry->address),
+                     [this, s, weak, generation](const asio::error_code& ec) {
+                       auto again = weak.lock();
+                       if (!again) return;
+                       asio::error_code rec;
+                       const int fd = ec ? -1 : unix_asio::release_descriptor(*s, rec);
+                       if (fd < 0) {
+                         bump(counters_->connect_failures);
+                         connect_later(weak, generation);
+                         return;
+                       }
+                       // The outcome comes with the answer (`on_handshake`) or the link's end
+                       // (`on_ended`, which tries again).
+                       (void)begin_handshake(again, generation, fd);
+                     });
+  });
+}
+
+expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
+    const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd) {
+  // `start` checked the entry and its kind.
+  const socket_entry& entry = *cfg_.client(module->name());
+  auto conn = make_connection(fd, *link_kind(entry, opts_), entry, opts_, false, counters_);
+  auto link = std::make_shared<socket_link>(conn, *this, module->name());
+  link->owner = module->name();
+  link->owner_ep = module;
+  link->generation = generation;
+  message request = new_message();
+  request.header.sync = true;
+  request.set_type(std::string(context_type_unixpacket));
+  request.build_router(module->name(), std::string(), std::string(handshake_res),
+                       std::string(handshake_op));
+  request.fill_body(content(std::string()));
+  link->handshake_id = std::string(sv(request.header.id));
+  {
+    std::lock_guard lock(mu_);
+    if (!current(*module, generation)) return unexpected(errc::not_connected);
+  }
+  if (!registry_.start(link)) return unexpected(errc::not_connected);
+  // A failed write ends the link; its end tries again.
+  if (!conn->write(request)) conn->wire.shutdown();
+  if (io_.start()) {
+    auto deadline = std::make_shared<asio::steady_timer>(io_.context(), opts_.handshake_timeout);
+    std::weak_ptr<socket_link> weak = link;
+    deadline->async_wait([this, deadline, weak](const asio::error_code& ec) {
+      auto expired = weak.lock();
+      if (ec || !expired || !registry_.expire(*expired)) return;
+      log().warn("socket: module '{}' got no handshake answer within {} ms; closing",
+                 expired->owner, opts_.handshake_timeout.count());
+    });
+  }
+  return link;
+}
+
+bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const message& m) {
+  auto module = link->owner_ep.lock();
+  if (!module) return false;
+  if (sv(m.route.operation) != response_operation) {
+    log().warn("socket: server refused module '{}': {}", link->owner,
+               m.content.to_string().value_or(""));
+    return false;
+  }
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<std::string>, std::less<>> groups_of;
+  if (!read_exchange(m, names, groups_of)) {
+    log().warn("socket: malformed handshake reply for '{}'", link->owner);
+    return false;
+  }
+  for (const auto& name : names) {
+    if (auto r = registry_.add_peer(*link, name, groups_of[name]); !r) {
+      log().warn("socket: peer module '{}' shadowed by a module of this process; not bound", name);
+    }
+  }
+  if (!registry_.establish(*link)) return false;  // its deadline passed first
+  {
+    std::lock_guard lock(mu_);
+    if (!current(*module, link->generation)) return false;  // cleaned up meanwhile
+    module->up = link;
+    module->retry_wait = opts_.reconnect_initial;
+  }
+  log().info("socket: module '{}' connected to {}", link->owner, cfg_.client(link->owner)->address);
+  return true;
+}
+
+void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_established) {
+  auto module = link->owner_ep.lock();
+  if (!module) return;
+  bool retire = false;
+  bool retry = false;
+  {
+    std::lock_guard lock(mu_);
+    if (module->up == link) {
+      module->up.reset();
+      retire = !closed_;
+    } else if (!was_established) {
+      retry = current(*module, link->generation) && !module->up;
+    }
+  }
+  if (!was_established) bump(counters_->connect_failures);
+  if (retry) connect_later(module, link->generation);
+  // The module's start returns when it is cleaned up; a core then re-adds it, which connects
+  // again (Go's moduleKeeper).
+  if (retire) host_.cleanup(module->name(), *module);
+}
+
+}  // namespace beehive::detail

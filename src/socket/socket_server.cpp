@@ -1,0 +1,198 @@
+// SPDX-License-Identifier: Apache-2.0
+// g++ 12 warns (-Wtsan) that the fences in asio's headers are invisible to ThreadSanitizer;
+// see socket_io.cpp for why that does not matter here.
+#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wtsan"
+#endif
+#include "socket/socket_server.hpp"
+
+#include <unistd.h>
+
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "json_text.hpp"
+#include "log.hpp"
+#include "socket/asio_unix.hpp"
+#include "socket/connection.hpp"
+
+namespace beehive::detail {
+namespace {
+
+constexpr std::string_view handshake_op = "add";
+constexpr std::string_view handshake_res = "module";
+
+void bump(std::atomic<std::uint64_t>& c) { socket_counters::bump(c); }
+
+template <class Field>
+std::string_view sv(const Field& f) {
+  return std::string_view(f);
+}
+
+}  // namespace
+
+socket_server::socket_server(const socket_config& config, const socket_options& options,
+                             std::shared_ptr<socket_counters> counters, type_host& host,
+                             peer_registry& registry, socket_io& io)
+    : cfg_(config),
+      opts_(options),
+      counters_(std::move(counters)),
+      host_(host),
+      registry_(registry),
+      io_(io) {}
+
+socket_server::~socket_server() { close(); }
+
+expected<void> socket_server::listen(const void* owner) {
+  const socket_entry* entry = cfg_.server();
+  if (entry == nullptr) {
+    log().error("socket: the config has no server entry; cannot listen");
+    return unexpected(errc::config_error);
+  }
+  auto kind = link_kind(*entry, opts_);
+  if (!kind) return unexpected(kind.error());
+  std::lock_guard lock(mu_);
+  if (closed_ || registry_.closed()) return unexpected(errc::not_connected);
+  if (listener_) {
+    if (owner != nullptr) owner_ = owner;
+    return {};
+  }
+  auto l = socket_listener::open(io_.context(), entry->address, *kind);
+  if (!l) return unexpected(l.error());
+  if (!io_.start()) {
+    (*l)->close();
+    return unexpected(errc::not_connected);
+  }
+  listener_ = *l;
+  owner_ = owner;
+  listener_->start([this, entry, k = *kind](int fd) { on_accepted(fd, *entry, k); });
+  log().info("socket: server '{}' listening on {}", entry->module, entry->address);
+  return {};
+}
+
+void socket_server::stop_listening(const void* owner) {
+  std::shared_ptr<socket_listener> l;
+  {
+    std::lock_guard lock(mu_);
+    if (!listener_ || owner_ != owner) return;
+    l = std::move(listener_);
+    owner_ = nullptr;
+  }
+  l->close();
+}
+
+void socket_server::close() {
+  std::shared_ptr<socket_listener> l;
+  {
+    std::lock_guard lock(mu_);
+    closed_ = true;
+    l = std::move(listener_);
+    owner_ = nullptr;
+  }
+  if (l) l->close();
+}
+
+// On the loop.
+void socket_server::on_accepted(int fd, const socket_entry& entry, socket_kind kind) {
+  if (entry.conn_max > 0 && registry_.server_links() >= static_cast<std::size_t>(entry.conn_max)) {
+    // Counted before closing: the refused peer sees EOF as soon as the descriptor closes.
+    bump(counters_->connections_refused);
+    ::close(fd);
+    log().warn("socket: connection refused: connmax {} reached", entry.conn_max);
+    return;
+  }
+  auto link =
+      std::make_shared<socket_link>(make_connection(fd, kind, entry, opts_, true, counters_), *this,
+                                    "client on " + entry.address);
+  // Counted before the reader can complete a handshake (and a caller see it connected).
+  bump(counters_->connections_accepted);
+  if (!registry_.start(link)) return;  // the type stops; the connection closes with `link`
+  // One deadline from now: bytes that trickle in do not move it.
+  auto deadline = std::make_shared<asio::steady_timer>(io_.context(), opts_.handshake_timeout);
+  std::weak_ptr<socket_link> weak = link;
+  deadline->async_wait([this, deadline, weak](const asio::error_code& ec) {
+    auto expired = weak.lock();
+    if (ec || !expired || !registry_.expire(*expired)) return;
+    log().warn("socket: no handshake within {} ms of connecting; closing",
+               opts_.handshake_timeout.count());
+  });
+}
+
+bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const message& m) {
+  const std::string name(sv(m.route.source));
+  if (sv(m.route.operation) != handshake_op || sv(m.route.resource) != handshake_res ||
+      name.empty()) {
+    reject(*link, m, "the first record must be a module handshake");
+    return false;
+  }
+  if (cfg_.client(name) == nullptr) {
+    reject(*link, m, "module is not listed as a client in the socket config");
+    return false;
+  }
+  // Go puts the remote module in a group named after itself.
+  std::vector<std::string> groups{name};
+  if (const std::string group(sv(m.route.group)); !group.empty() && group != name) {
+    groups.push_back(group);
+  }
+  if (auto r = registry_.add_peer(*link, name, groups); !r) {
+    reject(*link, m, "module name is taken by a module of this process");
+    return false;
+  }
+  if (!registry_.establish(*link)) return false;  // its deadline passed first
+  // A peer that reconnects before its old link noticed the loss replaces it.
+  registry_.replace_older(*link, name);
+  auto reply = new_resp_by_message(m, content::from_trusted_json_text(module_exchange()));
+  reply.set_type(std::string(context_type_unixpacket));
+  reply.set_destination(name);
+  if (!link->conn->write(reply)) return false;
+  log().info("socket: module '{}' joined", name);
+  return true;
+}
+
+void socket_server::reject(const socket_link& link, const message& m, std::string_view why) {
+  bump(counters_->handshakes_rejected);
+  log().warn("socket: handshake from '{}' rejected: {}", sv(m.route.source), why);
+  auto err = new_error_message(m, std::string(why));
+  err.set_type(std::string(context_type_unixpacket));
+  err.set_destination(std::string(sv(m.route.source)));
+  (void)link.conn->write(err);
+}
+
+// The modules and groups this process hosts (peers excluded), as Go's server answers them:
+// {"modules":[...],"groups":{"<group>":[...]}}.
+std::string socket_server::module_exchange() const {
+  const membership all = host_.members();
+  const auto peer_names = registry_.peer_names();
+  std::set<std::string_view> listed;
+  std::string out = "{\"modules\":[";
+  for (const auto& m : all.modules) {
+    if (!m.live || peer_names.count(m.name) != 0) continue;
+    if (!listed.empty()) out.push_back(',');
+    append_go_string(m.name, out);
+    listed.insert(m.name);
+  }
+  out += "],\"groups\":{";
+  bool first = true;
+  for (const auto& [group, members] : all.groups) {
+    bool any = false;
+    for (const auto& m : members) {
+      if (listed.count(m) == 0) continue;
+      if (!any) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_go_string(group, out);
+        out += ":[";
+      } else {
+        out.push_back(',');
+      }
+      any = true;
+      append_go_string(m, out);
+    }
+    if (any) out.push_back(']');
+  }
+  out += "}}";
+  return out;
+}
+
+}  // namespace beehive::detail
