@@ -126,14 +126,15 @@ expected<void> socket_type::connect(const std::shared_ptr<hosted_endpoint>& ep,
                                     std::uint64_t generation) {
   const socket_entry* entry = cfg_.client(ep->name());
   if (entry == nullptr) return unexpected(errc::config_error);
-  auto kind = socket_kind_of(entry->socket_type);
+  auto kind = socket_kind_of(*entry, opts_);
   if (!kind) return unexpected(errc::config_error);
   auto fd = connect_unix(entry->address, *kind);
   if (!fd) {
     bump(counters_->connect_failures);
     return unexpected(fd.error());
   }
-  auto c = std::make_shared<connection>(*fd, *kind, entry->buffer_size, false, counters_);
+  auto c = std::make_shared<connection>(*fd, *kind, entry->buffer_size, false, counters_,
+                                        opts_.outbound);
   c->owner = ep->name();
   c->owner_ep = ep;
   message hs = new_message();
@@ -236,7 +237,7 @@ expected<void> socket_type::listen() {
     log().error("socket: the config has no server entry; cannot listen");
     return unexpected(errc::config_error);
   }
-  auto kind = socket_kind_of(entry->socket_type);
+  auto kind = socket_kind_of(*entry, opts_);
   if (!kind) return unexpected(errc::config_error);
   std::lock_guard lock(mu_);
   if (stopped_ || host_ == nullptr) return unexpected(errc::not_connected);
@@ -300,7 +301,7 @@ void socket_type::accept_loop(int fd, socket_kind kind, std::size_t buffer_size,
       log().warn("socket: connection refused: connmax {} reached", conn_max);
       continue;
     }
-    auto c = std::make_shared<connection>(*cfd, kind, buffer_size, true, counters_);
+    auto c = std::make_shared<connection>(*cfd, kind, buffer_size, true, counters_, opts_.outbound);
     conns_.push_back(c);
     start_reader_locked(c, "client on " + listen_path_);
     bump(counters_->connections_accepted);
