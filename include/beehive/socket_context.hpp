@@ -10,6 +10,7 @@
 
 #include "beehive/errc.hpp"
 #include "beehive/message_context.hpp"
+#include "beehive/module_options.hpp"
 #include "beehive/socket_config.hpp"
 
 namespace beehive {
@@ -26,18 +27,31 @@ struct socket_stats {
   std::uint64_t connects = 0;              ///< successful client handshakes
   std::uint64_t connect_failures = 0;      ///< client connect or handshake attempts that failed
   std::uint64_t records_in = 0;            ///< records read and decoded
-  std::uint64_t records_out = 0;           ///< records written
-  std::uint64_t malformed_records = 0;     ///< records that are not valid beehive JSON
-  std::uint64_t oversized_records = 0;     ///< seqpacket records larger than `buffersize`
-  std::uint64_t bad_frames = 0;            ///< stream frames with a wrong magic or length
-  std::uint64_t truncated_frames = 0;      ///< stream peers that closed in the middle of a frame
-  std::uint64_t unknown_destination = 0;   ///< records for a module nobody hosts
-  std::uint64_t undeliverable = 0;         ///< records whose delivery failed (full, closed, ...)
-  std::uint64_t forwarded = 0;             ///< records handed to a module or another peer
+  std::uint64_t records_out = 0;           ///< records written to a socket
+  /// Records that are not valid beehive JSON, empty records (a zero-length packet, an empty
+  /// line) included.
+  std::uint64_t malformed_records = 0;
+  /// Records larger than `buffersize` (with their '\n'), rejected: on `unixpacket` and on a
+  /// newline-delimited `unix` stream the records after it are intact and the link stays.
+  std::uint64_t oversized_records = 0;
+  /// Package-framed streams (`stream_framing::package`): frames with a wrong magic or a length
+  /// above `buffersize`; the stream is closed.
+  std::uint64_t bad_frames = 0;
+  std::uint64_t truncated_frames = 0;     ///< stream peers that closed in the middle of a record
+  std::uint64_t unknown_destination = 0;  ///< records for a module nobody hosts
+  std::uint64_t undeliverable = 0;        ///< records whose delivery failed (full, closed, ...)
+  std::uint64_t forwarded = 0;            ///< records handed to a module or another peer
   /// Replies read from a connection and handed on by the reply table (to a call waiting here,
   /// or to the requester's connection).
   std::uint64_t replies_routed = 0;
   std::uint64_t orphan_replies = 0;  ///< replies read from a connection that nobody waited for
+  /// Records a peer's full outbound queue refused: `fail` policy, an expired block timeout, or
+  /// a group copy or sync request past the parking room (`queue_full` / `timed_out`).
+  std::uint64_t outbound_rejected = 0;
+  /// Records evicted from a peer's full outbound queue (`drop_oldest`).
+  std::uint64_t outbound_dropped = 0;
+  /// Records accepted for a peer but never written: its connection ended first.
+  std::uint64_t outbound_unsent = 0;
 };
 
 /// Settings of a socket context that are not in `socket_module.yaml`.
@@ -47,6 +61,18 @@ struct socket_options {
   /// First wait between reconnect attempts; doubles each time up to `reconnect_max`.
   std::chrono::milliseconds reconnect_initial{50};
   std::chrono::milliseconds reconnect_max{2000};
+  /// How records travel on a `unix` (SOCK_STREAM) socket when its config entry has no
+  /// `framing` key: newline-delimited JSON (default; what Go writes on every socket type), or
+  /// the 12-byte package framing (`beeh` `v1` `rv` + big-endian length), which both ends must
+  /// then use. `unixpacket` sockets always carry one record per packet.
+  stream_framing framing = stream_framing::newline;
+  /// The outbound queue of every connection: records for a peer wait here, never in the
+  /// caller, while its socket is full. As a module's inbox: `capacity` records (those being
+  /// written included); when full, `overflow` decides (`block`, bounded by `block_timeout` if
+  /// set; `fail`: `queue_full`; `drop_oldest`: the oldest queued record is dropped, counted).
+  /// A group member's copy and a sync request never wait: they may use up to `capacity` more
+  /// records, then get `queue_full` (`drop_oldest` evicts). `close` is unused.
+  inbox_options outbound{};
 };
 
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a

@@ -13,6 +13,8 @@
 
 #include "beehive/errc.hpp"
 #include "beehive/message.hpp"
+#include "beehive/module_options.hpp"
+#include "endpoint.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/transport.hpp"
 
@@ -22,14 +24,19 @@ namespace beehive::detail {
 /// modules. Its endpoints (`peer_endpoint`) write to it; the socket type reads it and keeps
 /// its own bookkeeping of it (`socket_link`). Thread-safe.
 struct connection {
+  /// `outbound` bounds the records waiting to be written to the peer (see `transport`).
   connection(int fd, socket_kind kind, std::size_t buffer_size, bool server_side,
-             std::shared_ptr<socket_counters> counters);
+             std::shared_ptr<socket_counters> counters, inbox_options outbound = {});
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
 
-  /// Encodes `msg` and writes it as one record (counted). `not_connected` once the connection
-  /// ended; `not_serializable`, `message_too_large` as the codec and transport say.
-  [[nodiscard]] expected<void> write(const message& msg);
+  /// Encodes `msg` and hands it to the connection's outbound queue as one record; never waits
+  /// on the socket. A group delivery (`how`) or a sync request is admitted as
+  /// `admission::park` (it never waits for room), anything else as `admission::wait` (the
+  /// outbound options' overflow policy applies). Errors: `not_connected` once the connection
+  /// ended; `queue_full`, `timed_out` as the queue says; `not_serializable`,
+  /// `message_too_large` as the codec and transport say.
+  [[nodiscard]] expected<void> write(const message& msg, delivery how = delivery::direct);
 
   transport wire;
   const bool server_side;

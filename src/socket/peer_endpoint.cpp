@@ -31,7 +31,7 @@ expected<void> peer_endpoint::push(message&& msg, delivery how) {
       }
       break;
   }
-  return conn_->write(msg);
+  return conn_->write(msg, how);
 }
 
 void peer_endpoint::close(std::vector<message>& /*dropped*/) {

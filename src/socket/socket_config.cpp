@@ -75,6 +75,17 @@ expected<socket_config> parse_socket_config(std::string_view yaml, std::string* 
           e.cert = v.as<std::string>();
         } else if (field == "key") {
           e.key = v.as<std::string>();
+        } else if (field == "framing") {
+          const auto f = v.as<std::string>();
+          if (f == "newline") {
+            e.framing = stream_framing::newline;
+          } else if (f == "package") {
+            e.framing = stream_framing::package;
+          } else {
+            return fail(
+                fmt::format("entry {}: framing '{}' is not supported (newline, package)", index, f),
+                why);
+          }
         }
         // Unknown fields are ignored, as Go's yaml.Unmarshal does.
       }
@@ -96,6 +107,8 @@ expected<socket_config> parse_socket_config(std::string_view yaml, std::string* 
     if (e.conn_max < 0) {
       return fail(fmt::format("entry {} ({}): connmax must be >= 0", index, e.module), why);
     }
+    // No entry goes without a limit: an unset (or 0) connmax means the default one.
+    if (e.conn_max == 0) e.conn_max = socket_conn_max_default;
     cfg.entries.push_back(std::move(e));
   }
   return cfg;

@@ -46,7 +46,8 @@ TEST(SocketConfig, ParsesGoStyleList) {
   EXPECT_EQ(cli->cert, "/etc/c.crt");
   EXPECT_EQ(cli->key, "/etc/c.key");
   EXPECT_EQ(cli->buffer_size, socket_buffer_size_default);  // omitted -> default
-  EXPECT_EQ(cli->conn_max, 0);
+  EXPECT_EQ(cli->conn_max, socket_conn_max_default);        // omitted -> the default limit
+  EXPECT_FALSE(cli->framing);
   EXPECT_EQ(cfg->client("sockserver"), nullptr);  // the server entry is not a client
   EXPECT_EQ(cfg->client("nobody"), nullptr);
 }
@@ -59,6 +60,38 @@ TEST(SocketConfig, DefaultsSocketTypeAndAcceptsStreamType) {
   EXPECT_EQ(cfg->entries[0].socket_type, "unixpacket");
   EXPECT_EQ(cfg->entries[1].socket_type, "unix");
   EXPECT_EQ(cfg->server(), nullptr);
+}
+
+TEST(SocketConfig, ConnmaxZeroOrAbsentMeansTheDefaultLimit) {
+  auto cfg = parse_socket_config(
+      "- {module: a, server: true, address: /tmp/x, connmax: 0}\n"
+      "- {module: b, address: /tmp/x}\n"
+      "- {module: c, address: /tmp/x, connmax: 3}\n");
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->entries[0].conn_max, socket_conn_max_default);
+  EXPECT_EQ(cfg->entries[1].conn_max, socket_conn_max_default);
+  EXPECT_EQ(cfg->entries[2].conn_max, 3);
+  EXPECT_GT(socket_conn_max_default, 0);
+  // An entry made in code keeps a limit too.
+  socket_entry e;
+  EXPECT_EQ(e.effective_conn_max(), socket_conn_max_default);
+  e.conn_max = 0;
+  EXPECT_EQ(e.effective_conn_max(), socket_conn_max_default);
+  e.conn_max = 5;
+  EXPECT_EQ(e.effective_conn_max(), 5);
+}
+
+TEST(SocketConfig, FramingKeyChoosesTheStreamFraming) {
+  auto cfg = parse_socket_config(
+      "- {module: a, address: /tmp/x, sockettype: unix}\n"
+      "- {module: b, address: /tmp/x, sockettype: unix, framing: package}\n"
+      "- {module: c, address: /tmp/x, sockettype: unix, framing: newline}\n"
+      "- {module: d, address: /tmp/x, sockettype: unix, unknownkey: 1}\n");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  EXPECT_FALSE(cfg->entries[0].framing);  // unset: socket_options decides (newline by default)
+  EXPECT_EQ(cfg->entries[1].framing, stream_framing::package);
+  EXPECT_EQ(cfg->entries[2].framing, stream_framing::newline);
+  EXPECT_FALSE(cfg->entries[3].framing);  // unknown keys are ignored, as Go does
 }
 
 struct bad_case {
@@ -79,6 +112,8 @@ TEST(SocketConfig, BrokenTextIsAConfigErrorWithAReason) {
       {"- {module: a, address: /x, connmax: -1}\n", "connmax"},
       {"- {module: a, address: /x, buffersize: 0}\n", "buffersize"},
       {"- {module: a, address: /x, server: maybe}\n", "server"},
+      {"- {module: a, address: /x, framing: lines}\n", "framing"},
+      {"- {module: a, address: /x, framing: [x]}\n", "framing"},
   };
   for (const auto& c : cases) {
     std::string why;

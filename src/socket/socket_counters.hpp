@@ -29,6 +29,9 @@ struct socket_counters {
   std::atomic<std::uint64_t> forwarded{0};
   std::atomic<std::uint64_t> replies_routed{0};
   std::atomic<std::uint64_t> orphan_replies{0};
+  std::atomic<std::uint64_t> outbound_rejected{0};
+  std::atomic<std::uint64_t> outbound_dropped{0};
+  std::atomic<std::uint64_t> outbound_unsent{0};
 
   static void bump(std::atomic<std::uint64_t>& c) noexcept {
     c.fetch_add(1, std::memory_order_relaxed);
@@ -53,6 +56,9 @@ struct socket_counters {
     s.forwarded = forwarded.load();
     s.replies_routed = replies_routed.load();
     s.orphan_replies = orphan_replies.load();
+    s.outbound_rejected = outbound_rejected.load();
+    s.outbound_dropped = outbound_dropped.load();
+    s.outbound_unsent = outbound_unsent.load();
     return s;
   }
 };

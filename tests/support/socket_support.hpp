@@ -158,8 +158,10 @@ namespace beehive::test {
 /// A hand-driven peer speaking raw bytes, to replay captures and send bad input.
 class raw_peer {
  public:
-  /// Connects to `path` with SOCK_SEQPACKET (`stream` false) or SOCK_STREAM.
-  raw_peer(const std::string& path, bool stream = false) : stream_(stream) {
+  /// Connects to `path` with SOCK_SEQPACKET (`stream` false) or SOCK_STREAM. A stream carries
+  /// newline-delimited records (Go's), or package frames when `package` is true.
+  raw_peer(const std::string& path, bool stream = false, bool package = false)
+      : stream_(stream), package_(stream && package) {
     fd_ = ::socket(AF_UNIX, (stream ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0);
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
@@ -180,9 +182,9 @@ class raw_peer {
     return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
            static_cast<ssize_t>(bytes.size());
   }
-  /// Writes one record: JSON + '\n' on seqpacket, a package frame on stream.
+  /// Writes one record: JSON + '\n' (one packet on seqpacket), or a package frame.
   bool write_record(const std::string& json) {
-    if (!stream_) return write_raw(json + "\n");
+    if (!package_) return write_raw(json + "\n");
     std::string frame;
     append_package(json, frame);
     return write_raw(frame);
@@ -190,7 +192,8 @@ class raw_peer {
   /// Reads one record within `bound`; nullopt on timeout or EOF (see `eof()`).
   std::optional<std::string> read_record(
       std::chrono::milliseconds bound = std::chrono::seconds(10)) {
-    if (stream_) return read_frame(bound);
+    if (package_) return read_frame(bound);
+    if (stream_) return read_line(bound);
     if (!wait_readable(bound)) return std::nullopt;
     std::string buf(1 << 20, '\0');
     const ssize_t r = ::recv(fd_, buf.data(), buf.size(), 0);
@@ -238,6 +241,26 @@ class raw_peer {
     pollfd p{fd_, POLLIN, 0};
     return ::poll(&p, 1, static_cast<int>(bound.count())) > 0;
   }
+  std::optional<std::string> read_line(std::chrono::milliseconds bound) {
+    const auto deadline = std::chrono::steady_clock::now() + bound;
+    for (;;) {
+      if (const auto nl = pending_.find('\n'); nl != std::string::npos) {
+        std::string out = pending_.substr(0, nl);
+        pending_.erase(0, nl + 1);
+        return out;
+      }
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0 || !wait_readable(left)) return std::nullopt;
+      char buf[65536];
+      const ssize_t r = ::recv(fd_, buf, sizeof buf, 0);
+      if (r <= 0) {
+        eof_ = true;
+        return std::nullopt;
+      }
+      pending_.append(buf, static_cast<std::size_t>(r));
+    }
+  }
   std::optional<std::string> read_frame(std::chrono::milliseconds bound) {
     const auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
@@ -266,6 +289,7 @@ class raw_peer {
 
   int fd_ = -1;
   bool stream_ = false;
+  bool package_ = false;
   bool connected_ = false;
   bool eof_ = false;
   std::string pending_;
