@@ -311,6 +311,23 @@ TEST_F(go_records_server, SyncRequestToTheGoClientIsTheGoServers) {
   EXPECT_EQ((*result)->content.to_string().value_or(""), "pong");
 }
 
+// Enable once socket_type routes by detail::is_reply_record: a Go Send of a message with a
+// parent id (special 4) is nobody's reply; Go delivers it to its destination. Today it is taken
+// for a late reply and counted as an orphan.
+TEST_F(go_records_server, DISABLED_EveryGoClientSpecialReachesItsModuleUnchanged) {
+  const auto go = go_texts(go_record_kind::special, "go-client");
+  ASSERT_EQ(go.size(), 9U);
+  for (const auto& record : go) ASSERT_TRUE(peer->write_record(record));
+  for (const auto& record : go) {
+    auto m = server.receive_for("srvmod", 10s);
+    ASSERT_TRUE(m) << record;
+    auto text = encode_message(*m);
+    ASSERT_TRUE(text);
+    EXPECT_EQ(*text, record);
+  }
+  EXPECT_EQ(srv->stats().orphan_replies, 0U);
+}
+
 // Our client (remotemod) and a raw server replaying the Go server's records.
 struct go_records_client : ::testing::Test {
   void SetUp() override {

@@ -88,6 +88,12 @@ record_role classify_record(handshake_step step, const message& m,
   return record_role::ordinary;
 }
 
+bool is_reply_record(const message& m, bool awaited) noexcept {
+  if (sv(m.header.parent_id).empty()) return false;
+  const std::string_view op = sv(m.route.operation);
+  return awaited || op == response_operation || op == response_error_operation;
+}
+
 message make_handshake_request(std::string_view module) {
   message hs = new_message();
   hs.header.sync = true;

@@ -51,6 +51,16 @@ enum class record_role {
 [[nodiscard]] record_role classify_record(handshake_step step, const message& m,
                                           std::string_view request_id) noexcept;
 
+/// Whether an ordinary record is a reply, for the reply table, rather than a message to route to
+/// its `destination`. `awaited`: someone waits for replies to its `parent_msg_id` (the reply
+/// table's `waiting`).
+///
+/// A reply when it has a `parent_msg_id` and someone waits for it, or when its operation is a
+/// reply's (`response`, `error`): a reply that comes after its `send_sync` gave up is an orphan,
+/// counted, as in process. Any other record with a `parent_msg_id` is a message: Go delivers such
+/// a record (the capture's special 4) to its destination, and so must we.
+[[nodiscard]] bool is_reply_record(const message& m, bool awaited) noexcept;
+
 // ---- client: the request --------------------------------------------------------------------
 
 /// The handshake a client module writes first, as Go's `exchangeModuleInfo` builds it: a fresh

@@ -347,5 +347,30 @@ TEST(Handshake, RecordsAreClassifiedByStep) {
   EXPECT_EQ(classify_record(handshake_step::established, answer, id), record_role::ordinary);
 }
 
+TEST(Handshake, ARecordWithAParentIsAReplyOnlyWhenAwaitedOrShapedAsOne) {
+  // Capture B, go-client: special 4, a Send whose message has a parent id. Go delivers it to
+  // srvmod; it is nobody's reply.
+  const message special_4 =
+      decode(R"({"header":{"msg_id":"00000000-0000-4000-8000-000000000004",)"
+             R"("parent_msg_id":"11111111-1111-4111-8111-111111111111","timestamp":1700000000004,)"
+             R"("resourceversion":"12345","type":"unixpacket"},"route":{"source":"remotemod",)"
+             R"("destination":"srvmod","group":"grp","operation":"op-4","resource":"special"},)"
+             R"("content":"with-optional-fields"})");
+  EXPECT_FALSE(is_reply_record(special_4, false));
+  EXPECT_TRUE(is_reply_record(special_4, true));
+  // Capture B, go-server: a reply. Late (nobody waits), it is still a reply: an orphan.
+  const message reply =
+      decode(R"({"header":{"msg_id":"8cc49100-3070-4416-b635-f56ec80c440b",)"
+             R"("parent_msg_id":"f3710a59-97cc-46bd-98bc-d89a195db318","timestamp":1796098587050,)"
+             R"("type":"unixpacket"},"route":{"source":"remotemod","destination":"remotemod",)"
+             R"("operation":"response","resource":"resource"},"content":"pong-from-go"})");
+  EXPECT_TRUE(is_reply_record(reply, false));
+  message error = new_error_message(decode(go_request), "refused");
+  EXPECT_TRUE(is_reply_record(error, false));
+  // No parent: never a reply.
+  message plain = new_message().build_router("srvmod", "", "res", std::string(response_operation));
+  EXPECT_FALSE(is_reply_record(plain, true));
+}
+
 }  // namespace
 }  // namespace beehive::detail
