@@ -4,6 +4,7 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "endpoint.hpp"
@@ -11,17 +12,39 @@
 
 namespace beehive::detail {
 
-/// A module of another process, reached over a connection: a push encodes the message and
-/// writes it as one record.
-///
-/// How each delivery is addressed, as Go's socket context writes it:
-/// - `direct`: `destination` is the module; `type` is `unixpacket` when empty, and always for a
+/// The side of a connection a record leaves from (see `address_record`).
+struct record_sender {
+  bool client_side = false;  ///< the connection was opened by a client module of this process
+  std::string_view owner;    ///< that client module (client side only)
+};
+
+/// Addresses `msg`, written over a connection to the module `peer`, as Go's socket context
+/// writes it:
+/// - `direct`: `destination` is `peer`; `type` is `unixpacket` when empty, and always for a
 ///   sync request (a Go peer routes its `SendResp` by the request's type);
-/// - `group`: `destination` is the member; `type` is left as it is (Go's `SendToGroup` records
+/// - `group`: `destination` is `peer`; `type` is left as it is (Go's `SendToGroup` records
 ///   carry none);
 /// - `reply`: `destination` = `source` (Go's socket `SendResp`); `type` `unixpacket` when empty.
 ///
-/// Thread-safe. `not_connected` once the connection ended, `channel_closed` after `close`.
+/// On the client side of a connection the record must name the client module as its `source`:
+/// a Go server closes the connection on a record whose source is not a module listed as a
+/// client, and every record after it is lost. So there:
+/// - an empty `source` becomes `sender.owner`;
+/// - a reply's `source` becomes `sender.owner` (a reply built by `new_resp_by_message` carries
+///   the requester's name there, which a Go server refuses; ours matches replies by
+///   `parent_msg_id` alone), and then its `destination` too;
+/// - any other `source` than `sender.owner` is refused with `invalid_argument`, before the
+///   record is written; `msg` is then left unchanged.
+///
+/// Pure: touches nothing but `msg`.
+[[nodiscard]] expected<void> address_record(message& msg, delivery how, std::string_view peer,
+                                            const record_sender& sender);
+
+/// A module of another process, reached over a connection: a push addresses the message
+/// (`address_record`), encodes it and writes it as one record.
+///
+/// Thread-safe. `not_connected` once the connection ended, `channel_closed` after `close`,
+/// `invalid_argument` for a record whose source the server would refuse (`address_record`).
 class peer_endpoint final : public endpoint {
  public:
   peer_endpoint(std::string name, std::shared_ptr<connection> conn);
