@@ -36,18 +36,19 @@ expected<void> address_record(message& msg, delivery how, std::string_view peer,
   return {};
 }
 
-peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn)
-    : endpoint(std::move(name)), conn_(std::move(conn)) {}
+peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn,
+                             std::string owner)
+    : endpoint(std::move(name)), conn_(std::move(conn)), owner_(std::move(owner)) {}
 
 expected<void> peer_endpoint::push(message&& msg, delivery how) {
   if (closed_.load(std::memory_order_acquire)) return unexpected(errc::channel_closed);
   if (!conn_->alive.load(std::memory_order_acquire)) return unexpected(errc::not_connected);
-  const record_sender sender{!conn_->server_side, conn_->owner};
+  const record_sender sender{!conn_->server_side, owner_};
   if (auto r = address_record(msg, how, name(), sender); !r) {
     log().warn(
         "socket: record {} from '{}' not written: a client connection carries records of its "
         "module '{}' only",
-        std::string_view(msg.header.id), std::string_view(msg.route.source), conn_->owner);
+        std::string_view(msg.header.id), std::string_view(msg.route.source), owner_);
     return r;
   }
   return conn_->write(msg, how);

@@ -47,7 +47,9 @@ struct record_sender {
 /// `invalid_argument` for a record whose source the server would refuse (`address_record`).
 class peer_endpoint final : public endpoint {
  public:
-  peer_endpoint(std::string name, std::shared_ptr<connection> conn);
+  /// `owner`: on a client connection, the local module that opened it (the only source a Go
+  /// server accepts on it); empty on a server connection.
+  peer_endpoint(std::string name, std::shared_ptr<connection> conn, std::string owner = {});
 
   [[nodiscard]] expected<void> push(message&& msg, delivery how) override;
   /// Cleanup of a peer module: later pushes fail with `channel_closed`. On the server side the
@@ -57,6 +59,7 @@ class peer_endpoint final : public endpoint {
 
  private:
   const std::shared_ptr<connection> conn_;
+  const std::string owner_;
   std::atomic<bool> closed_{false};
 };
 

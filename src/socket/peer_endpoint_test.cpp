@@ -178,7 +178,6 @@ struct client_link : ::testing::Test {
     ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
     far = fds[1];
     conn = std::make_shared<connection>(fds[0], socket_kind::seqpacket, 65536, false, counters);
-    conn->owner = "remotemod";
   }
   void TearDown() override {
     conn->wire.shutdown();
@@ -200,7 +199,7 @@ struct client_link : ::testing::Test {
 };
 
 TEST_F(client_link, APushWithoutSourceIsWrittenUnderTheClientModule) {
-  peer_endpoint srvmod("srvmod", conn);
+  peer_endpoint srvmod("srvmod", conn, "remotemod");
   message m = new_message().build_header("00000000-0000-4000-8000-000000000006", "", 1700000000006);
   m.build_router("", "", "special", "op-6").fill_body("");
   ASSERT_TRUE(srvmod.push(std::move(m), delivery::direct));
@@ -208,7 +207,7 @@ TEST_F(client_link, APushWithoutSourceIsWrittenUnderTheClientModule) {
 }
 
 TEST_F(client_link, AForeignSourceIsRefusedAndNothingIsWritten) {
-  peer_endpoint srvmod("srvmod", conn);
+  peer_endpoint srvmod("srvmod", conn, "remotemod");
   message foreign = new_message().build_router("localmod", "", "res", "insert").fill_body("lost");
   auto r = srvmod.push(std::move(foreign), delivery::direct);
   ASSERT_FALSE(r);

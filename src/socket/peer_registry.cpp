@@ -26,7 +26,7 @@ peer_registry::~peer_registry() { stop(); }
 bool peer_registry::start(const std::shared_ptr<socket_link>& link) {
   std::lock_guard lock(mu_);
   if (closed_) return false;
-  link->origin = std::make_shared<peer_endpoint>(link->label, link->conn);
+  link->origin = std::make_shared<peer_endpoint>(link->label, link->conn, link->owner);
   links_.push_back(link);
   ++readers_;
   link->reader = std::thread([this, link] { run(link); });
@@ -98,7 +98,7 @@ void peer_registry::reap(const std::shared_ptr<socket_link>& link) {
 
 expected<void> peer_registry::add_peer(socket_link& link, const std::string& module,
                                        const std::vector<std::string>& groups) {
-  auto ep = std::make_shared<peer_endpoint>(module, link.conn);
+  auto ep = std::make_shared<peer_endpoint>(module, link.conn, link.owner);
   if (auto r = host_.add_peer(module, ep, groups); !r) return r;
   {
     std::lock_guard lock(mu_);
