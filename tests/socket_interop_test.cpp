@@ -223,7 +223,7 @@ TEST_F(go_capture, ExchangeIsTheGoServersForEveryGoHandshake) {
 
 // Enable once socket_type builds its exchange with detail::module_exchange_json (issue 7 item 3):
 // a server that only calls listen() must list its own socket module, as Go does.
-TEST(GoRecordsServer, DISABLED_AServerThatOnlyListensListsItsOwnSocketModule) {
+TEST(GoRecordsServer, AServerThatOnlyListensListsItsOwnSocketModule) {
   test::temp_dir dir;
   context server;
   auto s = register_socket_context(server, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}));
@@ -314,7 +314,7 @@ TEST_F(go_records_server, SyncRequestToTheGoClientIsTheGoServers) {
 // Enable once socket_type routes by detail::is_reply_record: a Go Send of a message with a
 // parent id (special 4) is nobody's reply; Go delivers it to its destination. Today it is taken
 // for a late reply and counted as an orphan.
-TEST_F(go_records_server, DISABLED_EveryGoClientSpecialReachesItsModuleUnchanged) {
+TEST_F(go_records_server, EveryGoClientSpecialReachesItsModuleUnchanged) {
   const auto go = go_texts(go_record_kind::special, "go-client");
   ASSERT_EQ(go.size(), 9U);
   for (const auto& record : go) ASSERT_TRUE(peer->write_record(record));

@@ -10,6 +10,7 @@
 #include "beehive/codec.hpp"
 #include "log.hpp"
 #include "reply_table.hpp"
+#include "socket/handshake.hpp"
 #include "socket/hosted_endpoint.hpp"
 #include "socket/peer_endpoint.hpp"
 
@@ -82,9 +83,12 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
 // Only the link's reader changes its `peers` and `origin`, so it reads them unlocked.
 void link_reader::route(const socket_link& link, message&& msg) {
   reply_table& replies = host_.replies();
-  if (!sv(msg.header.parent_id).empty()) {
+  const bool waited =
+      !sv(msg.header.parent_id).empty() && replies.waiting(sv(msg.header.parent_id));
+  // A reply goes to the reply table (an orphan is counted there); any other record with a
+  // parent id is a message for its destination, as Go delivers it (handshake.hpp).
+  if (is_reply_record(msg, waited)) {
     // Counted before the waiter can wake and read the counters.
-    const bool waited = replies.waiting(sv(msg.header.parent_id));
     if (waited) bump(counters_.replies_routed);
     const std::string parent(sv(msg.header.parent_id));
     auto r = replies.deliver(std::move(msg));

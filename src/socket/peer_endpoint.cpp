@@ -36,8 +36,7 @@ expected<void> address_record(message& msg, delivery how, std::string_view peer,
   return {};
 }
 
-peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn,
-                             std::string owner)
+peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn, std::string owner)
     : endpoint(std::move(name)), conn_(std::move(conn)), owner_(std::move(owner)) {}
 
 expected<void> peer_endpoint::push(message&& msg, delivery how) {

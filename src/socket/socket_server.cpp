@@ -16,6 +16,7 @@
 #include "log.hpp"
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
+#include "socket/handshake.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -159,40 +160,14 @@ void socket_server::reject(const socket_link& link, const message& m, std::strin
   (void)link.conn->write(err);
 }
 
-// The modules and groups this process hosts (peers excluded), as Go's server answers them:
-// {"modules":[...],"groups":{"<group>":[...]}}.
+// The modules and groups this process hosts (peers excluded) and the server's own socket
+// module, as Go's server answers them (handshake.hpp: module_exchange_json).
 std::string socket_server::module_exchange() const {
-  const membership all = host_.members();
-  const auto peer_names = registry_.peer_names();
-  std::set<std::string_view> listed;
-  std::string out = "{\"modules\":[";
-  for (const auto& m : all.modules) {
-    if (!m.live || peer_names.count(m.name) != 0) continue;
-    if (!listed.empty()) out.push_back(',');
-    append_go_string(m.name, out);
-    listed.insert(m.name);
-  }
-  out += "],\"groups\":{";
-  bool first = true;
-  for (const auto& [group, members] : all.groups) {
-    bool any = false;
-    for (const auto& m : members) {
-      if (listed.count(m) == 0) continue;
-      if (!any) {
-        if (!first) out.push_back(',');
-        first = false;
-        append_go_string(group, out);
-        out += ":[";
-      } else {
-        out.push_back(',');
-      }
-      any = true;
-      append_go_string(m, out);
-    }
-    if (any) out.push_back(']');
-  }
-  out += "}}";
-  return out;
+  const auto peers = registry_.peer_names();
+  const std::vector<std::string> leave_out(peers.begin(), peers.end());
+  const socket_entry* entry = cfg_.server();
+  return module_exchange_json(host_.members(), entry != nullptr ? entry->module : std::string(),
+                              leave_out);
 }
 
 }  // namespace beehive::detail
