@@ -221,8 +221,7 @@ TEST_F(go_capture, ExchangeIsTheGoServersForEveryGoHandshake) {
   EXPECT_EQ(test::normalize(*reply), test::normalize(exchanges[1]));
 }
 
-// Enable once socket_type builds its exchange with detail::module_exchange_json (issue 7 item 3):
-// a server that only calls listen() must list its own socket module, as Go does.
+// Issue 7 item 3: a server that only calls listen() lists its own socket module, as Go does.
 TEST(GoRecordsServer, AServerThatOnlyListensListsItsOwnSocketModule) {
   test::temp_dir dir;
   context server;
@@ -311,9 +310,8 @@ TEST_F(go_records_server, SyncRequestToTheGoClientIsTheGoServers) {
   EXPECT_EQ((*result)->content.to_string().value_or(""), "pong");
 }
 
-// Enable once socket_type routes by detail::is_reply_record: a Go Send of a message with a
-// parent id (special 4) is nobody's reply; Go delivers it to its destination. Today it is taken
-// for a late reply and counted as an orphan.
+// A Go Send of a message with a parent id (special 4) is nobody's reply; Go delivers it to its
+// destination, and so do we (the reader routes by is_reply_record).
 TEST_F(go_records_server, EveryGoClientSpecialReachesItsModuleUnchanged) {
   const auto go = go_texts(go_record_kind::special, "go-client");
   ASSERT_EQ(go.size(), 9U);
