@@ -359,6 +359,35 @@ TEST(SocketHandle, OutlivesItsContext) {
   handle->stop();  // idempotent
 }
 
+TEST(SocketHandle, ListenOnALiveServersAddressFailsAndTheFirstKeepsServing) {
+  // A second server on the same path must not take the address of a running one.
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  context first;
+  auto a = register_socket_context(first, cfg);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(first.add_module(channel_info("srvmod")));
+  ASSERT_TRUE((*a)->listen());
+  context second;
+  auto b = register_socket_context(second, cfg);
+  ASSERT_TRUE(b);
+  EXPECT_EQ((*b)->listen().error(), make_error_code(errc::already_exists));
+  EXPECT_EQ(second.add_module(remote_info("sockserver")).error(),
+            make_error_code(errc::already_exists));
+  context client;
+  auto c = register_socket_context(client, cfg);
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(client.add_module(remote_info("remotemod")));
+  ASSERT_TRUE((*a)->wait_connected("remotemod", bound));
+  ASSERT_TRUE(client.send("srvmod", new_message().fill_body("to the first")));
+  auto got = first.receive_for("srvmod", bound);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "to the first");
+  (*c)->stop();
+  (*b)->stop();
+  (*a)->stop();
+}
+
 TEST(SocketClient, ARecordRightAfterTheHandshakeReachesTheConnectingModule) {
   // The server may write to a module as soon as its handshake is answered, before the client's
   // context has published the module: the record must still reach the module's inbox.

@@ -112,9 +112,11 @@ class socket_context final {
   socket_context(const socket_context&) = delete;
   socket_context& operator=(const socket_context&) = delete;
 
-  /// Starts the server of the config's `server: true` entry. Idempotent. `config_error` when
-  /// the config has no server entry; `not_connected` once stopped; `invalid_argument` or
-  /// another socket error when the address cannot be used.
+  /// Starts the server of the config's `server: true` entry. Idempotent. A stale socket file
+  /// at the address (its server is gone: it refuses connections) is replaced. `config_error`
+  /// when the config has no server entry; `not_connected` once stopped; `already_exists` when
+  /// a live server listens there; `invalid_argument` when the path is unusable or names
+  /// something that is not a socket (left alone); `not_connected` when binding fails.
   [[nodiscard]] expected<void> listen();
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread
   /// the type started; its peers are forgotten. The context's destructor does the same.

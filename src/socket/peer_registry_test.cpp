@@ -108,6 +108,8 @@ TEST_F(PeerRegistry, ANameOfThisProcessIsNotTakenByAPeer) {
 TEST_F(PeerRegistry, TeardownForgetsThePeersAndFailsTheCallsWaitingOnThem) {
   auto [link, peer] = make_link(true);
   ASSERT_TRUE(registry.start(link));
+  // Read before the registry's mutex is taken again below (the teardown takes it too).
+  const std::weak_ptr<endpoint> origin = link->origin;
   ASSERT_TRUE(registry.add_peer(*link, "remotemod", {"remotemod"}));
   ASSERT_TRUE(registry.establish(*link));
   const auto peer_ep = host.peers().at(0).ep;
@@ -116,7 +118,7 @@ TEST_F(PeerRegistry, TeardownForgetsThePeersAndFailsTheCallsWaitingOnThem) {
   reply_table::waiter w(host.replies(), 1);
   ASSERT_TRUE(w.expect(std::string_view(request.header.id), 0, peer_ep.get()));
   const std::string remote_id = new_uuid();
-  host.replies().expect_remote(remote_id, link->origin);
+  host.replies().expect_remote(remote_id, origin);
   ASSERT_TRUE(host.replies().waiting(remote_id));
 
   close_fd(peer);  // the peer goes

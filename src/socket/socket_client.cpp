@@ -75,9 +75,12 @@ bool socket_client::start(const std::shared_ptr<hosted_endpoint>& module) {
     module->retry_wait = opts_.reconnect_initial;
   }
   auto link = connect_now(module, generation);
+  if (!link && link.error() != make_error_code(errc::not_connected)) {
+    log().error("socket: module '{}' cannot connect: {}", module->name(), link.error().message());
+    return false;  // its entry is unusable: trying again would not help
+  }
   if (!link) {
-    log().warn("socket: module '{}' could not connect yet ({}); retrying", module->name(),
-               link.error().message());
+    log().warn("socket: module '{}' could not connect yet; retrying", module->name());
     connect_later(module, generation);
     return false;
   }
@@ -104,7 +107,7 @@ void socket_client::close() {
   closed_ = true;
 }
 
-bool socket_client::current(const hosted_endpoint& module, std::uint64_t generation) const {
+bool socket_client::current_locked(const hosted_endpoint& module, std::uint64_t generation) const {
   return !closed_ && module.generation == generation;
 }
 
@@ -139,7 +142,7 @@ void socket_client::connect_later(const std::weak_ptr<hosted_endpoint>& weak,
   {
     auto module = weak.lock();
     std::lock_guard lock(mu_);
-    if (!module || !current(*module, generation)) return;
+    if (!module || !current_locked(*module, generation)) return;
     wait = module->retry_wait;
     module->retry_wait = std::min(wait * 2, opts_.reconnect_max);
   }
@@ -156,7 +159,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
   if (!module || host_.cancelled()) return;
   {
     std::lock_guard lock(mu_);
-    if (!current(*module, generation) || module->up) return;
+    if (!current_locked(*module, generation) || module->up) return;
   }
   // `start` checked the entry and its kind.
   const socket_entry* entry = cfg_.client(module->name());
@@ -200,7 +203,7 @@ expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
   link->handshake_id = std::string(sv(request.header.id));
   {
     std::lock_guard lock(mu_);
-    if (!current(*module, generation)) return unexpected(errc::not_connected);
+    if (!current_locked(*module, generation)) return unexpected(errc::not_connected);
   }
   if (!registry_.start(link)) return unexpected(errc::not_connected);
   // A failed write ends the link; its end tries again.
@@ -240,7 +243,7 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   {
     std::lock_guard lock(mu_);
-    if (!current(*module, link->generation)) return false;  // cleaned up meanwhile
+    if (!current_locked(*module, link->generation)) return false;  // cleaned up meanwhile
     module->up = link;
     module->retry_wait = opts_.reconnect_initial;
   }
@@ -259,7 +262,7 @@ void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_
       module->up.reset();
       retire = !closed_;
     } else if (!was_established) {
-      retry = current(*module, link->generation) && !module->up;
+      retry = current_locked(*module, link->generation) && !module->up;
     }
   }
   if (!was_established) bump(counters_->connect_failures);

@@ -61,7 +61,8 @@ class socket_client final : public link_handler {
   // its deadline. Fails when the attempt is no longer current.
   [[nodiscard]] expected<std::shared_ptr<socket_link>> begin_handshake(
       const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd);
-  [[nodiscard]] bool current(const hosted_endpoint& module, std::uint64_t generation) const;
+  // Called with mu_ held: the attempt belongs to the module's present life.
+  [[nodiscard]] bool current_locked(const hosted_endpoint& module, std::uint64_t generation) const;
 
   const socket_config& cfg_;
   const socket_options& opts_;

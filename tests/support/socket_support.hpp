@@ -1,15 +1,24 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+// Test support for the socket context: short temporary directories, configs, a responder
+// module, and a hand-driven raw peer.
+
+#include <poll.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -143,17 +152,6 @@ class responder {
   std::vector<message> received_;
   std::jthread thread_;
 };
-
-}  // namespace beehive::test
-
-#include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
-
-#include <cstring>
-#include <optional>
-
-namespace beehive::test {
 
 /// A hand-driven peer speaking raw bytes, to replay captures and send bad input.
 class raw_peer {

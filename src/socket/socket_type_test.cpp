@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "socket/socket_type.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "socket_support.hpp"
+
+namespace beehive::detail {
+namespace {
+
+using namespace std::chrono_literals;
+constexpr auto bound = std::chrono::seconds(10);
+
+std::shared_ptr<socket_type> installed(context& ctx, const socket_config& cfg) {
+  auto type = std::make_shared<socket_type>(cfg, socket_options{});
+  EXPECT_TRUE(install_type(ctx, std::string(context_type_unixpacket), type));
+  return type;
+}
+
+TEST(SocketType, BeforeItIsAttachedItServesNothing) {
+  test::temp_dir dir;
+  socket_type type(test::socket_cfg(dir.file("bh.sock"), {"remotemod"}), {});
+  EXPECT_EQ(type.listen().error(), make_error_code(errc::not_connected));
+  EXPECT_FALSE(type.connected("remotemod"));
+  EXPECT_FALSE(type.wait_connected("remotemod", 1ms));
+  EXPECT_TRUE(type.wait_disconnected("remotemod", 1ms));
+  EXPECT_TRUE(type.peers().empty());
+  EXPECT_EQ(type.thread_count(), 0U);
+  type.stop();
+}
+
+TEST(SocketType, AModuleWithoutAnEntryIsAConfigError) {
+  test::temp_dir dir;
+  context ctx;
+  auto type = installed(ctx, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}));
+  EXPECT_EQ(type->make_endpoint(test::remote_info("stranger")).error(),
+            make_error_code(errc::config_error));
+  EXPECT_EQ(type->thread_count(), 0U);  // nothing started for it
+}
+
+TEST(SocketType, StopJoinsEveryThreadAndLaterCallsFail) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  context server;
+  auto srv = installed(server, cfg);
+  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(srv->listen());
+  context client;
+  auto cli = installed(client, cfg);
+  ASSERT_TRUE(client.add_module(test::remote_info("remotemod")));
+  ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+  // Each side: its event loop and the reader of its one connection.
+  EXPECT_TRUE(srv->wait_thread_count_for(2, bound));
+  EXPECT_EQ(srv->thread_count(), 2U);
+  EXPECT_EQ(cli->thread_count(), 2U);
+
+  srv->stop();
+  EXPECT_EQ(srv->thread_count(), 0U);
+  EXPECT_TRUE(srv->peers().empty());
+  EXPECT_EQ(srv->listen().error(), make_error_code(errc::not_connected));
+  EXPECT_EQ(srv->make_endpoint(test::remote_info("sockserver")).error(),
+            make_error_code(errc::not_connected));
+  srv->stop();  // idempotent
+  // The client saw its link end: its module is cleaned up (a core would add it again) and
+  // the reader joined.
+  ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
+  EXPECT_TRUE(cli->wait_thread_count_for(1, bound));
+  cli->stop();
+  EXPECT_EQ(cli->thread_count(), 0U);
+}
+
+TEST(SocketType, TheContextsDestructorStopsIt) {
+  test::temp_dir dir;
+  std::shared_ptr<socket_type> type;
+  {
+    context ctx;
+    type = installed(ctx, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}));
+    ASSERT_TRUE(type->listen());
+    EXPECT_EQ(type->thread_count(), 1U);
+  }
+  EXPECT_EQ(type->thread_count(), 0U);
+  EXPECT_EQ(type->listen().error(), make_error_code(errc::not_connected));
+}
+
+}  // namespace
+}  // namespace beehive::detail
