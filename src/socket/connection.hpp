@@ -55,9 +55,10 @@ struct connection {
   /// Waits at most `bound` for the outcome; true when accepted.
   [[nodiscard]] bool wait_handshake(std::chrono::milliseconds bound);
 
-  transport wire;
   const bool server_side;
+  /// Declared before `wire`: the transport's writer counts into it until it is joined.
   const std::shared_ptr<socket_counters> counters;
+  transport wire;
   /// False once the connection ended: its endpoints answer `not_connected`.
   std::atomic<bool> alive{true};
 
