@@ -4,28 +4,38 @@
 // Usage: socket_bench NAME...   (unknown names are ignored; --list prints the names)
 //   socket_send            process A -> process B, 200k async messages over unixpacket
 //   socket_send_sync_rtt   20k send_sync round trips A -> B -> A, 1 s timeout
+//   socket_idle_conn_kb    resident memory of process B per idle, handshaken connection:
+//                          A opens 100 raw unixpacket connections to B and handshakes each;
+//                          kb_per_conn = (B's RSS after - before) / 100 (target <= 128)
 //
 // Process A (this one) hosts the remote module `remotemod` and connects; process B is this
 // program started again with `--serve DIR SCENARIO`: it listens and hosts the channel module
 // `sink`. For socket_send, sink checks count and order (sequence number in
 // header.resource_version) and, after the last message, tells A with one message back; A's
 // clock runs from its first send to that message. For the RTT, sink answers each request.
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "beehive/beehive.hpp"
+#include "beehive/socket.hpp"
 #include "bench_util.hpp"
 
 extern char** environ;
@@ -38,13 +48,25 @@ using beehive::bench::json;
 constexpr std::uint64_t send_count = 200'000;
 constexpr std::uint64_t rtt_calls = 20'000;
 constexpr std::uint64_t rtt_warmup = 1'000;
+constexpr int idle_conns = 100;
+constexpr const char* idle_scenario = "socket_idle_conn_kb";
 
-std::string config_yaml(const std::string& dir) {
+std::string idle_module(int i) { return "idle" + std::to_string(i); }
+
+std::string config_yaml(const std::string& dir, const std::string& scenario) {
   const std::string addr = dir + "/b.sock";
-  return "- {module: sockserver, server: true, address: " + addr +
-         ", sockettype: unixpacket, connmax: 4, buffersize: 65536}\n"
-         "- {module: remotemod, server: false, address: " +
-         addr + ", sockettype: unixpacket, buffersize: 65536}\n";
+  const bool idle = scenario == idle_scenario;
+  std::string y = "- {module: sockserver, server: true, address: " + addr +
+                  ", sockettype: unixpacket, connmax: " + (idle ? "512" : "4") +
+                  ", buffersize: 65536}\n"
+                  "- {module: remotemod, server: false, address: " +
+                  addr + ", sockettype: unixpacket, buffersize: 65536}\n";
+  // The idle connections' modules (and one to warm up with), listed as clients.
+  for (int i = -1; idle && i < idle_conns; ++i) {
+    y += "- {module: " + idle_module(i) + ", server: false, address: " + addr +
+         ", sockettype: unixpacket, buffersize: 65536}\n";
+  }
+  return y;
 }
 
 // ---- process B ----------------------------------------------------------------------------
@@ -56,7 +78,7 @@ int serve(const std::string& dir, const std::string& scenario) {
     CPU_SET(1, &set);
     sched_setaffinity(0, sizeof set, &set);
   }
-  auto cfg = beehive::parse_socket_config(config_yaml(dir));
+  auto cfg = beehive::parse_socket_config(config_yaml(dir, scenario));
   if (!cfg) return 2;
   beehive::context ctx;
   auto sock = beehive::register_socket_context(ctx, *cfg);
@@ -140,7 +162,7 @@ struct client {
     std::string a3 = scenario;
     char* argv[] = {a0.data(), a1.data(), a2.data(), a3.data(), nullptr};
     if (::posix_spawn(&b.pid, self.c_str(), nullptr, nullptr, argv, environ) != 0) return;
-    auto cfg = beehive::parse_socket_config(config_yaml(b.dir));
+    auto cfg = beehive::parse_socket_config(config_yaml(b.dir, scenario));
     if (!cfg) return;
     auto s = beehive::register_socket_context(ctx, *cfg);
     if (!s) return;
@@ -235,11 +257,100 @@ json socket_send_sync_rtt() {
   return out;
 }
 
+// Resident set of process `pid` in KiB (/proc/<pid>/statm), or -1.
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/statm");
+  long size = 0;
+  long resident = -1;
+  if (!(in >> size >> resident)) return -1;
+  return resident * (::sysconf(_SC_PAGESIZE) / 1024);
+}
+
+// A raw unixpacket connection that handshakes as `module` and then stays idle.
+class idle_peer {
+ public:
+  idle_peer(const std::string& path, const std::string& module) {
+    fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return;
+    beehive::message hs = beehive::new_message();
+    hs.header.sync = true;
+    hs.header.type = "unixpacket";
+    hs.route.source = module;
+    hs.route.operation = "add";
+    hs.route.resource = "module";
+    hs.content = beehive::content(std::string());
+    auto text = beehive::encode_message(hs);
+    if (!text) return;
+    *text += '\n';
+    if (::send(fd_, text->data(), text->size(), MSG_NOSIGNAL) !=
+        static_cast<ssize_t>(text->size())) {
+      return;
+    }
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, 10'000) != 1) return;
+    std::string reply(1 << 16, '\0');
+    const ssize_t r = ::recv(fd_, reply.data(), reply.size(), 0);
+    ok_ = r > 0 && std::string_view(reply.data(), static_cast<std::size_t>(r))
+                           .find("\"operation\":\"response\"") != std::string_view::npos;
+  }
+  ~idle_peer() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  idle_peer(const idle_peer&) = delete;
+  idle_peer& operator=(const idle_peer&) = delete;
+  [[nodiscard]] bool ok() const { return ok_; }
+
+ private:
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+json socket_idle_conn_kb() {
+  json out;
+  client c(idle_scenario);
+  if (!c.ok) {
+    out["errors"] = 1;
+    out["error"] = "peer process did not come up";
+    return out;
+  }
+  const std::string path = c.b.dir + "/b.sock";
+  std::uint64_t errors = 0;
+  // One connection first: what the first one costs once (thread arenas, tables) is not per
+  // connection.
+  idle_peer warm(path, idle_module(-1));
+  if (!warm.ok()) ++errors;
+  std::this_thread::sleep_for(300ms);
+  const long before = rss_kb(c.b.pid);
+  std::vector<std::unique_ptr<idle_peer>> conns;
+  conns.reserve(idle_conns);
+  for (int i = 0; i < idle_conns; ++i) {
+    conns.push_back(std::make_unique<idle_peer>(path, idle_module(i)));
+    if (!conns.back()->ok()) ++errors;
+  }
+  // Idle: long enough for every reader to be asleep and to have given back what it releases
+  // when idle.
+  std::this_thread::sleep_for(500ms);
+  const long after = rss_kb(c.b.pid);
+  if (before < 0 || after < 0) ++errors;
+  out["conns"] = idle_conns;
+  out["errors"] = errors;
+  out["rss_before_kb"] = before;
+  out["rss_after_kb"] = after;
+  out["kb_per_conn"] = beehive::bench::round_to(
+      static_cast<double>(after - before) / static_cast<double>(idle_conns), 1);
+  return out;
+}
+
 const std::vector<beehive::bench::scenario>& scenarios() {
   static const std::vector<beehive::bench::scenario> all = {
       {"socket_send", "process A -> process B, 200k async messages over unixpacket", socket_send},
       {"socket_send_sync_rtt", "20k send_sync round trips across processes, 1 s timeout",
        socket_send_sync_rtt},
+      {idle_scenario, "resident KiB per idle, handshaken unixpacket connection (100 of them)",
+       socket_idle_conn_kb},
   };
   return all;
 }

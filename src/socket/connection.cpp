@@ -10,8 +10,9 @@ namespace beehive::detail {
 
 connection::connection(int fd, socket_kind kind, std::size_t buffer_size, bool server,
                        std::shared_ptr<socket_counters> n, inbox_options outbound)
-    // `n` is read before it is moved into `counters` (members are initialised in order).
-    : wire(fd, kind, buffer_size, outbound, n.get()), server_side(server), counters(std::move(n)) {}
+    : server_side(server),
+      counters(std::move(n)),
+      wire(fd, kind, buffer_size, outbound, counters.get()) {}
 
 expected<void> connection::write(const message& msg, delivery how) {
   if (!alive.load(std::memory_order_acquire)) return unexpected(errc::not_connected);

@@ -38,9 +38,10 @@ struct connection {
   /// `message_too_large` as the codec and transport say.
   [[nodiscard]] expected<void> write(const message& msg, delivery how = delivery::direct);
 
-  transport wire;
   const bool server_side;
+  /// Declared before `wire`: the transport's writer counts into it until it is joined.
   const std::shared_ptr<socket_counters> counters;
+  transport wire;
   /// False once the connection ended: its endpoints answer `not_connected`.
   std::atomic<bool> alive{true};
 };

@@ -96,11 +96,11 @@ void socket_server::close() {
 
 // On the loop.
 void socket_server::on_accepted(int fd, const socket_entry& entry, socket_kind kind) {
-  if (entry.conn_max > 0 && registry_.server_links() >= static_cast<std::size_t>(entry.conn_max)) {
+  if (registry_.server_links() >= static_cast<std::size_t>(entry.effective_conn_max())) {
     // Counted before closing: the refused peer sees EOF as soon as the descriptor closes.
     bump(counters_->connections_refused);
     ::close(fd);
-    log().warn("socket: connection refused: connmax {} reached", entry.conn_max);
+    log().warn("socket: connection refused: connmax {} reached", entry.effective_conn_max());
     return;
   }
   auto link =

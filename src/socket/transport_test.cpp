@@ -436,6 +436,21 @@ TEST(Transport, StreamPeerClosingBetweenRecordsIsClosed) {
   EXPECT_EQ(b.read(items), read_status::closed);
 }
 
+TEST(Transport, StreamReaderFreesItsBufferWhenIdle) {
+  auto p = make_pair(SOCK_STREAM);
+  transport b(p.b, socket_kind::stream, 65536);
+  put(p.a, "{}\n");
+  EXPECT_EQ(read_n(b, 1).size(), 1U);
+  EXPECT_EQ(b.read_buffers_in_use(), 1U);
+  b.set_receive_timeout(1ms);
+  std::vector<read_item> items;
+  EXPECT_EQ(b.read(items), read_status::timed_out);
+  EXPECT_EQ(b.read_buffers_in_use(), 0U);
+  put(p.a, "{\"again\":1}\n");  // allocated again on demand
+  EXPECT_EQ(read_n(b, 1), (std::vector<std::string>{"{\"again\":1}"}));
+  ::close(p.a);
+}
+
 // ---- package-framed streams (the option) ----------------------------------------------------
 
 TEST(Transport, PackageFramesRoundTrip) {
