@@ -27,31 +27,6 @@ inline void append_field(std::string& out, bool& first, std::string_view quoted_
 
 // ---- decoding ---------------------------------------------------------------------------
 
-// Go matches a JSON key to a struct field exactly first, then case-insensitively
-// (bytes.EqualFold: ASCII case plus the Kelvin sign for k and the long s for s). `name` is
-// lower-case ASCII, as every field name here is.
-bool key_matches(std::string_view key, std::string_view name) noexcept {
-  std::size_t i = 0;
-  std::size_t j = 0;
-  while (i < key.size() && j < name.size()) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c < 0x80) {
-      const char lower =
-          (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : static_cast<char>(c);
-      if (lower != name[j]) return false;
-      ++i;
-    } else if (name[j] == 's' && key.substr(i, 2) == "\xC5\xBF") {  // U+017F long s
-      i += 2;
-    } else if (name[j] == 'k' && key.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A Kelvin sign
-      i += 3;
-    } else {
-      return false;
-    }
-    ++j;
-  }
-  return i == key.size() && j == name.size();
-}
-
 class record_reader {
  public:
   explicit record_reader(std::string_view t) noexcept : t_(t) {}
@@ -212,7 +187,7 @@ int field_index(std::string_view key, const std::array<std::string_view, N>& nam
     if (key == names[i]) return static_cast<int>(i);
   }
   for (std::size_t i = 0; i < N; ++i) {
-    if (key_matches(key, names[i])) return static_cast<int>(i);
+    if (detail::key_matches(key, names[i])) return static_cast<int>(i);
   }
   return -1;
 }

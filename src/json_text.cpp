@@ -734,4 +734,26 @@ template bool decode_json_string(std::string_view, std::size_t&, short_string<23
 template bool decode_json_string(std::string_view, std::size_t&, short_string<31>&);
 template bool decode_json_string(std::string_view, std::size_t&, short_string<39>&);
 
+bool key_matches(std::string_view key, std::string_view name) noexcept {
+  std::size_t i = 0;
+  std::size_t j = 0;
+  while (i < key.size() && j < name.size()) {
+    const auto c = static_cast<unsigned char>(key[i]);
+    if (c < 0x80) {
+      const char lower =
+          (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : static_cast<char>(c);
+      if (lower != name[j]) return false;
+      ++i;
+    } else if (name[j] == 's' && key.substr(i, 2) == "\xC5\xBF") {  // U+017F long s
+      i += 2;
+    } else if (name[j] == 'k' && key.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A Kelvin sign
+      i += 3;
+    } else {
+      return false;
+    }
+    ++j;
+  }
+  return i == key.size() && j == name.size();
+}
+
 }  // namespace beehive::detail

@@ -18,6 +18,11 @@ namespace beehive::detail {
 /// \u00XX, U+2028/U+2029 escaped, each invalid UTF-8 byte as \ufffd, `/` left alone.
 void append_go_string(std::string_view s, std::string& out);
 
+/// Whether a JSON object key selects the struct field `name`, as Go's encoding/json matches
+/// them: exactly, else case-insensitively (bytes.EqualFold: ASCII case plus the long s for s and
+/// the Kelvin sign for k). `name` is lower-case ASCII.
+[[nodiscard]] bool key_matches(std::string_view key, std::string_view name) noexcept;
+
 /// Appends `j` as compact JSON as Go's encoding/json writes it: Go's string escaping, Go's
 /// float format, object keys in byte order (as Go sorts map keys), binary as base64.
 void write_go_json(const nlohmann::json& j, std::string& out);

@@ -18,31 +18,6 @@ std::string_view sv(const Field& f) {
   return std::string_view(f);
 }
 
-// Go's encoding/json matches a key to a struct field exactly, else case-insensitively (ASCII
-// case, plus the long s for s and the Kelvin sign for k), as the codec does for message fields.
-// `name` is lower-case ASCII.
-bool key_matches(std::string_view key, std::string_view name) noexcept {
-  std::size_t i = 0;
-  std::size_t j = 0;
-  while (i < key.size() && j < name.size()) {
-    const auto c = static_cast<unsigned char>(key[i]);
-    if (c < 0x80) {
-      const char lower =
-          (c >= 'A' && c <= 'Z') ? static_cast<char>(c + ('a' - 'A')) : static_cast<char>(c);
-      if (lower != name[j]) return false;
-      ++i;
-    } else if (name[j] == 's' && key.substr(i, 2) == "\xC5\xBF") {  // U+017F long s
-      i += 2;
-    } else if (name[j] == 'k' && key.substr(i, 3) == "\xE2\x84\xAA") {  // U+212A Kelvin sign
-      i += 3;
-    } else {
-      return false;
-    }
-    ++j;
-  }
-  return i == key.size() && j == name.size();
-}
-
 using ordered = nlohmann::ordered_json;
 
 // A JSON array of non-empty names (null: none), each kept once in the order first listed.
