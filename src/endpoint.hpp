@@ -19,6 +19,11 @@ enum class delivery {
   direct,  ///< `send` and `send_sync`: the inbox's overflow policy applies as it is
   group,   ///< a group member's copy: parks instead of blocking the group's sender
   reply,   ///< a reply forwarded to a requester in another process
+  /// A record a socket link's reader passes on to its destination. A module's inbox takes it
+  /// as `direct` (a full inbox holds back that one link's reader); a peer connection never
+  /// waits for room (it parks, as a group copy does): one slow peer must not hold back the
+  /// link that relays to it, nor the other records behind that one.
+  relay,
 };
 
 /// What a module name resolves to: a module's inbox in this process, or a peer connection.

@@ -3,11 +3,17 @@
 // only where the stream can no longer be trusted; the other peers keep being served; nothing
 // already accepted is lost.
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
+#include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "beehive/beehive.hpp"
 #include "beehive/socket_context.hpp"
@@ -165,6 +171,25 @@ TEST_P(bad_input, RecordLargerThanBuffersize) {
     EXPECT_EQ(m->content.to_string().value_or(""), "before");
     EXPECT_TRUE(p->wait_eof());
     EXPECT_EQ(srv->stats().bad_frames, 1U);
+  }
+  expect_other_peer_still_served(*good);
+}
+
+TEST_P(bad_input, OversizedFirstRecordClosesTheConnection) {
+  // Before its handshake the peer is unknown: a record too long for the buffer is not skipped
+  // (a handshake behind it would be taken), the connection closes at once.
+  auto good = peer();
+  ASSERT_TRUE(good->handshake("othermod"));
+  auto p = peer();
+  ASSERT_TRUE(p->write_record(record_to("srvmod", std::string(2000, 'x'))));
+  EXPECT_FALSE(p->handshake("remotemod"));
+  EXPECT_TRUE(p->wait_eof());
+  EXPECT_FALSE(srv->connected("remotemod"));
+  if (package) {
+    EXPECT_EQ(srv->stats().bad_frames, 1U);  // a frame length above buffersize
+  } else {
+    EXPECT_EQ(srv->stats().oversized_records, 1U);
+    EXPECT_EQ(srv->stats().handshakes_rejected, 1U);
   }
   expect_other_peer_still_served(*good);
 }
@@ -410,9 +435,134 @@ TEST_P(stuck_peer, SendSyncToAStuckPeerTimesOutWithinItsBound) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 200ms);
 }
 
+TEST_P(stuck_peer, RecordsAnotherPeerRelaysToTheStuckPeerDoNotHoldItsLinkBack) {
+  // The server relays records of `othermod` to the stuck `remotemod`. Before, the relaying
+  // reader waited for room like a plain send (here 50 ms per record under `block`, without
+  // bound with no block timeout): everything `othermod` sent after them waited too.
+  fill_stuck();
+  const auto before = srv->stats();
+  auto from_other = [](const std::string& dest, const std::string& body) {
+    auto m = new_message().fill_body(body).set_type("unixpacket");
+    m.route.source = "othermod";
+    m.route.destination = dest;
+    return *encode_message(m);
+  };
+  // Rounds of 500 records for the stuck peer, then one for `othermod` itself, which the server
+  // relays back over its own link behind them: it must come back within the bound. Until the
+  // stuck peer's socket and queue are full for sure (the fill may stop at a queue that is full
+  // only until its writer writes): until its queue refused (`fail`, `block`) or evicted
+  // (`drop_oldest`) some.
+  constexpr std::uint64_t per_round = 500;
+  std::uint64_t rounds = 0;
+  socket_stats after;
+  do {
+    for (std::uint64_t i = 0; i < per_round; ++i) {
+      ASSERT_TRUE(good->write_record(from_other("remotemod", "relay")));
+    }
+    ASSERT_TRUE(good->write_record(from_other("othermod", "echo")));
+    ++rounds;
+    auto rec = good->read_record(bound);
+    ASSERT_TRUE(rec) << "the link of the relaying peer was held back";
+    EXPECT_NE(rec->find("echo"), std::string::npos);
+    after = srv->stats();
+  } while (after.outbound_rejected == before.outbound_rejected &&
+           after.outbound_dropped == before.outbound_dropped && rounds < 100);
+  // Nothing lost uncounted: each relayed record was handed on or refused, and a refusal is
+  // counted twice (undeliverable, and by the queue). The echo's own count may still lag.
+  const auto handed_on = after.forwarded - before.forwarded;
+  const auto refused = after.undeliverable - before.undeliverable;
+  EXPECT_GE(handed_on + refused, rounds * (per_round + 1) - 1);
+  EXPECT_LE(handed_on + refused, rounds * (per_round + 1));
+  EXPECT_EQ(after.outbound_rejected - before.outbound_rejected, refused);
+  if (GetParam() == overflow_policy::drop_oldest) {
+    EXPECT_GT(after.outbound_dropped - before.outbound_dropped, 0U);
+  } else {
+    EXPECT_GT(refused, 0U);
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Policies, stuck_peer,
                          ::testing::Values(overflow_policy::fail, overflow_policy::block,
                                            overflow_policy::drop_oldest));
+
+// Plain sends to `dest`, each under a watchdog, until one is refused; its error. Before the
+// outbound queue followed the module's inbox options, the send that found the peer's socket
+// full blocked forever (the default: `block`, no block timeout).
+std::error_code send_until_refused(context& ctx, const std::string& dest) {
+  auto filler = std::async(std::launch::async, [&] {
+    for (int i = 0; i < 1'000'000; ++i) {
+      auto r = ctx.send(dest, new_message().fill_body("fill"));
+      if (!r) return r.error();
+    }
+    return std::error_code();
+  });
+  if (filler.wait_for(bound) != std::future_status::ready) {
+    ADD_FAILURE() << "a send blocked";
+    std::abort();  // the filler still runs on `ctx`: nothing can be cleaned up safely
+  }
+  return filler.get();
+}
+
+module_info failing_inbox(std::string name) {
+  module_info i = test::remote_info(std::move(name));
+  i.inbox.capacity = 8;
+  i.inbox.overflow = overflow_policy::fail;
+  return i;
+}
+
+TEST(OutboundOptions, TheServerModulesInboxOptionsBoundEachPeersQueue) {
+  test::temp_dir dir;
+  context server;
+  auto s = register_socket_context(server, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}));
+  ASSERT_TRUE(s);
+  // The context's own options say `block` without bound; the server module's inbox says
+  // `fail` at 8: the connections it accepts follow the module.
+  ASSERT_TRUE(server.add_module(failing_inbox("sockserver")));
+  raw_peer stuck(dir.file("bh.sock"));
+  ASSERT_TRUE(stuck.handshake("remotemod"));
+  ASSERT_TRUE((*s)->wait_connected("remotemod", bound));
+  EXPECT_EQ(send_until_refused(server, "remotemod"), make_error_code(errc::queue_full));
+  EXPECT_GT((*s)->stats().outbound_rejected, 0U);
+  stuck.close();
+  (*s)->stop();
+}
+
+TEST(OutboundOptions, AClientModulesInboxOptionsBoundItsConnection) {
+  // A server that answers the handshake, then never reads.
+  test::temp_dir dir;
+  const std::string path = dir.file("bh.sock");
+  const int lfd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  ASSERT_EQ(::listen(lfd, 4), 0);
+  context client;
+  auto c = register_socket_context(client, test::socket_cfg(path, {"remotemod"}));
+  ASSERT_TRUE(c);
+  std::optional<expected<void>> added;
+  std::thread joiner([&] { added = client.add_module(failing_inbox("remotemod")); });
+  const int fd = ::accept(lfd, nullptr, nullptr);
+  ASSERT_GE(fd, 0);
+  char buf[4096];
+  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+  ASSERT_GT(n, 0);
+  auto hs = decode_message(std::string_view(buf, static_cast<std::size_t>(n)));
+  ASSERT_TRUE(hs);
+  const std::string answer =
+      *encode_message(new_resp_by_message(
+          *hs, content::from_trusted_json_text(R"({"modules":["srvmod"],"groups":{}})"))) +
+      "\n";
+  ASSERT_EQ(::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL),
+            static_cast<ssize_t>(answer.size()));
+  joiner.join();
+  ASSERT_TRUE(added && *added);
+  EXPECT_EQ(send_until_refused(client, "srvmod"), make_error_code(errc::queue_full));
+  EXPECT_GT((*c)->stats().outbound_rejected, 0U);
+  ::close(fd);
+  (*c)->stop();
+  ::close(lfd);
+}
 
 TEST(BadInputClient, OversizedRecordFromTheServerDoesNotDropTheClient) {
   // Go's client reconnects forever on a record larger than its buffer; ours rejects the

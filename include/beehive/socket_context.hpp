@@ -66,12 +66,19 @@ struct socket_options {
   /// the 12-byte package framing (`beeh` `v1` `rv` + big-endian length), which both ends must
   /// then use. `unixpacket` sockets always carry one record per packet.
   stream_framing framing = stream_framing::newline;
-  /// The outbound queue of every connection: records for a peer wait here, never in the
-  /// caller, while its socket is full. As a module's inbox: `capacity` records (those being
-  /// written included); when full, `overflow` decides (`block`, bounded by `block_timeout` if
-  /// set; `fail`: `queue_full`; `drop_oldest`: the oldest queued record is dropped, counted).
-  /// A group member's copy and a sync request never wait: they may use up to `capacity` more
-  /// records, then get `queue_full` (`drop_oldest` evicts). `close` is unused.
+  /// Records for a peer wait in their connection's outbound queue, never in the caller, while
+  /// its socket is full. The queue follows the inbox options of the module of this process the
+  /// connection belongs to, as that module's inbox does: a client module's connection its
+  /// `module_info::inbox`; the connections a server accepts, its server module's. These
+  /// options are used for the connections a server accepts while it listens without a module
+  /// (`listen()`).
+  ///
+  /// `capacity` records (those being written included); when full, `overflow` decides
+  /// (`block`, bounded by `block_timeout` if set; `fail`: `queue_full`; `drop_oldest`: the
+  /// oldest queued record is dropped, counted). Only a plain `send` waits: a sync request, a
+  /// group member's copy, a reply and a record relayed from another peer never wait; they may
+  /// use up to `capacity` more records, then get `queue_full` (`drop_oldest` evicts). `close`
+  /// is unused.
   inbox_options outbound{};
 };
 

@@ -19,11 +19,13 @@ expected<void> connection::write(const message& msg, delivery how) {
   std::string text;
   text.reserve(256);
   if (auto r = encode_message(msg, text); !r) return r;
-  // A sync request's caller is bounded by its own timeout, and a group's sender must not wait
-  // on one member: neither waits for room (records_out is counted when written).
+  // Only a plain send waits for room, as the overflow policy says. A sync request's caller is
+  // bounded by its own timeout; a group's sender must not wait on one member; a reply's sender
+  // is done with the request; a relayed record's link reader must not wait on another peer
+  // (records_out is counted when written).
   const bool request = msg.header.sync && std::string_view(msg.header.parent_id).empty();
   return wire.send(std::move(text),
-                   how == delivery::group || request ? admission::park : admission::wait);
+                   how == delivery::direct && !request ? admission::wait : admission::park);
 }
 
 }  // namespace beehive::detail

@@ -31,10 +31,10 @@ struct connection {
   connection& operator=(const connection&) = delete;
 
   /// Encodes `msg` and hands it to the connection's outbound queue as one record; never waits
-  /// on the socket. A group delivery (`how`) or a sync request is admitted as
-  /// `admission::park` (it never waits for room), anything else as `admission::wait` (the
-  /// outbound options' overflow policy applies). Errors: `not_connected` once the connection
-  /// ended; `queue_full`, `timed_out` as the queue says; `not_serializable`,
+  /// on the socket. A plain `direct` send is admitted as `admission::wait` (the outbound
+  /// options' overflow policy applies); a sync request, a group copy, a reply and a relayed
+  /// record as `admission::park` (they never wait for room). Errors: `not_connected` once the
+  /// connection ended; `queue_full`, `timed_out` as the queue says; `not_serializable`,
   /// `message_too_large` as the codec and transport say.
   [[nodiscard]] expected<void> write(const message& msg, delivery how = delivery::direct);
 

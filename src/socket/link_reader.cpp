@@ -32,7 +32,7 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
   const bool server = link->server_side();
   std::vector<read_item> items;
   std::string who = link->label;  // for the log: our module, or the peer once it is known
-  bool handshaken = false;
+  handshake_step step = initial_handshake_step(server);
   for (;;) {
     const read_status st = wire.read(items);
     if (st != read_status::ok) {
@@ -49,33 +49,42 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
       return;
     }
     for (auto& item : items) {
-      if (item.oversized != 0) {
+      // Before its handshake a server trusts nothing from the peer: a first record that is too
+      // long or not a record at all closes the link (a stream peer may still be sending it).
+      const bool untrusted = step == handshake_step::awaiting_request;
+      if (item.is_oversized()) {
         bump(counters_.oversized_records);
-        log().warn("socket: record larger than buffersize ({} bytes) rejected", wire.buffer_size());
+        log().warn("socket: record larger than buffersize ({} bytes) from '{}' rejected",
+                   wire.buffer_size(), who);
+        if (untrusted) {
+          bump(counters_.handshakes_rejected);
+          return;
+        }
         continue;
       }
       auto m = decode_message(item.record);
       if (!m) {
         bump(counters_.malformed_records);
-        log().warn("socket: malformed record ({} bytes) rejected", item.record.size());
-        if (server && !handshaken) {
-          // The first record must be a handshake; nothing from this peer can be trusted.
+        log().warn("socket: malformed record ({} bytes) from '{}' rejected", item.record.size(),
+                   who);
+        if (untrusted) {
           bump(counters_.handshakes_rejected);
           return;
         }
         continue;
       }
       bump(counters_.records_in);
-      const bool handshake =
-          !handshaken && (server || (!link->handshake_id.empty() &&
-                                     sv(m->header.parent_id) == link->handshake_id));
-      if (handshake) {
-        if (!link->handler.on_handshake(link, *m)) return;
-        if (server) who = std::string(sv(m->route.source));
-        handshaken = true;
-        continue;
+      switch (classify_record(step, *m, link->handshake_id)) {
+        case record_role::handshake_request:
+        case record_role::handshake_response:
+          if (!link->handler.on_handshake(link, *m)) return;
+          if (server) who = std::string(sv(m->route.source));
+          step = handshake_step::established;
+          break;
+        case record_role::ordinary:
+          route(*link, std::move(*m));
+          break;
       }
-      route(*link, std::move(*m));
     }
   }
 }
@@ -127,8 +136,8 @@ void link_reader::route(const socket_link& link, message&& msg) {
   // write to it before the context has published the module.
   std::shared_ptr<hosted_endpoint> owner;
   if (!link.server_side() && dest == link.owner) owner = link.owner_ep.lock();
-  auto r = owner ? owner->push(std::move(msg), delivery::direct)
-                 : host_.deliver(dest, std::move(msg), delivery::direct);
+  auto r = owner ? owner->push(std::move(msg), delivery::relay)
+                 : host_.deliver(dest, std::move(msg), delivery::relay);
   if (r) {
     bump(counters_.forwarded);
     return;

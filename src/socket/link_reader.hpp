@@ -20,9 +20,16 @@ namespace beehive::detail {
 /// - a sync request has its origin registered in the reply table (the reply goes back over
 ///   the link), then goes, as any other record, to its destination module.
 ///
-/// Bad input is counted and logged: an oversized or malformed record is dropped and the link
-/// kept; a first record that is not a handshake, a bad frame or a peer that closes in the
-/// middle of a frame end the link. Thread-safe (holds no state of its own).
+/// Where the link's handshake stands is a `handshake_step`, and `classify_record` says what
+/// each record is in it. A record for another module is handed on as `delivery::relay`: a
+/// module's full inbox holds this reader back (back-pressure on this one peer), a peer's full
+/// outbound queue does not (it refuses, counted).
+///
+/// Bad input is counted and logged: after the handshake an oversized or malformed record is
+/// dropped and the link kept. On a server link before the handshake, any of them (the peer is
+/// unknown, and a stream peer may still be sending an oversized record), a first record that
+/// is not an accepted handshake, a bad frame or a peer that closes in the middle of a frame end
+/// the link. Thread-safe (holds no state of its own).
 class link_reader {
  public:
   link_reader(type_host& host, socket_counters& counters) : host_(host), counters_(counters) {}

@@ -16,7 +16,8 @@ expected<void> address_record(message& msg, delivery how, std::string_view peer,
     msg.route.source = sender.owner;
   }
   switch (how) {
-    case delivery::direct: {
+    case delivery::direct:
+    case delivery::relay: {
       const bool request = msg.header.sync && std::string_view(msg.header.parent_id).empty();
       if (request || std::string_view(msg.header.type).empty()) {
         msg.set_type(context_type_unixpacket);

@@ -124,16 +124,19 @@ TEST(AddressRecord, AGroupRecordIsTheGoServersBytesWithoutAType) {
 }
 
 TEST(AddressRecord, DirectRecordsGetTheSocketTypeAndThePeer) {
-  message m = new_message().build_router("srvmod", "", "res", "insert");
-  m.route.destination = "stale";
-  ASSERT_TRUE(address_record(m, delivery::direct, "remotemod", server_side));
-  EXPECT_EQ(m.route.destination, "remotemod");
-  EXPECT_EQ(m.header.type, "unixpacket");
-  // A sync request always carries the socket type: a Go peer routes its SendResp by it.
-  message req = new_message().build_router("srvmod", "", "res", "query").set_type("channel");
-  req.header.sync = true;
-  ASSERT_TRUE(address_record(req, delivery::direct, "remotemod", server_side));
-  EXPECT_EQ(req.header.type, "unixpacket");
+  // A record a link's reader relays from another peer is addressed as a direct send.
+  for (const auto how : {delivery::direct, delivery::relay}) {
+    message m = new_message().build_router("srvmod", "", "res", "insert");
+    m.route.destination = "stale";
+    ASSERT_TRUE(address_record(m, how, "remotemod", server_side));
+    EXPECT_EQ(m.route.destination, "remotemod");
+    EXPECT_EQ(m.header.type, "unixpacket");
+    // A sync request always carries the socket type: a Go peer routes its SendResp by it.
+    message req = new_message().build_router("srvmod", "", "res", "query").set_type("channel");
+    req.header.sync = true;
+    ASSERT_TRUE(address_record(req, how, "remotemod", server_side));
+    EXPECT_EQ(req.header.type, "unixpacket");
+  }
 }
 
 // ---- sources on a client connection (item 5) ---------------------------------------------------
@@ -153,7 +156,7 @@ TEST(AddressRecord, AClientConnectionFillsAnEmptySourceWithItsModule) {
 }
 
 TEST(AddressRecord, AClientConnectionRefusesAForeignSourceUnchanged) {
-  for (const auto how : {delivery::direct, delivery::group}) {
+  for (const auto how : {delivery::direct, delivery::group, delivery::relay}) {
     message m = new_message().build_router("localmod", "", "res", "insert").fill_body("x");
     const message before = m;
     auto r = address_record(m, how, "srvmod", client_of_remotemod);

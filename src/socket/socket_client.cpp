@@ -9,7 +9,6 @@
 #include <sys/un.h>
 
 #include <algorithm>
-#include <map>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -18,41 +17,12 @@
 #include "log.hpp"
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
+#include "socket/handshake.hpp"
 
 namespace beehive::detail {
 namespace {
 
-constexpr std::string_view handshake_op = "add";
-constexpr std::string_view handshake_res = "module";
-
 void bump(std::atomic<std::uint64_t>& c) { socket_counters::bump(c); }
-
-template <class Field>
-std::string_view sv(const Field& f) {
-  return std::string_view(f);
-}
-
-// The server's modules, and the groups each is in, from its handshake answer
-// {"modules":[...],"groups":{"<group>":[...]}}. False when the content is not an object.
-bool read_exchange(const message& answer, std::vector<std::string>& modules,
-                   std::map<std::string, std::vector<std::string>, std::less<>>& groups_of) {
-  auto j = answer.content.to_json();
-  if (!j || !j->is_object()) return false;
-  if (auto it = j->find("modules"); it != j->end() && it->is_array()) {
-    for (const auto& v : *it) {
-      if (v.is_string()) modules.push_back(v.get<std::string>());
-    }
-  }
-  if (auto it = j->find("groups"); it != j->end() && it->is_object()) {
-    for (const auto& [g, members] : it->items()) {
-      if (!members.is_array()) continue;
-      for (const auto& v : members) {
-        if (v.is_string()) groups_of[v.get<std::string>()].push_back(g);
-      }
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -189,18 +159,16 @@ expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
     const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd) {
   // `start` checked the entry and its kind.
   const socket_entry& entry = *cfg_.client(module->name());
-  auto conn = make_connection(fd, *link_kind(entry, opts_), entry, opts_, false, counters_);
+  // The link is the module's own: its records wait for the socket as its inbox options say.
+  const inbox* box = module->local();
+  auto conn = make_connection(fd, *link_kind(entry, opts_), entry,
+                              box != nullptr ? box->options() : opts_.outbound, false, counters_);
   auto link = std::make_shared<socket_link>(conn, *this, module->name());
   link->owner = module->name();
   link->owner_ep = module;
   link->generation = generation;
-  message request = new_message();
-  request.header.sync = true;
-  request.set_type(std::string(context_type_unixpacket));
-  request.build_router(module->name(), std::string(), std::string(handshake_res),
-                       std::string(handshake_op));
-  request.fill_body(content(std::string()));
-  link->handshake_id = std::string(sv(request.header.id));
+  const message request = make_handshake_request(module->name());
+  link->handshake_id = std::string(std::string_view(request.header.id));
   {
     std::lock_guard lock(mu_);
     if (!current_locked(*module, generation)) return unexpected(errc::not_connected);
@@ -224,19 +192,17 @@ expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
 bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const message& m) {
   auto module = link->owner_ep.lock();
   if (!module) return false;
-  if (sv(m.route.operation) != response_operation) {
-    log().warn("socket: server refused module '{}': {}", link->owner,
-               m.content.to_string().value_or(""));
+  handshake_response answer = read_handshake_response(m, link->owner);
+  if (answer.result == response_result::refused) {
+    log().warn("socket: server refused module '{}': {}", link->owner, answer.reason);
     return false;
   }
-  std::vector<std::string> names;
-  std::map<std::string, std::vector<std::string>, std::less<>> groups_of;
-  if (!read_exchange(m, names, groups_of)) {
-    log().warn("socket: malformed handshake reply for '{}'", link->owner);
+  if (answer.result != response_result::accepted) {
+    log().warn("socket: malformed handshake answer for '{}': {}", link->owner, answer.reason);
     return false;
   }
-  for (const auto& name : names) {
-    if (auto r = registry_.add_peer(*link, name, groups_of[name]); !r) {
+  for (const auto& name : answer.exchange.modules) {
+    if (auto r = registry_.add_peer(*link, name, answer.exchange.groups_of(name)); !r) {
       log().warn("socket: peer module '{}' shadowed by a module of this process; not bound", name);
     }
   }

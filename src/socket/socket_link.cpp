@@ -12,10 +12,10 @@ expected<socket_kind> link_kind(const socket_entry& entry, const socket_options&
 }
 
 std::shared_ptr<connection> make_connection(int fd, socket_kind kind, const socket_entry& entry,
-                                            const socket_options& options, bool server_side,
+                                            const inbox_options& outbound, bool server_side,
                                             std::shared_ptr<socket_counters> counters) {
   return std::make_shared<connection>(fd, kind, entry.buffer_size, server_side, std::move(counters),
-                                      options.outbound);
+                                      outbound);
 }
 
 }  // namespace beehive::detail

@@ -87,9 +87,10 @@ struct socket_link {
                                               const socket_options& options);
 
 /// The connection of a new link of `entry` over the connected descriptor `fd`, which it owns
-/// from now on.
+/// from now on. `outbound` bounds its outbound queue: the inbox options of the module of this
+/// process the link belongs to (see `socket_options::outbound`).
 [[nodiscard]] std::shared_ptr<connection> make_connection(
-    int fd, socket_kind kind, const socket_entry& entry, const socket_options& options,
+    int fd, socket_kind kind, const socket_entry& entry, const inbox_options& outbound,
     bool server_side, std::shared_ptr<socket_counters> counters);
 
 }  // namespace beehive::detail

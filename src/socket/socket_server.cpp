@@ -12,7 +12,6 @@
 #include <utility>
 #include <vector>
 
-#include "json_text.hpp"
 #include "log.hpp"
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
@@ -21,15 +20,7 @@
 namespace beehive::detail {
 namespace {
 
-constexpr std::string_view handshake_op = "add";
-constexpr std::string_view handshake_res = "module";
-
 void bump(std::atomic<std::uint64_t>& c) { socket_counters::bump(c); }
-
-template <class Field>
-std::string_view sv(const Field& f) {
-  return std::string_view(f);
-}
 
 }  // namespace
 
@@ -45,7 +36,7 @@ socket_server::socket_server(const socket_config& config, const socket_options& 
 
 socket_server::~socket_server() { close(); }
 
-expected<void> socket_server::listen(const void* owner) {
+expected<void> socket_server::listen(const void* owner, const inbox_options& outbound) {
   const socket_entry* entry = cfg_.server();
   if (entry == nullptr) {
     log().error("socket: the config has no server entry; cannot listen");
@@ -56,7 +47,10 @@ expected<void> socket_server::listen(const void* owner) {
   std::lock_guard lock(mu_);
   if (closed_ || registry_.closed()) return unexpected(errc::not_connected);
   if (listener_) {
-    if (owner != nullptr) owner_ = owner;
+    if (owner != nullptr) {
+      owner_ = owner;
+      outbound_ = outbound;
+    }
     return {};
   }
   auto l = socket_listener::open(io_.context(), entry->address, *kind);
@@ -67,6 +61,7 @@ expected<void> socket_server::listen(const void* owner) {
   }
   listener_ = *l;
   owner_ = owner;
+  outbound_ = outbound;
   listener_->start([this, entry, k = *kind](int fd) { on_accepted(fd, *entry, k); });
   log().info("socket: server '{}' listening on {}", entry->module, entry->address);
   return {};
@@ -103,9 +98,14 @@ void socket_server::on_accepted(int fd, const socket_entry& entry, socket_kind k
     log().warn("socket: connection refused: connmax {} reached", entry.effective_conn_max());
     return;
   }
+  inbox_options outbound;
+  {
+    std::lock_guard lock(mu_);
+    outbound = outbound_;
+  }
   auto link =
-      std::make_shared<socket_link>(make_connection(fd, kind, entry, opts_, true, counters_), *this,
-                                    "client on " + entry.address);
+      std::make_shared<socket_link>(make_connection(fd, kind, entry, outbound, true, counters_),
+                                    *this, "client on " + entry.address);
   // Counted before the reader can complete a handshake (and a caller see it connected).
   bump(counters_->connections_accepted);
   if (!registry_.start(link)) return;  // the type stops; the connection closes with `link`
@@ -121,43 +121,35 @@ void socket_server::on_accepted(int fd, const socket_entry& entry, socket_kind k
 }
 
 bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const message& m) {
-  const std::string name(sv(m.route.source));
-  if (sv(m.route.operation) != handshake_op || sv(m.route.resource) != handshake_res ||
-      name.empty()) {
-    reject(*link, m, "the first record must be a module handshake");
+  const handshake_result checked = check_handshake_request(
+      m, [this](std::string_view module) { return cfg_.client(module) != nullptr; });
+  if (checked != handshake_result::accepted) {
+    reject(*link, m, checked);
     return false;
   }
-  if (cfg_.client(name) == nullptr) {
-    reject(*link, m, "module is not listed as a client in the socket config");
-    return false;
-  }
+  const std::string name(m.route.source);
   // Go puts the remote module in a group named after itself.
   std::vector<std::string> groups{name};
-  if (const std::string group(sv(m.route.group)); !group.empty() && group != name) {
-    groups.push_back(group);
+  if (const std::string_view group(m.route.group); !group.empty() && group != name) {
+    groups.emplace_back(group);
   }
   if (auto r = registry_.add_peer(*link, name, groups); !r) {
-    reject(*link, m, "module name is taken by a module of this process");
+    reject(*link, m, handshake_result::name_taken);
     return false;
   }
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   // A peer that reconnects before its old link noticed the loss replaces it.
   registry_.replace_older(*link, name);
-  auto reply = new_resp_by_message(m, content::from_trusted_json_text(module_exchange()));
-  reply.set_type(std::string(context_type_unixpacket));
-  reply.set_destination(name);
-  if (!link->conn->write(reply)) return false;
+  if (!link->conn->write(make_handshake_response(m, module_exchange()))) return false;
   log().info("socket: module '{}' joined", name);
   return true;
 }
 
-void socket_server::reject(const socket_link& link, const message& m, std::string_view why) {
+void socket_server::reject(const socket_link& link, const message& m, handshake_result why) {
   bump(counters_->handshakes_rejected);
-  log().warn("socket: handshake from '{}' rejected: {}", sv(m.route.source), why);
-  auto err = new_error_message(m, std::string(why));
-  err.set_type(std::string(context_type_unixpacket));
-  err.set_destination(std::string(sv(m.route.source)));
-  (void)link.conn->write(err);
+  log().warn("socket: handshake from '{}' rejected: {}", std::string_view(m.route.source),
+             describe(why));
+  (void)link.conn->write(make_handshake_refusal(m, why));
 }
 
 // The modules and groups this process hosts (peers excluded) and the server's own socket

@@ -9,6 +9,7 @@
 #include "beehive/socket_config.hpp"
 #include "beehive/socket_context.hpp"
 #include "context_type.hpp"
+#include "socket/handshake.hpp"
 #include "socket/peer_registry.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
@@ -38,10 +39,12 @@ class socket_server final : public link_handler {
   ~socket_server();
 
   /// Listens on the server entry's address; idempotent. `owner` (may be null) is the module
-  /// the listening is for: `stop_listening(owner)` ends it. Errors: `config_error` without a
+  /// the listening is for: `stop_listening(owner)` ends it. `outbound` bounds the outbound
+  /// queue of each connection accepted from now on (the owner's inbox options; a later call
+  /// with an owner replaces them). Errors: `config_error` without a
   /// server entry; `not_connected` once closed; `already_exists` when a live server listens
   /// there; `invalid_argument` for an unusable path or a file that is not a socket.
-  [[nodiscard]] expected<void> listen(const void* owner);
+  [[nodiscard]] expected<void> listen(const void* owner, const inbox_options& outbound);
   /// Closes the listener (and removes its socket file) if it listens for `owner`. Established
   /// links stay.
   void stop_listening(const void* owner);
@@ -54,7 +57,7 @@ class socket_server final : public link_handler {
 
  private:
   void on_accepted(int fd, const socket_entry& entry, socket_kind kind);
-  void reject(const socket_link& link, const message& m, std::string_view why);
+  void reject(const socket_link& link, const message& m, handshake_result why);
   [[nodiscard]] std::string module_exchange() const;
 
   const socket_config& cfg_;
@@ -67,6 +70,7 @@ class socket_server final : public link_handler {
   std::mutex mu_;
   std::shared_ptr<socket_listener> listener_;  // null while not listening
   const void* owner_ = nullptr;
+  inbox_options outbound_;  // of the connections accepted next
   bool closed_ = false;
 };
 

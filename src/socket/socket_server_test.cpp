@@ -55,8 +55,8 @@ TEST(SocketServer, ListensAndAcceptsAListedClientsHandshake) {
   test::temp_dir dir;
   const auto path = dir.file("bh.sock");
   server_parts s(test::socket_cfg(path, {"remotemod"}));
-  ASSERT_TRUE(s.server.listen(nullptr));
-  ASSERT_TRUE(s.server.listen(nullptr));  // idempotent
+  ASSERT_TRUE(s.server.listen(nullptr, {}));
+  ASSERT_TRUE(s.server.listen(nullptr, {}));  // idempotent
   struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600U);
@@ -70,14 +70,14 @@ TEST(SocketServer, ASecondServerOnALiveAddressFailsAndTheFirstKeepsServing) {
   test::temp_dir dir;
   const auto path = dir.file("bh.sock");
   server_parts first(test::socket_cfg(path, {"remotemod"}));
-  ASSERT_TRUE(first.server.listen(nullptr));
+  ASSERT_TRUE(first.server.listen(nullptr, {}));
   server_parts second(test::socket_cfg(path, {"remotemod"}));
-  auto r = second.server.listen(nullptr);
+  auto r = second.server.listen(nullptr, {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::already_exists));
   // Live on the other socket kind (its probe is refused with EPROTOTYPE): not taken either.
   server_parts third(test::socket_cfg(path, {"remotemod"}, "unix"));
-  auto r3 = third.server.listen(nullptr);
+  auto r3 = third.server.listen(nullptr, {});
   ASSERT_FALSE(r3);
   EXPECT_EQ(r3.error(), make_error_code(errc::already_exists));
   // The address still reaches the first server.
@@ -101,7 +101,7 @@ TEST(SocketServer, AStaleSocketFileIsRemovedAndTheAddressServed) {
   }
   ASSERT_TRUE(exists(path));
   server_parts s(test::socket_cfg(path, {"remotemod"}));
-  ASSERT_TRUE(s.server.listen(nullptr));
+  ASSERT_TRUE(s.server.listen(nullptr, {}));
   test::raw_peer p(path);
   ASSERT_TRUE(p.handshake("remotemod"));
 }
@@ -111,7 +111,7 @@ TEST(SocketServer, AFileThatIsNotASocketIsLeftAlone) {
   const auto path = dir.file("bh.sock");
   std::ofstream(path) << "keep me";
   server_parts s(test::socket_cfg(path, {"remotemod"}));
-  auto r = s.server.listen(nullptr);
+  auto r = s.server.listen(nullptr, {});
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
   std::ifstream in(path);
@@ -124,12 +124,12 @@ TEST(SocketServer, StopListeningRemovesTheSocketFileOnlyForItsOwner) {
   server_parts s(test::socket_cfg(path, {"remotemod"}));
   int owner = 0;
   int other = 0;
-  ASSERT_TRUE(s.server.listen(&owner));
+  ASSERT_TRUE(s.server.listen(&owner, {}));
   s.server.stop_listening(&other);
   EXPECT_TRUE(exists(path));
   s.server.stop_listening(&owner);
   EXPECT_FALSE(exists(path));
-  ASSERT_TRUE(s.server.listen(nullptr));  // listens again
+  ASSERT_TRUE(s.server.listen(nullptr, {}));  // listens again
   EXPECT_TRUE(exists(path));
 }
 

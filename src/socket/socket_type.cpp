@@ -42,7 +42,8 @@ expected<void> socket_type::host(hosted_endpoint& ep) {
   auto self = ep.self.lock();
   if (!self) return unexpected(errc::not_connected);
   if (ep.serves) {
-    if (auto r = server_->listen(&ep); !r) return r;
+    // The server module's inbox options bound what waits for each peer's socket.
+    if (auto r = server_->listen(&ep, ep.local()->options()); !r) return r;
   }
   // A failed attempt is retried in the background.
   if (ep.connects) (void)client_->start(self);
@@ -59,7 +60,7 @@ void socket_type::unhost(hosted_endpoint& ep) {
 
 expected<void> socket_type::listen() {
   if (!registry_) return unexpected(errc::not_connected);
-  return server_->listen(nullptr);
+  return server_->listen(nullptr, opts_.outbound);
 }
 
 bool socket_type::connected(std::string_view module) const {
