@@ -12,6 +12,8 @@
 #include <vector>
 
 #include "beehive/context.hpp"
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
 #include "context_impl.hpp"
 #include "inbox.hpp"
 
@@ -19,28 +21,10 @@ namespace beehive {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Bound of every wait in these tests: a bug fails the test instead of hanging it.
-constexpr auto watchdog = 20s;
-
-template <class T>
-T get_bounded(std::future<T>& f) {
-  if (f.wait_for(watchdog) != std::future_status::ready) {
-    ADD_FAILURE() << "watchdog expired";
-    std::abort();
-  }
-  return f.get();
-}
-
-module_info mod(std::string name, std::size_t capacity = 1024,
-                overflow_policy p = overflow_policy::block, close_mode c = close_mode::drain) {
-  module_info info;
-  info.name = std::move(name);
-  info.inbox.capacity = capacity;
-  info.inbox.overflow = p;
-  info.inbox.close = c;
-  return info;
-}
+using test::eventually;
+using test::get_bounded;
+using test::mod;
+using test::watchdog;
 
 message numbered(int n, const std::string& source = "src") {
   auto m = new_message();
@@ -184,14 +168,10 @@ TEST(Channel, ReAddingADropModeModuleCountsWhatCleanupDropped) {
 void await_sleepers(context& ctx, std::string_view module, std::size_t n, bool senders) {
   auto ep = context_impl(ctx).reg.find(module);
   ASSERT_TRUE(ep && ep->local());
-  const auto until = std::chrono::steady_clock::now() + watchdog;
-  for (;;) {
-    const auto now_waiting =
-        senders ? ep->local()->waiting_senders() : ep->local()->waiting_receivers();
-    if (now_waiting >= n) return;
-    ASSERT_LT(std::chrono::steady_clock::now(), until) << "nobody blocked in " << module;
-    std::this_thread::yield();
-  }
+  const auto asleep = [&] {
+    return (senders ? ep->local()->waiting_senders() : ep->local()->waiting_receivers()) >= n;
+  };
+  ASSERT_TRUE(eventually(asleep)) << "nobody blocked in " << module;
 }
 
 TEST(Channel, CleanupWakesABlockedReceiver) {

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "checked_codec.hpp"
 #include "json_text.hpp"
 
 namespace {
@@ -16,6 +17,7 @@ using beehive::decode_message;
 using beehive::encode_message;
 using beehive::errc;
 using beehive::message;
+using beehive::test::encoded;
 
 // A record as Go writes it (from tests/data/go-beehive-wire-trace.txt).
 constexpr std::string_view go_record =
@@ -23,12 +25,6 @@ constexpr std::string_view go_record =
     R"("79319fb7-7f78-4be3-91e1-a78d49e4301c","timestamp":1795721459883,"type":"unixpacket"},)"
     R"("route":{"source":"remotemod","destination":"remotemod","operation":"response",)"
     R"("resource":"resource"},"content":"pong"})";
-
-std::string encode(const message& m) {
-  auto r = encode_message(m);
-  EXPECT_TRUE(r) << r.error().message();
-  return r ? *r : std::string("<error>");
-}
 
 void expect_protocol_error(std::string_view record) {
   SCOPED_TRACE(std::string(record));
@@ -54,7 +50,7 @@ struct opaque {
 // ---- encoding ----
 
 TEST(Codec, EncodesZeroMessageWithRouteAndNullContent) {
-  EXPECT_EQ(encode(message{}),
+  EXPECT_EQ(encoded(message{}),
             R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
 }
 
@@ -67,7 +63,7 @@ TEST(Codec, EncodesEveryFieldInGoOrder) {
       .set_destination("dst")
       .fill_body(nlohmann::json{{"k", "v"}});
   m.header.sync = true;
-  EXPECT_EQ(encode(m),
+  EXPECT_EQ(encoded(m),
             R"({"header":{"msg_id":"id","parent_msg_id":"pid","timestamp":123,)"
             R"("resourceversion":"42","sync":true,"type":"unixpacket"},"route":{"source":"src",)"
             R"("destination":"dst","group":"grp","operation":"op","resource":"res"},)"
@@ -79,11 +75,11 @@ TEST(Codec, OmitsEachEmptyOptionalField) {
   m.header.id = "i";
   m.header.timestamp = -5;
   m.route.group = "g";
-  EXPECT_EQ(encode(m),
+  EXPECT_EQ(encoded(m),
             R"({"header":{"msg_id":"i","timestamp":-5},"route":{"group":"g"},"content":null})");
   m.route = {};
   m.route.resource = "r";
-  EXPECT_EQ(encode(m),
+  EXPECT_EQ(encoded(m),
             R"({"header":{"msg_id":"i","timestamp":-5},"route":{"resource":"r"},"content":null})");
 }
 
@@ -91,7 +87,7 @@ TEST(Codec, EscapesHeaderAndRouteStringsAsGo) {
   message m;
   m.header.id = "a\"<>&\n\xe2\x80\xa8\xff/";
   m.route.source = "\x01";
-  EXPECT_EQ(encode(m),
+  EXPECT_EQ(encoded(m),
             R"({"header":{"msg_id":"a\"\u003c\u003e\u0026\n\u2028\ufffd/","timestamp":0},)"
             R"("route":{"source":"\u0001"},"content":null})");
 }
@@ -101,15 +97,15 @@ TEST(Codec, EncodesEachContentKind) {
   m.header.id = "i";
   const std::string prefix = R"({"header":{"msg_id":"i","timestamp":0},"route":{},"content":)";
   m.content = content("x<y");
-  EXPECT_EQ(encode(m), prefix + R"("x\u003cy"})");
+  EXPECT_EQ(encoded(m), prefix + R"("x\u003cy"})");
   m.content = content(beehive::bytes{'h', 'i', '!'});
-  EXPECT_EQ(encode(m), prefix + R"("aGkh"})");
+  EXPECT_EQ(encoded(m), prefix + R"("aGkh"})");
   m.content = content(nlohmann::json{{"b", 2.5}, {"a", nullptr}});
-  EXPECT_EQ(encode(m), prefix + R"({"a":null,"b":2.5}})");
+  EXPECT_EQ(encoded(m), prefix + R"({"a":null,"b":2.5}})");
   m.content = content::from_json_text(R"([1, "<"])").value();
-  EXPECT_EQ(encode(m), prefix + R"([1, "<"]})");
+  EXPECT_EQ(encoded(m), prefix + R"([1, "<"]})");
   m.content = content::from_object(pod{"n"});
-  EXPECT_EQ(encode(m), prefix + R"({"name":"n"}})");
+  EXPECT_EQ(encoded(m), prefix + R"({"name":"n"}})");
 }
 
 TEST(Codec, EncodeAppendsToTheBuffer) {
@@ -146,7 +142,7 @@ TEST(Codec, DecodesGoRecord) {
   EXPECT_EQ(m->route.resource, "resource");
   EXPECT_EQ(m->content.kind(), content_kind::raw_json);
   EXPECT_EQ(m->content.raw_json(), R"("pong")");
-  EXPECT_EQ(encode(*m), go_record);
+  EXPECT_EQ(encoded(*m), go_record);
 }
 
 TEST(Codec, RoundTripsEveryField) {
@@ -158,12 +154,12 @@ TEST(Codec, RoundTripsEveryField) {
       .set_destination("d")
       .fill_body(nlohmann::json{{"a", {1, 2}}});
   m.header.sync = true;
-  auto d = decode_message(encode(m));
+  auto d = decode_message(encoded(m));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->header, m.header);
   EXPECT_EQ(d->route, m.route);
   EXPECT_EQ(d->content.to_json().value(), m.content.to_json().value());
-  EXPECT_EQ(encode(*d), encode(m));
+  EXPECT_EQ(encoded(*d), encoded(m));
 }
 
 TEST(Codec, RoundTripsFieldsOfEveryLengthAroundTheInlineCapacity) {
@@ -198,7 +194,7 @@ TEST(Codec, RoundTripsFieldsOfEveryLengthAroundTheInlineCapacity) {
         ASSERT_EQ(field, decoded);
       }
       EXPECT_EQ(m->route.source.c_str()[decoded.size()], '\0');
-      auto again = decode_message(encode(*m));
+      auto again = decode_message(encoded(*m));
       ASSERT_TRUE(again);
       EXPECT_EQ(again->header, m->header);
       EXPECT_EQ(again->route, m->route);
@@ -219,7 +215,7 @@ TEST(Codec, DuplicateFieldsMoveBetweenHeapAndInline) {
 
 TEST(Codec, BytesRoundTripAsBase64) {
   const beehive::bytes b = {0, 1, 2, 250, 255};
-  auto d = decode_message(encode(message{}.fill_body(b)));
+  auto d = decode_message(encoded(message{}.fill_body(b)));
   ASSERT_TRUE(d);
   EXPECT_EQ(d->content.get<beehive::bytes>().value(), b);
 }
@@ -253,7 +249,7 @@ TEST(Codec, NullContentIsNullContent) {
   auto m = decode_message(R"({"content":null})");
   ASSERT_TRUE(m);
   EXPECT_TRUE(m->content.is_null());
-  EXPECT_EQ(encode(*m), R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
+  EXPECT_EQ(encoded(*m), R"({"header":{"msg_id":"","timestamp":0},"route":{},"content":null})");
 }
 
 TEST(Codec, NullForAFieldLeavesItAsItWas) {
@@ -431,9 +427,9 @@ TEST(Codec, InvalidUtf8AndLoneSurrogatesBecomeReplacementCharacters) {
   EXPECT_EQ(c->content.raw_json(), R"(["x\ufffd\ufffd","\ufffd"])");
   ASSERT_TRUE(c->content.to_json());
   // Stable from then on.
-  auto again = decode_message(encode(*c));
+  auto again = decode_message(encoded(*c));
   ASSERT_TRUE(again);
-  EXPECT_EQ(encode(*again), encode(*c));
+  EXPECT_EQ(encoded(*again), encoded(*c));
 }
 
 TEST(Codec, ContentIsKeptVerbatimAndNotReparsedOnForward) {
@@ -444,7 +440,7 @@ TEST(Codec, ContentIsKeptVerbatimAndNotReparsedOnForward) {
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.kind(), content_kind::raw_json);
   EXPECT_EQ(m->content.raw_json(), R"({"z":1, "a":"<&>", "n":1.50e2})");
-  EXPECT_EQ(encode(*m), rec);
+  EXPECT_EQ(encoded(*m), rec);
   EXPECT_EQ(m->content.to_json().value()["n"], 150.0);
 }
 

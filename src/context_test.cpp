@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_wait.hpp"
 #include "context_impl.hpp"
 #include "context_type.hpp"
 #include "fake_context_type.hpp"
@@ -19,8 +20,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::fake_context_type;
-
-constexpr auto bound = 10s;  // bound of every wait: a bug fails the test instead of hanging
+using test::watchdog;
 
 module_info info(std::string name, std::string type = "channel", std::size_t capacity = 1024) {
   module_info i;
@@ -121,14 +121,14 @@ TEST(Context, SendSyncRoundTripThroughChannel) {
   context ctx;
   ASSERT_TRUE(ctx.add_module(info("echo")));
   auto echo = std::async(std::launch::async, [&] {
-    auto req = ctx.receive_for("echo", bound);
+    auto req = ctx.receive_for("echo", watchdog);
     if (!req) return req.error();
     EXPECT_TRUE(req->header.sync);
     auto r = ctx.send_resp(new_resp_by_message(*req, "pong"));
     return r ? std::error_code{} : r.error();
   });
   auto req = new_message().fill_body("ping");
-  auto reply = ctx.send_sync("echo", req, bound);
+  auto reply = ctx.send_sync("echo", req, watchdog);
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(reply->header.parent_id, req.header.id);
   EXPECT_EQ(reply->content_data().value_or(""), "pong");
@@ -208,18 +208,18 @@ TEST_F(ContextWithFake, GroupCallsReachMembersOfEveryType) {
   EXPECT_TRUE(d->failed.empty());
   ASSERT_EQ(fake->pushes_to("remote"), 1U);
   EXPECT_EQ(fake->pushes().back().how, detail::delivery::group);
-  auto got = ctx.receive_for("local", bound);
+  auto got = ctx.receive_for("local", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content_data().value_or(""), "all");
 
   // Sync: the local member answers, the fake answers for its member; one request id each.
   auto local = std::async(std::launch::async, [&] {
-    auto req = ctx.receive_for("local", bound);
+    auto req = ctx.receive_for("local", watchdog);
     if (!req) return req.error();
     auto r = ctx.send_resp(new_resp_by_message(*req, "local reply"));
     return r ? std::error_code{} : r.error();
   });
-  auto replies = ctx.send_to_group_sync("g", new_message(), bound);
+  auto replies = ctx.send_to_group_sync("g", new_message(), watchdog);
   ASSERT_TRUE(replies) << replies.error().message();
   EXPECT_FALSE(local.get());
   EXPECT_TRUE(replies->complete());
@@ -256,13 +256,13 @@ TEST_F(ContextWithFake, SendRespUsesTheOneReplyTableWhateverTheType) {
   // A waiter of this process gets a reply whose header names the fake type.
   ASSERT_TRUE(ctx.add_module(info("local")));
   auto responder = std::async(std::launch::async, [&] {
-    auto req = ctx.receive_for("local", bound);
+    auto req = ctx.receive_for("local", watchdog);
     if (!req) return false;
     auto resp = new_resp_by_message(*req, "typed");
     resp.header.type = "fake";
     return ctx.send_resp(std::move(resp)).has_value();
   });
-  auto reply = ctx.send_sync("local", new_message(), bound);
+  auto reply = ctx.send_sync("local", new_message(), watchdog);
   ASSERT_TRUE(reply);
   EXPECT_TRUE(responder.get());
 

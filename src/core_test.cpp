@@ -7,8 +7,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <future>
 #include <latch>
 #include <limits>
@@ -18,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_wait.hpp"
 #include "fake_context_type.hpp"
 
 namespace beehive {
@@ -25,18 +24,8 @@ namespace {
 
 using namespace std::chrono_literals;
 using std::chrono::nanoseconds;
-
-constexpr auto bound = 10s;  // bound of every wait: a bug fails the test instead of hanging
-
-// Waits for `f` within the bound; aborts the test binary (ctest reports it) rather than hang.
-template <class T>
-T get_bounded(std::future<T>& f) {
-  if (f.wait_for(bound) != std::future_status::ready) {
-    std::fputs("timed out waiting for a future\n", stderr);
-    std::abort();
-  }
-  return f.get();
-}
+using test::get_bounded;
+using test::watchdog;
 
 // Blocks the module until its inbox is closed (the usual module loop).
 void receive_until_closed(context& ctx, const std::string& name) {
@@ -631,7 +620,7 @@ TEST(Core, WaitForModulesWaitsForAModuleThatOverranShutdown) {
   EXPECT_FALSE(c.wait_for_modules(0s));  // still running: the bound passes
   EXPECT_FALSE(c.wait_for_modules(10ms));
   release.open();
-  EXPECT_TRUE(c.wait_for_modules(bound));
+  EXPECT_TRUE(c.wait_for_modules(watchdog));
   EXPECT_EQ(c.state("stubborn"), module_state::stopped);
   EXPECT_TRUE(c.wait_for_modules(0s));  // and stays true
   EXPECT_FALSE(destroyed.load());       // the core still owns the module
@@ -648,7 +637,7 @@ TEST(Core, WaitForModulesIsTrueWhenNoneRunsAndWaitsForThoseThatEndOnTheirOwn) {
   ASSERT_TRUE(c.start_modules());
   EXPECT_FALSE(c.wait_for_modules(0s));
   release.open();
-  EXPECT_TRUE(c.wait_for_modules(bound));  // no shutdown needed
+  EXPECT_TRUE(c.wait_for_modules(watchdog));  // no shutdown needed
   EXPECT_EQ(c.state("brief"), module_state::stopped);
   EXPECT_TRUE(c.shutdown().clean());
 }
@@ -697,7 +686,7 @@ TEST(Core, CoreMayOutliveItsContextOnceWaitForModulesIsTrue) {
   started.wait();
   EXPECT_FALSE(c.shutdown().clean());
   release.open();
-  ASSERT_TRUE(c.wait_for_modules(bound));
+  ASSERT_TRUE(c.wait_for_modules(watchdog));
   ctx.reset();  // neither the module's thread nor ~core may touch it now (ASan checks)
 }
 
@@ -719,7 +708,7 @@ TEST(Core, ContextDestroyedUnderAnOverranModuleWaitsForIt) {
   ASSERT_EQ(report.overran, std::vector<std::string>{"m"});
   ctx.reset();  // closes "elsewhere"; returns only once the module's thread left the context
   EXPECT_TRUE(returned.load());
-  EXPECT_TRUE(c.wait_for_modules(bound));
+  EXPECT_TRUE(c.wait_for_modules(watchdog));
 }
 
 TEST(CoreDeathTest, ContextDestroyedBeforeItsRunningCoreIsRefused) {
@@ -874,7 +863,7 @@ TEST(Core, ModulesTalkThroughTheContext) {
     }
   })));
   ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("asker", "g", [&](context& x) {
-    auto r = x.send_sync("echo", new_message().fill_body("ping"), bound);
+    auto r = x.send_sync("echo", new_message().fill_body("ping"), watchdog);
     answer.set_value(r ? r->content_data().value_or("?") : r.error().message());
   })));
   ASSERT_TRUE(c.start_modules());

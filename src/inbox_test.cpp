@@ -9,39 +9,21 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_wait.hpp"
+
 namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Bound of every wait in these tests: a bug fails the test instead of hanging it.
-constexpr auto watchdog = 20s;
+using test::eventually;
+using test::get_bounded;
+using test::watchdog;
 
 message numbered(int n, const std::string& source = "p") {
   message m;
   m.header.id = std::to_string(n);
   m.route.source = source;
   return m;
-}
-
-// Yields until `pred` holds; false if the watchdog expires first.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto until = std::chrono::steady_clock::now() + watchdog;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
-
-template <class T>
-T get_bounded(std::future<T>& f) {
-  if (f.wait_for(watchdog) != std::future_status::ready) {
-    ADD_FAILURE() << "watchdog expired";
-    std::abort();
-  }
-  return f.get();
 }
 
 inbox_options opts(std::size_t capacity, overflow_policy p = overflow_policy::block,

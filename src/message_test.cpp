@@ -3,8 +3,6 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
-#include <new>
 #include <regex>
 #include <set>
 #include <string_view>
@@ -13,39 +11,14 @@
 #include <utility>
 #include <vector>
 
+#include "allocation_counter.hpp"
 #include "beehive/codec.hpp"
-
-// Counts this thread's calls to the global operator new, so a test can prove that building,
-// copying and decoding a message allocate nothing. Replacing the operators is legal in one
-// translation unit of a program. noinline: once g++ -O2 inlines them, it pairs malloc with
-// delete and warns of a mismatch.
-namespace {
-thread_local long allocations = 0;
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return ::operator new(n); }
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
 using beehive::content;
 using beehive::message;
-
-// Heap allocations made by `f` on this thread.
-template <class F>
-long allocations_in(F&& f) {
-  const long before = allocations;
-  std::forward<F>(f)();
-  return allocations - before;
-}
+using beehive::test::allocations_in;
 
 bool is_uuid_v4(std::string_view s) {
   static const std::regex re(

@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "beehive/context.hpp"
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
 #include "context_impl.hpp"
 #include "inbox.hpp"
 
@@ -21,27 +23,9 @@ namespace beehive {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr auto watchdog = 20s;
-
-template <class T>
-T get_bounded(std::future<T>& f) {
-  if (f.wait_for(watchdog) != std::future_status::ready) {
-    ADD_FAILURE() << "watchdog expired";
-    std::abort();
-  }
-  return f.get();
-}
-
-module_info mod(std::string name, std::size_t capacity = 1024,
-                overflow_policy p = overflow_policy::block, close_mode c = close_mode::drain) {
-  module_info info;
-  info.name = std::move(name);
-  info.inbox.capacity = capacity;
-  info.inbox.overflow = p;
-  info.inbox.close = c;
-  return info;
-}
+using test::eventually;
+using test::get_bounded;
+using test::mod;
 
 // A content whose destructor runs user code: it calls the context.
 struct on_destroy {
@@ -56,16 +40,6 @@ struct on_destroy {
 
 message carrying(std::function<void()> fn) {
   return new_message().fill_body(content::from_object(std::make_shared<on_destroy>(std::move(fn))));
-}
-
-// Waits (polling a condition, no sleep) until `pred` holds.
-bool eventually(const std::function<bool()>& pred) {
-  const auto until = std::chrono::steady_clock::now() + watchdog;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > until) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 // Bug 1: a content destructor that runs during send_to_group (an eviction in a drop_oldest

@@ -10,14 +10,14 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_wait.hpp"
 #include "endpoint.hpp"
 
 namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr auto watchdog = 20s;
+using test::watchdog;
 
 reply_table::clock::time_point in(std::chrono::nanoseconds d) {
   return reply_table::clock::now() + d;

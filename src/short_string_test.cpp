@@ -3,9 +3,7 @@
 
 #include <gtest/gtest.h>
 
-#include <cstdlib>
 #include <map>
-#include <new>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -14,37 +12,14 @@
 #include <unordered_set>
 #include <utility>
 
-// Counts this thread's calls to the global operator new, so a test can prove that a piece of
-// code allocates nothing. Replacing the operators is legal in one translation unit of a program.
-// noinline: once g++ -O2 inlines them, it pairs malloc with delete and warns of a mismatch.
-namespace {
-thread_local long allocations = 0;
-}  // namespace
-
-[[gnu::noinline]] void* operator new(std::size_t n) {
-  ++allocations;
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-[[gnu::noinline]] void* operator new[](std::size_t n) { return ::operator new(n); }
-[[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-[[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+#include "allocation_counter.hpp"
 
 namespace {
 
 using small = beehive::short_string<16>;
 using medium = beehive::short_string<23>;
 using id_size = beehive::short_string<39>;
-
-// Heap allocations made by `f` on this thread.
-template <class F>
-long allocations_in(F&& f) {
-  const long before = allocations;
-  std::forward<F>(f)();
-  return allocations - before;
-}
+using beehive::test::allocations_in;
 
 std::string repeat(char c, std::size_t n) { return std::string(n, c); }
 

@@ -7,26 +7,17 @@
 
 #include <chrono>
 #include <csignal>
-#include <cstdio>
-#include <cstdlib>
 #include <future>
 #include <thread>
+
+#include "bounded_wait.hpp"
 
 namespace beehive {
 namespace {
 
 using namespace std::chrono_literals;
-
-constexpr auto bound = 10s;  // bound of every wait: a bug fails the test instead of hanging
-
-template <class T>
-T get_bounded(std::future<T>& f) {
-  if (f.wait_for(bound) != std::future_status::ready) {
-    std::fputs("timed out waiting for a future\n", stderr);
-    std::abort();
-  }
-  return f.get();
-}
+using test::get_bounded;
+using test::watchdog;
 
 void (*handler_of(int sig))(int) {
   struct sigaction sa {};
@@ -74,7 +65,7 @@ TEST(SignalWaiter, ReturnsEachSignalOnceInOrder) {
   ASSERT_EQ(std::raise(SIGINT), 0);
   EXPECT_EQ(w.wait(), SIGHUP);
   EXPECT_EQ(w.wait_for(0s), SIGQUIT);
-  EXPECT_EQ(w.wait_for(bound), SIGINT);
+  EXPECT_EQ(w.wait_for(watchdog), SIGINT);
   const auto none = w.wait_for(0s);
   ASSERT_FALSE(none);
   EXPECT_EQ(none.error(), errc::timed_out);

@@ -11,6 +11,7 @@
 #include "beehive/codec.hpp"
 #include "socket/handshake.hpp"
 #include "socket/peer_endpoint.hpp"
+#include "support/checked_codec.hpp"
 #include "support/go_records.hpp"
 
 namespace {
@@ -96,24 +97,14 @@ TEST(Interop, MessageBuiltInCppEncodesAsGoWroteIt) {
 
 using beehive::detail::delivery;
 using beehive::detail::record_sender;
+using beehive::test::decoded;
+using beehive::test::encoded;
 using beehive::test::go_record_kind;
 using beehive::test::go_records_of;
 using beehive::test::normalize;
 
 const record_sender go_server_side{false, {}};
 const record_sender client_of_remotemod{true, "remotemod"};
-
-std::string encoded(const beehive::message& m) {
-  auto text = beehive::encode_message(m);
-  EXPECT_TRUE(text);
-  return text.value_or("");
-}
-
-beehive::message decoded(std::string_view record) {
-  auto m = beehive::decode_message(record);
-  EXPECT_TRUE(m) << record;
-  return m ? std::move(*m) : beehive::message{};
-}
 
 // The Go server of the captures, as our context records it while `remotemod` is joined: its
 // socket module, srvmod in srvgroup, and the peer remotemod in a group of its own name.
