@@ -1,26 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
-// g++ 12 warns (-Wtsan) that the fences in asio's headers are invisible to ThreadSanitizer.
-// Only asio's synchronous open/bind/connect run here (its scheduler never does), so the
-// warning does not apply; without this, -Werror stops the tsan build.
-#if defined(__SANITIZE_THREAD__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wtsan"
-#endif
 #include "socket/transport.hpp"
 
-#include <fcntl.h>
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/uio.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <asio.hpp>
 #include <cerrno>
-#include <cstring>
+#include <climits>
 
 #include "log.hpp"
 
@@ -37,12 +28,6 @@ constexpr std::size_t stream_read_chunk = 64 * 1024;
 constexpr auto idle_release = std::chrono::milliseconds(200);
 // The kernel refuses a unix datagram longer than the sender's sk_sndbuf - 32 (EMSGSIZE).
 constexpr std::size_t packet_overhead = 32;
-
-asio::io_context& io() {
-  // Only synchronous operations are used (open, bind, connect): the io_context never runs.
-  static asio::io_context ctx;
-  return ctx;
-}
 
 std::size_t page_size() noexcept {
   static const long p = ::sysconf(_SC_PAGESIZE);
@@ -333,7 +318,8 @@ read_status transport::read_seqpacket(std::vector<read_item>& out) {
   // of length 0 (every slot after it too), exactly as it reports an empty record the peer
   // sent. An empty entry followed by data in the batch is a record; a trailing one is a record
   // unless the peer has hung up (then it may be the close: the batch ends there, and a
-  // following read reports `closed`).
+  // following read reports `closed`). So an empty record the peer sent last before closing is
+  // taken as the close when the close is already there; nothing tells the two apart.
   std::size_t data_end = 0;  // one past the last entry with bytes
   for (std::size_t i = count; i > 0; --i) {
     if (msgs[i - 1].msg_len != 0 || (msgs[i - 1].msg_hdr.msg_flags & MSG_TRUNC) != 0) {
@@ -420,86 +406,6 @@ read_status transport::read_frames(std::vector<read_item>& out) {
     if (r == 0) return frames_.buffered() > 0 ? read_status::truncated : read_status::closed;
     frames_.append(std::string_view(chunk_.get(), static_cast<std::size_t>(r)));
   }
-}
-
-expected<int> listen_unix(const std::string& path, socket_kind kind) {
-  sockaddr_un probe{};
-  if (path.empty() || path.size() >= sizeof(probe.sun_path)) {
-    log().error("socket: address '{}' is not a usable unix socket path", path);
-    return unexpected(errc::invalid_argument);
-  }
-  // Remove a stale socket file (left by a crashed server); never remove anything else.
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode)) {
-      log().error("socket: '{}' exists and is not a socket; not removing it", path);
-      return unexpected(errc::invalid_argument);
-    }
-    ::unlink(path.c_str());
-  }
-  asio::error_code ec;
-  const asio::local::stream_protocol::endpoint local_ep(path);
-  int fd = -1;
-  if (kind == socket_kind::seqpacket) {
-    const asio::generic::seq_packet_protocol::endpoint ep(local_ep);
-    asio::basic_socket_acceptor<asio::generic::seq_packet_protocol> acc(io());
-    acc.open(ep.protocol(), ec);
-    if (!ec) acc.bind(ep, ec);
-    if (!ec) fd = acc.release(ec);
-  } else {
-    asio::local::stream_protocol::acceptor acc(io());
-    acc.open(local_ep.protocol(), ec);
-    if (!ec) acc.bind(local_ep, ec);
-    if (!ec) fd = acc.release(ec);
-  }
-  if (ec || fd < 0) {
-    log().error("socket: cannot bind '{}': {}", path, ec.message());
-    return unexpected(errc::not_connected);
-  }
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  // Only the owner may connect (Go sets 0600 too).
-  ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
-  if (::listen(fd, SOMAXCONN) != 0) {
-    log().error("socket: cannot listen on '{}': {}", path, std::strerror(errno));
-    ::close(fd);
-    return unexpected(errc::not_connected);
-  }
-  return fd;
-}
-
-expected<int> accept_unix(int listen_fd) {
-  for (;;) {
-    const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (fd >= 0) return fd;
-    if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-      log().error("socket: accept: {}", std::strerror(errno));
-      return unexpected(errc::queue_full);
-    }
-    return unexpected(errc::not_connected);
-  }
-}
-
-expected<int> connect_unix(const std::string& path, socket_kind kind) {
-  sockaddr_un probe{};
-  if (path.empty() || path.size() >= sizeof(probe.sun_path))
-    return unexpected(errc::invalid_argument);
-  asio::error_code ec;
-  const asio::local::stream_protocol::endpoint local_ep(path);
-  int fd = -1;
-  if (kind == socket_kind::seqpacket) {
-    const asio::generic::seq_packet_protocol::endpoint ep(local_ep);
-    asio::generic::seq_packet_protocol::socket s(io());
-    s.connect(ep, ec);
-    if (!ec) fd = s.release(ec);
-  } else {
-    asio::local::stream_protocol::socket s(io());
-    s.connect(local_ep, ec);
-    if (!ec) fd = s.release(ec);
-  }
-  if (ec || fd < 0) return unexpected(errc::not_connected);
-  ::fcntl(fd, F_SETFD, FD_CLOEXEC);
-  return fd;
 }
 
 }  // namespace beehive::detail

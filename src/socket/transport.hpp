@@ -58,6 +58,11 @@ enum class read_status {
 ///
 /// - A record: `record` is its text without the trailing '\n'. It may be empty (a zero-length
 ///   packet, an empty line): that is not a beehive record, the reader rejects it as malformed.
+///   On SEQPACKET a zero-length packet reads exactly as the peer's close does (recv returns 0
+///   for both; no flag or queue size tells them apart), so an empty packet the peer sent last
+///   is ambiguous: when the peer has hung up by the time it is read, it is taken as the close
+///   (no item: `read` returns the records before it with `ok`, else `closed`); when read before
+///   the peer hangs up, it is an empty item, and the close comes with a later `read`.
 /// - An oversized record (`oversized` != 0): it did not fit in the buffer size and was not
 ///   read; `oversized` is a lower bound of its size. The records before and after it are
 ///   intact, so after the handshake a reader counts it and goes on. Before the handshake a
@@ -73,9 +78,10 @@ struct read_item {
 /// A connected unix socket carrying beehive records: batched reads, and writes through a
 /// bounded outbound queue.
 ///
-/// Why raw recvmmsg/sendmmsg on the descriptor: asio opens, connects and accepts the sockets,
-/// but has no batched datagram calls; one syscall per record caps a SEQPACKET link near 0.84M
-/// records/s on the target machine, and batching is how to pass it.
+/// Why raw recvmmsg/sendmmsg on the descriptor: asio opens, connects and accepts the sockets
+/// (`socket_listener`, `socket_client`) and hand the connected descriptor over. But asio has no
+/// batched datagram calls; one syscall per record caps a SEQPACKET link near 0.84M records/s
+/// on the target machine, and batching is how to pass it.
 ///
 /// Reading is for one thread (the connection's reader). Memory: a reader holds one buffer of
 /// `buffer_size` bytes, allocated on first read and touched only where records land. A
@@ -196,13 +202,5 @@ class transport final : private record_sink {
 
   outbound_queue queue_;  // last: destroyed (its writer joined) before the members it uses
 };
-
-/// Opens a listening unix socket at `path`: removes a stale socket file first, binds, sets
-/// mode 0600, listens. Returns the descriptor (owned by the caller).
-[[nodiscard]] expected<int> listen_unix(const std::string& path, socket_kind kind);
-/// Accepts one connection; blocks. `not_connected` once the listener is shut down.
-[[nodiscard]] expected<int> accept_unix(int listen_fd);
-/// Connects to `path`. `not_connected` when nobody listens there.
-[[nodiscard]] expected<int> connect_unix(const std::string& path, socket_kind kind);
 
 }  // namespace beehive::detail
