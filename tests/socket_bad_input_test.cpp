@@ -17,6 +17,8 @@
 
 #include "beehive/beehive.hpp"
 #include "beehive/socket_context.hpp"
+#include "support/bounded_wait.hpp"
+#include "support/channel_module.hpp"
 #include "support/socket_support.hpp"
 
 namespace beehive {
@@ -25,7 +27,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::raw_peer;
 
-constexpr auto bound = std::chrono::seconds(10);
+using test::watchdog;
 
 std::string record_to(const std::string& dest, const std::string& body, bool sync = false) {
   auto m = new_message().fill_body(body).set_type("unixpacket");
@@ -50,7 +52,7 @@ struct bad_input : ::testing::TestWithParam<std::string> {
     auto s = register_socket_context(server, cfg, opts);
     ASSERT_TRUE(s);
     srv = *s;
-    ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+    ASSERT_TRUE(server.add_module(test::mod("srvmod")));
     ASSERT_TRUE(srv->listen());
   }
   void TearDown() override {
@@ -60,7 +62,7 @@ struct bad_input : ::testing::TestWithParam<std::string> {
   // A well-behaved peer that stays connected through every test.
   void expect_other_peer_still_served(raw_peer& good) {
     ASSERT_TRUE(good.write_record(record_to("srvmod", "still-here")));
-    auto m = server.receive_for("srvmod", bound);
+    auto m = server.receive_for("srvmod", watchdog);
     ASSERT_TRUE(m);
     EXPECT_EQ(m->content.to_string().value_or(""), "still-here");
   }
@@ -84,7 +86,7 @@ TEST_P(bad_input, MalformedJsonIsCountedAndTheNextRecordStillArrives) {
   ASSERT_TRUE(p->write_record("{\"header\":{\"msg_id\":"));  // cut JSON
   ASSERT_TRUE(p->write_record("[1,2,3]"));                   // JSON, not a message
   ASSERT_TRUE(p->write_record(record_to("srvmod", "after")));
-  auto m = server.receive_for("srvmod", bound);
+  auto m = server.receive_for("srvmod", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.to_string().value_or(""), "after");
   EXPECT_EQ(srv->stats().malformed_records, 2U);
@@ -157,7 +159,7 @@ TEST_P(bad_input, RecordLargerThanBuffersize) {
     // rejected, the link stays (Go's client reconnects forever instead).
     ASSERT_TRUE(p->write_record(record_to("srvmod", "after")));
     for (const char* expect : {"before", "after"}) {
-      auto m = server.receive_for("srvmod", bound);
+      auto m = server.receive_for("srvmod", watchdog);
       ASSERT_TRUE(m);
       EXPECT_EQ(m->content.to_string().value_or(""), expect);
     }
@@ -166,7 +168,7 @@ TEST_P(bad_input, RecordLargerThanBuffersize) {
   } else {
     // A frame length above buffersize: the stream cannot be trusted, it is closed; what came
     // before is delivered.
-    auto m = server.receive_for("srvmod", bound);
+    auto m = server.receive_for("srvmod", watchdog);
     ASSERT_TRUE(m);
     EXPECT_EQ(m->content.to_string().value_or(""), "before");
     EXPECT_TRUE(p->wait_eof());
@@ -210,7 +212,7 @@ TEST_P(bad_input, EmptyRecordIsMalformedAndTheLinkStays) {
   ASSERT_TRUE(p->handshake("remotemod"));
   ASSERT_TRUE(p->write_raw(empty_record(stream, package)));
   ASSERT_TRUE(p->write_record(record_to("srvmod", "after")));
-  auto m = server.receive_for("srvmod", bound);
+  auto m = server.receive_for("srvmod", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.to_string().value_or(""), "after");
   EXPECT_EQ(srv->stats().malformed_records, 1U);
@@ -226,7 +228,7 @@ TEST_P(bad_input, EmptyRecordBetweenGoodRecordsLosesNeither) {
   ASSERT_TRUE(p->write_raw(empty_record(stream, package)));
   ASSERT_TRUE(p->write_record(record_to("srvmod", "second")));
   for (const char* expect : {"first", "second"}) {
-    auto m = server.receive_for("srvmod", bound);
+    auto m = server.receive_for("srvmod", watchdog);
     ASSERT_TRUE(m) << expect;
     EXPECT_EQ(m->content.to_string().value_or(""), expect);
   }
@@ -256,7 +258,7 @@ TEST_P(bad_stream, RecordsSplitAcrossWritesAndSeveralPerWriteArrive) {
   ASSERT_TRUE(p->write_raw(bytes));  // the same three in one write
   for (int round = 0; round < 2; ++round) {
     for (const char* expect : {"one", "two", "three"}) {
-      auto m = server.receive_for("srvmod", bound);
+      auto m = server.receive_for("srvmod", watchdog);
       ASSERT_TRUE(m) << expect;
       EXPECT_EQ(m->content.to_string().value_or(""), expect);
     }
@@ -280,10 +282,10 @@ TEST_P(bad_stream, PeerClosingMidRecordIsCounted) {
     bytes += cut.substr(0, cut.size() / 2);
     ASSERT_TRUE(p->write_raw(bytes));
   }  // closes mid-record
-  auto m = server.receive_for("srvmod", bound);
+  auto m = server.receive_for("srvmod", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.to_string().value_or(""), "whole");
-  ASSERT_TRUE(srv->wait_disconnected("remotemod", bound));
+  ASSERT_TRUE(srv->wait_disconnected("remotemod", watchdog));
   EXPECT_EQ(srv->stats().truncated_frames, 1U);
 }
 
@@ -302,7 +304,7 @@ TEST_P(bad_package, WrongMagicClosesOnlyThatStream) {
   append_package(record_to("srvmod", "bad"), frame);
   frame[0] = 'X';
   ASSERT_TRUE(p->write_raw(frame));
-  auto m = server.receive_for("srvmod", bound);
+  auto m = server.receive_for("srvmod", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.to_string().value_or(""), "before");  // accepted before: not lost
   EXPECT_TRUE(p->wait_eof());
@@ -334,8 +336,8 @@ struct stuck_peer : ::testing::TestWithParam<overflow_policy> {
     good = std::make_unique<raw_peer>(dir.file("bh.sock"));
     ASSERT_TRUE(stuck->handshake("remotemod"));
     ASSERT_TRUE(good->handshake("othermod"));
-    ASSERT_TRUE(srv->wait_connected("remotemod", bound));
-    ASSERT_TRUE(srv->wait_connected("othermod", bound));
+    ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
+    ASSERT_TRUE(srv->wait_connected("othermod", watchdog));
     ASSERT_TRUE(server.add_module_group("remotemod", "both"));
     ASSERT_TRUE(server.add_module_group("othermod", "both"));
   }
@@ -358,7 +360,7 @@ struct stuck_peer : ::testing::TestWithParam<overflow_policy> {
       }
       return make_error_code(errc::invalid_argument);
     });
-    ASSERT_EQ(filler.wait_for(bound), std::future_status::ready) << "a send blocked";
+    ASSERT_EQ(filler.wait_for(watchdog), std::future_status::ready) << "a send blocked";
     const auto e = filler.get();
     switch (GetParam()) {
       case overflow_policy::fail:
@@ -387,7 +389,7 @@ TEST_P(stuck_peer, PlainSendsFollowTheOverflowPolicyInsteadOfBlocking) {
   fill_stuck();
   // The other peer is served as before.
   ASSERT_TRUE(server.send("othermod", new_message().fill_body("hello")));
-  auto rec = good->read_record(bound);
+  auto rec = good->read_record(watchdog);
   ASSERT_TRUE(rec);
   EXPECT_NE(rec->find("hello"), std::string::npos);
 }
@@ -402,10 +404,10 @@ TEST_P(stuck_peer, GroupSendDeliversToTheGoodPeerAtOnceAndReportsTheStuckOne) {
   for (int i = 0; i < 100'000; ++i) {
     auto d = std::async(std::launch::async,
                         [&] { return server.send_to_group("both", new_message().fill_body("g")); });
-    ASSERT_EQ(d.wait_for(bound), std::future_status::ready) << "a group send blocked";
+    ASSERT_EQ(d.wait_for(watchdog), std::future_status::ready) << "a group send blocked";
     auto r = d.get();
     ASSERT_TRUE(r);
-    auto rec = good->read_record(bound);
+    auto rec = good->read_record(watchdog);
     ASSERT_TRUE(rec) << "send " << i;
     last = *r;
     if (!r->failed.empty() || GetParam() == overflow_policy::drop_oldest) break;
@@ -428,7 +430,7 @@ TEST_P(stuck_peer, SendSyncToAStuckPeerTimesOutWithinItsBound) {
   auto call = std::async(std::launch::async, [&] {
     return server.send_sync("remotemod", new_message().fill_body("q"), 200ms);
   });
-  ASSERT_EQ(call.wait_for(bound), std::future_status::ready) << "send_sync overran its timeout";
+  ASSERT_EQ(call.wait_for(watchdog), std::future_status::ready) << "send_sync overran its timeout";
   auto r = call.get();
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::timed_out));
@@ -461,7 +463,7 @@ TEST_P(stuck_peer, RecordsAnotherPeerRelaysToTheStuckPeerDoNotHoldItsLinkBack) {
     }
     ASSERT_TRUE(good->write_record(from_other("othermod", "echo")));
     ++rounds;
-    auto rec = good->read_record(bound);
+    auto rec = good->read_record(watchdog);
     ASSERT_TRUE(rec) << "the link of the relaying peer was held back";
     EXPECT_NE(rec->find("echo"), std::string::npos);
     after = srv->stats();
@@ -496,7 +498,7 @@ std::error_code send_until_refused(context& ctx, const std::string& dest) {
     }
     return std::error_code();
   });
-  if (filler.wait_for(bound) != std::future_status::ready) {
+  if (filler.wait_for(watchdog) != std::future_status::ready) {
     ADD_FAILURE() << "a send blocked";
     std::abort();  // the filler still runs on `ctx`: nothing can be cleaned up safely
   }
@@ -520,7 +522,7 @@ TEST(OutboundOptions, TheServerModulesInboxOptionsBoundEachPeersQueue) {
   ASSERT_TRUE(server.add_module(failing_inbox("sockserver")));
   raw_peer stuck(dir.file("bh.sock"));
   ASSERT_TRUE(stuck.handshake("remotemod"));
-  ASSERT_TRUE((*s)->wait_connected("remotemod", bound));
+  ASSERT_TRUE((*s)->wait_connected("remotemod", watchdog));
   EXPECT_EQ(send_until_refused(server, "remotemod"), make_error_code(errc::queue_full));
   EXPECT_GT((*s)->stats().outbound_rejected, 0U);
   stuck.close();
@@ -573,17 +575,17 @@ TEST(BadInputClient, OversizedRecordFromTheServerDoesNotDropTheClient) {
   auto big_cfg = test::socket_cfg(path, {"remotemod"}, "unixpacket", 4, 65536);
   auto s = register_socket_context(server, big_cfg);
   ASSERT_TRUE(s);
-  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
   ASSERT_TRUE((*s)->listen());
   context client;
   auto small_cfg = test::socket_cfg(path, {"remotemod"}, "unixpacket", 4, 1024);
   auto c = register_socket_context(client, small_cfg);
   ASSERT_TRUE(c);
   ASSERT_TRUE(client.add_module(test::remote_info("remotemod")));
-  ASSERT_TRUE((*s)->wait_connected("remotemod", bound));
+  ASSERT_TRUE((*s)->wait_connected("remotemod", watchdog));
   ASSERT_TRUE(server.send("remotemod", new_message().fill_body(std::string(5000, 'y'))));
   ASSERT_TRUE(server.send("remotemod", new_message().fill_body("small")));
-  auto m = client.receive_for("remotemod", bound);
+  auto m = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(m->content.to_string().value_or(""), "small");
   EXPECT_EQ((*c)->stats().oversized_records, 1U);

@@ -16,17 +16,19 @@
 #include <thread>
 
 #include "beehive/beehive.hpp"
+#include "support/bounded_wait.hpp"
+#include "support/channel_module.hpp"
 #include "support/socket_support.hpp"
 
 namespace beehive {
 namespace {
 
 using namespace std::chrono_literals;
-using test::channel_info;
+using test::mod;
 using test::remote_info;
 using test::responder;
 
-constexpr auto bound = std::chrono::seconds(10);
+using test::watchdog;
 
 // A server process (modules sockserver, srvmod and srvmod2 in srvgroup) and a client process
 // hosting remotemod, each with its own context.
@@ -42,7 +44,7 @@ struct socket_pair : ::testing::Test {
     ASSERT_TRUE(server.add_module(remote_info("sockserver")));  // listens
     ASSERT_TRUE(server.add_module_group("sockserver", "sockserver"));
     for (const char* m : {"srvmod", "srvmod2"}) {
-      ASSERT_TRUE(server.add_module(channel_info(m)));
+      ASSERT_TRUE(server.add_module(mod(m)));
       ASSERT_TRUE(server.add_module_group(m, "srvgroup"));
     }
     auto c = register_socket_context(client, cfg);
@@ -50,8 +52,8 @@ struct socket_pair : ::testing::Test {
     cli = *c;
     ASSERT_TRUE(client.add_module(remote_info("remotemod")));
     ASSERT_TRUE(client.add_module_group("remotemod", "remotegroup"));
-    ASSERT_TRUE(cli->wait_connected("srvmod", bound));
-    ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+    ASSERT_TRUE(cli->wait_connected("srvmod", watchdog));
+    ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
   }
 
   void TearDown() override {
@@ -82,7 +84,7 @@ TEST_F(socket_pair, HandshakeTeachesTheClientTheServersModulesAndGroups) {
 TEST_F(socket_pair, SendBothWays) {
   auto to_srv = new_message().build_router("remotemod", "", "res", "insert").fill_body("hi");
   ASSERT_TRUE(client.send("srvmod", to_srv));
-  auto got = server.receive_for("srvmod", bound);
+  auto got = server.receive_for("srvmod", watchdog);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->header.id, to_srv.header.id);
   EXPECT_EQ(got->route.source, "remotemod");
@@ -92,7 +94,7 @@ TEST_F(socket_pair, SendBothWays) {
   auto to_cli =
       new_message().build_router("srvmod", "", "res", "update").fill_body(nlohmann::json{{"k", 1}});
   ASSERT_TRUE(server.send("remotemod", to_cli));
-  auto back = client.receive_for("remotemod", bound);
+  auto back = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->header.id, to_cli.header.id);
   EXPECT_EQ(back->content.to_json().value_or(nullptr), (nlohmann::json{{"k", 1}}));
@@ -104,7 +106,7 @@ TEST_F(socket_pair, PerSenderOrderIsKept) {
     ASSERT_TRUE(client.send("srvmod", new_message().fill_body(std::to_string(i))));
   }
   for (int i = 0; i < count; ++i) {
-    auto m = server.receive_for("srvmod", bound);
+    auto m = server.receive_for("srvmod", watchdog);
     ASSERT_TRUE(m);
     ASSERT_EQ(m->content.to_string().value_or(""), std::to_string(i));
   }
@@ -112,7 +114,7 @@ TEST_F(socket_pair, PerSenderOrderIsKept) {
 
 TEST_F(socket_pair, ClientSendSyncToAServerModule) {
   responder r(server, "srvmod");
-  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), bound);
+  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), watchdog);
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping");
   EXPECT_EQ(reply->route.operation, "response");
@@ -122,7 +124,7 @@ TEST_F(socket_pair, ServerSendSyncToARemoteModule) {
   // Go's server-side SendSync always times out; ours gets the answer.
   responder r(client, "remotemod");
   auto req = new_message().fill_body("ping-from-server");
-  auto reply = server.send_sync("remotemod", req, bound);
+  auto reply = server.send_sync("remotemod", req, watchdog);
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(reply->header.parent_id, req.header.id);
   EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping-from-server");
@@ -144,12 +146,12 @@ TEST_F(socket_pair, ALateReplyFromThePeerIsAnOrphanOnTheWaitingSide) {
   auto r = server.send_sync("remotemod", req, 50ms);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::timed_out));
-  auto got = client.receive_for("remotemod", bound);
+  auto got = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got);
   ASSERT_TRUE(client.send_resp(new_resp_by_message(*got, content("late"))));
   // A record sent after the reply on the same connection: once it arrived, the reply was routed.
   ASSERT_TRUE(client.send("srvmod", new_message().fill_body("marker")));
-  ASSERT_TRUE(server.receive_for("srvmod", bound));
+  ASSERT_TRUE(server.receive_for("srvmod", watchdog));
   EXPECT_EQ(srv->stats().orphan_replies, 1U);
   EXPECT_EQ(server.orphan_responses(), 1U);
   EXPECT_EQ(srv->stats().replies_routed, 0U);
@@ -160,14 +162,14 @@ TEST_F(socket_pair, SendToGroupBothWays) {
   ASSERT_TRUE(d) << d.error().message();
   EXPECT_EQ(d->delivered, 2U);
   for (const char* m : {"srvmod", "srvmod2"}) {
-    auto got = server.receive_for(m, bound);
+    auto got = server.receive_for(m, watchdog);
     ASSERT_TRUE(got) << m;
     EXPECT_EQ(got->content.to_string().value_or(""), "all");
   }
   auto back = server.send_to_group("remotemod", new_message().fill_body("you"));
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->delivered, 1U);
-  auto got = client.receive_for("remotemod", bound);
+  auto got = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "you");
 }
@@ -177,7 +179,7 @@ TEST_F(socket_pair, SendToGroupSyncBothWays) {
   responder r1(server, "srvmod", [](const message&) { return std::string("one"); });
   responder r2(server, "srvmod2", [](const message&) { return std::string("two"); });
   auto req = new_message().fill_body("who");
-  auto replies = client.send_to_group_sync("srvgroup", req, bound);
+  auto replies = client.send_to_group_sync("srvgroup", req, watchdog);
   ASSERT_TRUE(replies) << replies.error().message();
   EXPECT_TRUE(replies->complete());
   ASSERT_EQ(replies->replies.size(), 2U);
@@ -191,7 +193,7 @@ TEST_F(socket_pair, SendToGroupSyncBothWays) {
   EXPECT_EQ(bodies, (std::vector<std::string>{"one", "two"}));
 
   responder rc(client, "remotemod");
-  auto back = server.send_to_group_sync("remotemod", new_message().fill_body("x"), bound);
+  auto back = server.send_to_group_sync("remotemod", new_message().fill_body("x"), watchdog);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_TRUE(back->complete());
   ASSERT_EQ(back->replies.size(), 1U);
@@ -216,12 +218,12 @@ TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
   // The client process goes away: its peer module is no longer live; the server gets an
   // answer at once, never silence.
   cli->stop();
-  ASSERT_TRUE(srv->wait_disconnected("remotemod", bound));
+  ASSERT_TRUE(srv->wait_disconnected("remotemod", watchdog));
   EXPECT_FALSE(server.has_module("remotemod"));
   auto r = server.send("remotemod", new_message());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
-  auto s = server.send_sync("remotemod", new_message(), bound);
+  auto s = server.send_sync("remotemod", new_message(), watchdog);
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error(), make_error_code(errc::not_connected));
   EXPECT_EQ(srv->stats().connections_lost, 1U);
@@ -232,9 +234,9 @@ TEST_F(socket_pair, PeerGoneIsNotConnectedAndReconnectRestoresIt) {
   auto c2 = register_socket_context(client2, cfg);
   ASSERT_TRUE(c2);
   ASSERT_TRUE(client2.add_module(remote_info("remotemod")));
-  ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+  ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
   ASSERT_TRUE(server.send("remotemod", new_message().fill_body("again")));
-  auto got = client2.receive_for("remotemod", bound);
+  auto got = client2.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "again");
   (*c2)->stop();
@@ -248,8 +250,8 @@ TEST_F(socket_pair, SyncCallsWaitingOnADroppedConnectionFailAtOnce) {
   std::thread a([&] { single = server.send_sync("remotemod", new_message(), 60s); });
   std::thread b([&] { group = server.send_to_group_sync("remotemod", new_message(), 60s); });
   // Both requests reached the client before it goes.
-  ASSERT_TRUE(client.receive_for("remotemod", bound));
-  ASSERT_TRUE(client.receive_for("remotemod", bound));
+  ASSERT_TRUE(client.receive_for("remotemod", watchdog));
+  ASSERT_TRUE(client.receive_for("remotemod", watchdog));
   cli->stop();
   a.join();
   b.join();
@@ -265,10 +267,10 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   srv->stop();
   // The connection drops: the remote module's inbox closes so that its start returns (the
   // core then re-adds it); sends to the server's modules fail meanwhile.
-  auto closed = client.receive_for("remotemod", bound);
+  auto closed = client.receive_for("remotemod", watchdog);
   ASSERT_FALSE(closed);
   EXPECT_EQ(closed.error(), make_error_code(errc::channel_closed));
-  ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
+  ASSERT_TRUE(cli->wait_disconnected("srvmod", watchdog));
   EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
   // Re-added while the server is down: it keeps trying in the background.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
@@ -277,12 +279,12 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   context server2;
   auto s2 = register_socket_context(server2, cfg);
   ASSERT_TRUE(s2);
-  ASSERT_TRUE(server2.add_module(channel_info("srvmod")));
+  ASSERT_TRUE(server2.add_module(mod("srvmod")));
   ASSERT_TRUE((*s2)->listen());
-  ASSERT_TRUE((*s2)->wait_connected("remotemod", bound));
-  ASSERT_TRUE(cli->wait_connected("srvmod", bound));
+  ASSERT_TRUE((*s2)->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE(cli->wait_connected("srvmod", watchdog));
   ASSERT_TRUE(client.send("srvmod", new_message().fill_body("back")));
-  auto got = server2.receive_for("srvmod", bound);
+  auto got = server2.receive_for("srvmod", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "back");
   cli->stop();
@@ -291,16 +293,16 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
 
 TEST_F(socket_pair, CleanupOfTheClientModuleEndsItsConnectionAndAddingItAgainReconnects) {
   ASSERT_TRUE(client.cleanup("remotemod"));
-  ASSERT_TRUE(srv->wait_disconnected("remotemod", bound));
-  ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
+  ASSERT_TRUE(srv->wait_disconnected("remotemod", watchdog));
+  ASSERT_TRUE(cli->wait_disconnected("srvmod", watchdog));
   EXPECT_FALSE(client.has_module("srvmod"));
   EXPECT_EQ(client.send("remotemod", new_message()).error(), make_error_code(errc::channel_closed));
   // Added again: the same inbox reopens and connects again.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
-  ASSERT_TRUE(srv->wait_connected("remotemod", bound));
-  ASSERT_TRUE(cli->wait_connected("srvmod", bound));
+  ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE(cli->wait_connected("srvmod", watchdog));
   ASSERT_TRUE(server.send("remotemod", new_message().fill_body("again")));
-  auto got = client.receive_for("remotemod", bound);
+  auto got = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "again");
   EXPECT_EQ(cli->stats().connects, 2U);
@@ -318,8 +320,8 @@ TEST_F(socket_pair, CleanupOfTheServerModuleStopsListening) {
   EXPECT_GE((*l)->stats().connect_failures, 1U);
   // Added again, the server listens again and the waiting client gets in.
   ASSERT_TRUE(server.add_module(remote_info("sockserver")));
-  ASSERT_TRUE(srv->wait_connected("othermod", bound));
-  ASSERT_TRUE((*l)->wait_connected("srvmod", bound));
+  ASSERT_TRUE(srv->wait_connected("othermod", watchdog));
+  ASSERT_TRUE((*l)->wait_connected("srvmod", watchdog));
 }
 
 TEST_F(socket_pair, TheClientsExchangeListsNoPeers) {
@@ -328,12 +330,12 @@ TEST_F(socket_pair, TheClientsExchangeListsNoPeers) {
   auto o = register_socket_context(other, cfg);
   ASSERT_TRUE(o);
   ASSERT_TRUE(other.add_module(remote_info("othermod")));
-  ASSERT_TRUE((*o)->wait_connected("srvmod", bound));
+  ASSERT_TRUE((*o)->wait_connected("srvmod", watchdog));
   EXPECT_EQ((*o)->peers(), (std::vector<std::string>{"sockserver", "srvmod", "srvmod2"}));
   EXPECT_FALSE(other.has_module("remotemod"));
   // Yet othermod reaches remotemod through the server.
   ASSERT_TRUE(server.send("othermod", new_message().fill_body("via-server")));
-  auto got = other.receive_for("othermod", bound);
+  auto got = other.receive_for("othermod", watchdog);
   ASSERT_TRUE(got);
 }
 
@@ -366,7 +368,7 @@ TEST(SocketHandle, ListenOnALiveServersAddressFailsAndTheFirstKeepsServing) {
   context first;
   auto a = register_socket_context(first, cfg);
   ASSERT_TRUE(a);
-  ASSERT_TRUE(first.add_module(channel_info("srvmod")));
+  ASSERT_TRUE(first.add_module(mod("srvmod")));
   ASSERT_TRUE((*a)->listen());
   context second;
   auto b = register_socket_context(second, cfg);
@@ -378,9 +380,9 @@ TEST(SocketHandle, ListenOnALiveServersAddressFailsAndTheFirstKeepsServing) {
   auto c = register_socket_context(client, cfg);
   ASSERT_TRUE(c);
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
-  ASSERT_TRUE((*a)->wait_connected("remotemod", bound));
+  ASSERT_TRUE((*a)->wait_connected("remotemod", watchdog));
   ASSERT_TRUE(client.send("srvmod", new_message().fill_body("to the first")));
-  auto got = first.receive_for("srvmod", bound);
+  auto got = first.receive_for("srvmod", watchdog);
   ASSERT_TRUE(got);
   EXPECT_EQ(got->content.to_string().value_or(""), "to the first");
   (*c)->stop();
@@ -424,7 +426,7 @@ TEST(SocketClient, ARecordRightAfterTheHandshakeReachesTheConnectingModule) {
   }
   joiner.join();
   ASSERT_TRUE(added && *added);
-  auto got = client.receive_for("remotemod", bound);
+  auto got = client.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->content.to_string().value_or(""), "early");
   EXPECT_EQ((*c)->stats().unknown_destination, 0U);
@@ -440,14 +442,14 @@ class socket_pair_stream : public socket_pair {
 
 TEST_F(socket_pair_stream, EveryCallWorksOverPackageFraming) {
   responder r(server, "srvmod");
-  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), bound);
+  auto reply = client.send_sync("srvmod", new_message().fill_body("ping"), watchdog);
   ASSERT_TRUE(reply) << reply.error().message();
   EXPECT_EQ(reply->content.to_string().value_or(""), "pong:ping");
   responder rc(client, "remotemod");
-  auto back = server.send_sync("remotemod", new_message().fill_body("p2"), bound);
+  auto back = server.send_sync("remotemod", new_message().fill_body("p2"), watchdog);
   ASSERT_TRUE(back) << back.error().message();
   EXPECT_EQ(back->content.to_string().value_or(""), "pong:p2");
-  auto g = server.send_to_group_sync("remotemod", new_message().fill_body("g"), bound);
+  auto g = server.send_to_group_sync("remotemod", new_message().fill_body("g"), watchdog);
   ASSERT_TRUE(g);
   EXPECT_TRUE(g->complete());
 }

@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "beehive/beehive.hpp"
 #include "beehive/socket_context.hpp"
+#include "support/channel_module.hpp"
 #include "support/go_records.hpp"
 #include "support/socket_support.hpp"
 
@@ -38,14 +38,6 @@ std::vector<captured> load_capture() {
   return out;
 }
 
-// Ids and times differ from run to run; everything else must match byte for byte.
-std::string normalize(const std::string& record) {
-  static const std::regex id(R"("msg_id":"[^"]*")");
-  static const std::regex ts(R"("timestamp":[0-9]+)");
-  return std::regex_replace(std::regex_replace(record, id, R"("msg_id":"ID")"), ts,
-                            R"("timestamp":0)");
-}
-
 struct go_capture : ::testing::Test {
   void SetUp() override {
     records = load_capture();
@@ -57,7 +49,7 @@ struct go_capture : ::testing::Test {
     // The Go server process of the capture: sockserver (group sockserver), srvmod (srvgroup).
     ASSERT_TRUE(server.add_module(test::remote_info("sockserver")));
     ASSERT_TRUE(server.add_module_group("sockserver", "sockserver"));
-    ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+    ASSERT_TRUE(server.add_module(test::mod("srvmod")));
     ASSERT_TRUE(server.add_module_group("srvmod", "srvgroup"));
   }
   void TearDown() override {
@@ -78,7 +70,7 @@ TEST_F(go_capture, HandshakeReplyMatchesGoByteForByteApartFromIdAndTime) {
   ASSERT_TRUE(go_client.write_record(records[0].record));
   auto reply = go_client.read_record();
   ASSERT_TRUE(reply);
-  EXPECT_EQ(normalize(*reply), normalize(records[1].record));
+  EXPECT_EQ(test::normalize(*reply), test::normalize(records[1].record));
   // parent_msg_id is the id of the replayed request, kept verbatim.
   EXPECT_NE(reply->find("\"parent_msg_id\":\"62a11fd6-ee42-4c6f-9d08-d853f212c30d\""),
             std::string::npos);
@@ -117,7 +109,7 @@ TEST_F(go_capture, ServerMessagesHaveGosShape) {
   ASSERT_TRUE(server.send("remotemod", hello));
   auto got = go_client.read_record();
   ASSERT_TRUE(got);
-  EXPECT_EQ(normalize(*got), normalize(records[2].record));
+  EXPECT_EQ(test::normalize(*got), test::normalize(records[2].record));
 
   // Records 9-10: a server-side send_sync to the remote module, answered by the Go client.
   // Go's server forwards the answer back to the client (record 11) instead of handing it to
@@ -131,7 +123,7 @@ TEST_F(go_capture, ServerMessagesHaveGosShape) {
   std::thread waiter([&] { result = server.send_sync("remotemod", ping, 10s); });
   auto req = go_client.read_record();
   ASSERT_TRUE(req);
-  EXPECT_EQ(normalize(*req), normalize(records[9].record));
+  EXPECT_EQ(test::normalize(*req), test::normalize(records[9].record));
   std::string answer = records[10].record;
   const std::string old_parent = "a28a67ff-1f36-4f88-85b0-e709586c6680";
   answer.replace(answer.find(old_parent), old_parent.size(), ping.header.id);
@@ -168,7 +160,7 @@ TEST(GoCaptureClient, OurHandshakeHasGosShape) {
   std::string hs(buf, static_cast<std::size_t>(n));
   ASSERT_EQ(hs.back(), '\n');
   hs.pop_back();
-  EXPECT_EQ(normalize(hs), normalize(records[0].record));
+  EXPECT_EQ(test::normalize(hs), test::normalize(records[0].record));
   // Answer as the Go server did (record 1, with our request's id as parent).
   auto req = decode_message(hs);
   ASSERT_TRUE(req);
@@ -227,7 +219,7 @@ TEST(GoRecordsServer, AServerThatOnlyListensListsItsOwnSocketModule) {
   context server;
   auto s = register_socket_context(server, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}));
   ASSERT_TRUE(s);
-  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
   ASSERT_TRUE(server.add_module_group("srvmod", "srvgroup"));
   ASSERT_TRUE((*s)->listen());
   test::raw_peer go_client(dir.file("bh.sock"));

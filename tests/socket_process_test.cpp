@@ -3,18 +3,27 @@
 // process hosting `remotemod`. Every call is exchanged both ways, the peer is killed with
 // SIGKILL and started again, the server restarts and the peer's core reconnects it.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
+#include <vector>
 
 #include "beehive/beehive.hpp"
 #include "beehive/socket_context.hpp"
+#include "support/bounded_wait.hpp"
+#include "support/channel_module.hpp"
 #include "support/socket_support.hpp"
 
 extern char** environ;
@@ -25,7 +34,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::responder;
 
-constexpr auto bound = std::chrono::seconds(15);
+using test::watchdog;
 
 class peer_process {
  public:
@@ -61,19 +70,31 @@ class peer_process {
     pid_ = -1;
     return status;
   }
-  /// Reaps the process if it exits within `bound`; nullopt (still running) otherwise.
+  /// Reaps the process if it exits within `limit`; nullopt (still running) otherwise.
   std::optional<int> wait_for(std::chrono::milliseconds limit) {
-    // No child-exit notification to wait on without a SIGCHLD handler: poll waitpid.
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    for (;;) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-        pid_ = -1;
-        return status;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return std::nullopt;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // The process's pidfd becomes readable when it exits (Linux 5.3): block on it for the time
+    // left, then reap.
+    const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0));
+    if (pidfd < 0) {
+      ADD_FAILURE() << "pidfd_open: " << std::strerror(errno);
+      return std::nullopt;
     }
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    pollfd p{pidfd, POLLIN, 0};
+    int ready = 0;
+    for (;;) {
+      const auto left =
+          std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      ready = ::poll(&p, 1, static_cast<int>(std::max<std::int64_t>(left.count(), 0)));
+      if (ready >= 0 || errno != EINTR) break;
+    }
+    if (ready < 0) ADD_FAILURE() << "poll: " << std::strerror(errno);
+    ::close(pidfd);
+    if (ready <= 0) return std::nullopt;
+    int status = 0;
+    if (::waitpid(pid_, &status, 0) != pid_) return std::nullopt;
+    pid_ = -1;
+    return status;
   }
 
  private:
@@ -89,7 +110,7 @@ struct server_side {
     if (!s) return;
     srv = *s;
     for (const char* m : {"srvmod", "srvmod2"}) {
-      if (!ctx.add_module(test::channel_info(m)) || !ctx.add_module_group(m, "srvgroup")) return;
+      if (!ctx.add_module(test::mod(m)) || !ctx.add_module_group(m, "srvgroup")) return;
     }
     srvmod = std::make_unique<responder>(ctx, "srvmod");
     srvmod2 = std::make_unique<responder>(ctx, "srvmod2");
@@ -112,12 +133,12 @@ struct server_side {
                        return m.content.to_string().value_or("") == body;
                      })) >= n;
         },
-        bound);
+        watchdog);
   }
 
   // The peer's script (every call toward the server), seen for the `round`-th time.
   void peer_script_ran(std::size_t round) {
-    ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+    ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
     EXPECT_TRUE(saw("hello-from-peer", round));
     EXPECT_TRUE(saw("result:send_sync:ok", round));
     EXPECT_TRUE(saw("group-hello", round));
@@ -127,18 +148,18 @@ struct server_side {
 
   // Every call toward the peer: send (it echoes to srvmod), send_sync, groups.
   void exchange_toward_peer() {
-    ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+    ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
     const std::string tag = new_uuid();
     ASSERT_TRUE(ctx.send("remotemod", new_message().fill_body("hi-" + tag)));
     EXPECT_TRUE(saw("echo:hi-" + tag));
-    auto reply = ctx.send_sync("remotemod", new_message().fill_body("q-" + tag), bound);
+    auto reply = ctx.send_sync("remotemod", new_message().fill_body("q-" + tag), watchdog);
     ASSERT_TRUE(reply) << reply.error().message();
     EXPECT_EQ(reply->content.to_string().value_or(""), "pong:q-" + tag);
     auto d = ctx.send_to_group("remotemod", new_message().fill_body("g-" + tag));
     ASSERT_TRUE(d);
     EXPECT_EQ(d->delivered, 1U);
     EXPECT_TRUE(saw("echo:g-" + tag));
-    auto gs = ctx.send_to_group_sync("remotemod", new_message().fill_body("gs-" + tag), bound);
+    auto gs = ctx.send_to_group_sync("remotemod", new_message().fill_body("gs-" + tag), watchdog);
     ASSERT_TRUE(gs) << gs.error().message();
     EXPECT_TRUE(gs->complete());
     ASSERT_EQ(gs->replies.size(), 1U);
@@ -177,7 +198,7 @@ TEST(SocketProcess, EveryCallBothWaysSurvivesKillAndRestartOfEitherSide) {
     // (not_connected), never silence.
     peer.kill(SIGKILL);
     (void)peer.wait();
-    ASSERT_TRUE(server->srv->wait_disconnected("remotemod", bound));
+    ASSERT_TRUE(server->srv->wait_disconnected("remotemod", watchdog));
     auto r = server->ctx.send("remotemod", new_message());
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
@@ -189,7 +210,7 @@ TEST(SocketProcess, EveryCallBothWaysSurvivesKillAndRestartOfEitherSide) {
   server->exchange_toward_peer();
   // A clean end: the peer stops its socket context and its core, and exits 0.
   ASSERT_TRUE(server->ctx.send("remotemod", new_message().fill_body("exit")));
-  const auto status = again.wait_for(bound);
+  const auto status = again.wait_for(watchdog);
   ASSERT_TRUE(status) << "the peer did not exit";
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << *status;
 }

@@ -5,14 +5,19 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <vector>
 
 #include "beehive/codec.hpp"
+#include "checked_codec.hpp"
+#include "normalize.hpp"
 
 namespace beehive::detail {
 namespace {
+
+using test::decoded;
+using test::encoded;
+using test::normalize;
 
 // The handshake records of tests/data/go-records.jsonl (captures of real Go beehive processes),
 // without their trailing '\n'. tests/interop_test.cpp checks the same functions against the file
@@ -51,26 +56,6 @@ constexpr std::string_view go_exchange =
     R"({"modules":["sockserver","srvmod"],"groups":{"sockserver":["sockserver"],)"
     R"("srvgroup":["srvmod"]}})";
 
-// Ids and times are generated; everything else must match byte for byte.
-std::string normalize(std::string_view record) {
-  static const std::regex id(R"("msg_id":"[^"]*")");
-  static const std::regex ts(R"("timestamp":[0-9]+)");
-  return std::regex_replace(std::regex_replace(std::string(record), id, R"("msg_id":"ID")"), ts,
-                            R"("timestamp":0)");
-}
-
-std::string encode(const message& m) {
-  auto text = encode_message(m);
-  EXPECT_TRUE(text);
-  return text.value_or("");
-}
-
-message decode(std::string_view record) {
-  auto m = decode_message(record);
-  EXPECT_TRUE(m) << record;
-  return m ? std::move(*m) : message{};
-}
-
 const client_listed only_remotemod = [](std::string_view m) { return m == "remotemod"; };
 
 // The Go server of the captures, as our context records it: its socket module, srvmod in
@@ -90,7 +75,7 @@ membership go_server_members(bool with_socket_module) {
 
 TEST(Handshake, RequestIsTheGoClientsBytesApartFromIdAndTime) {
   const message hs = make_handshake_request("remotemod");
-  EXPECT_EQ(normalize(encode(hs)), normalize(go_request));
+  EXPECT_EQ(normalize(encoded(hs)), normalize(go_request));
   EXPECT_EQ(hs.header.id.size(), 36U);
   EXPECT_GT(hs.header.timestamp, 1'700'000'000'000);
   // Two requests never share an id: the answer is matched by it.
@@ -111,11 +96,11 @@ TEST(Handshake, TheGoClientsRequestIsAcceptedForAListedModule) {
 TEST(Handshake, AHandshakeGroupIsJoinedBesideTheModulesOwn) {
   message hs = make_handshake_request("remotemod");
   hs.route.group = "edge";
-  const auto r = read_handshake_request(encode(hs), only_remotemod);
+  const auto r = read_handshake_request(encoded(hs), only_remotemod);
   ASSERT_EQ(r.result, handshake_result::accepted);
   EXPECT_EQ(r.groups, (std::vector<std::string>{"remotemod", "edge"}));
   hs.route.group = "remotemod";  // its own group is not listed twice
-  EXPECT_EQ(read_handshake_request(encode(hs), only_remotemod).groups,
+  EXPECT_EQ(read_handshake_request(encoded(hs), only_remotemod).groups,
             (std::vector<std::string>{"remotemod"}));
 }
 
@@ -165,10 +150,10 @@ TEST(Handshake, EveryResultHasItsOwnReason) {
 // ---- the server's answers ---------------------------------------------------------------------
 
 TEST(Handshake, ResponseIsTheGoServersBytesApartFromIdAndTime) {
-  const message request = decode(go_request);
+  const message request = decoded(go_request);
   const message reply = make_handshake_response(
       request, module_exchange_json(go_server_members(true), "sockserver", {"remotemod"}));
-  const std::string ours = encode(reply);
+  const std::string ours = encoded(reply);
   EXPECT_EQ(normalize(ours), normalize(go_response_b));
   // The parent id is the request's, verbatim.
   EXPECT_NE(ours.find(R"("parent_msg_id":"5f20e3fe-204a-40d7-b44a-3238bef35f4c")"),
@@ -177,13 +162,13 @@ TEST(Handshake, ResponseIsTheGoServersBytesApartFromIdAndTime) {
 
 TEST(Handshake, ResponsesMatchEveryGoCaptureOfTheExchange) {
   for (const auto go : {go_response_a, go_response_b, go_response_e}) {
-    const message go_reply = decode(go);
+    const message go_reply = decoded(go);
     // The request Go answered: its id is the reply's parent id.
     message request = make_handshake_request("remotemod");
     request.header.id = go_reply.header.parent_id;
     const message ours = make_handshake_response(
         request, module_exchange_json(go_server_members(true), "sockserver", {"remotemod"}));
-    EXPECT_EQ(normalize(encode(ours)), normalize(go));
+    EXPECT_EQ(normalize(encoded(ours)), normalize(go));
   }
 }
 
@@ -193,8 +178,8 @@ TEST(Handshake, AServerThatOnlyListensStillListsItsOwnSocketModule) {
   const std::string ex =
       module_exchange_json(go_server_members(false), "sockserver", {"remotemod"});
   EXPECT_EQ(ex, go_exchange);
-  const message reply = make_handshake_response(decode(go_request), ex);
-  EXPECT_EQ(normalize(encode(reply)), normalize(go_response_b));
+  const message reply = make_handshake_response(decoded(go_request), ex);
+  EXPECT_EQ(normalize(encoded(reply)), normalize(go_response_b));
 }
 
 TEST(Handshake, ExchangeListsLiveModulesOnlyAndLeavesPeersOut) {
@@ -217,14 +202,14 @@ TEST(Handshake, ExchangeListsLiveModulesOnlyAndLeavesPeersOut) {
 }
 
 TEST(Handshake, RefusalAnswersTheRequestWithAnError) {
-  const message refusal = make_handshake_refusal(decode(go_request), handshake_result::not_listed);
-  EXPECT_EQ(normalize(encode(refusal)),
+  const message refusal = make_handshake_refusal(decoded(go_request), handshake_result::not_listed);
+  EXPECT_EQ(normalize(encoded(refusal)),
             R"({"header":{"msg_id":"ID","parent_msg_id":"5f20e3fe-204a-40d7-b44a-3238bef35f4c",)"
             R"("timestamp":0,"type":"unixpacket"},"route":{"destination":"remotemod",)"
             R"("operation":"error","resource":"module"},)"
             R"("content":"module is not listed as a client in the socket config"})");
   // Our client reads it as a refusal, with the reason.
-  const auto r = read_handshake_response(decode(encode(refusal)), "remotemod");
+  const auto r = read_handshake_response(decoded(encoded(refusal)), "remotemod");
   EXPECT_EQ(r.result, response_result::refused);
   EXPECT_EQ(r.reason, describe(handshake_result::not_listed));
 }
@@ -233,7 +218,7 @@ TEST(Handshake, RefusalAnswersTheRequestWithAnError) {
 
 TEST(Handshake, TheGoServersResponsesReadAsModulesAndGroups) {
   for (const auto go : {go_response_a, go_response_b, go_response_e}) {
-    const auto r = read_handshake_response(decode(go), "remotemod");
+    const auto r = read_handshake_response(decoded(go), "remotemod");
     ASSERT_EQ(r.result, response_result::accepted) << r.reason;
     EXPECT_EQ(r.exchange.modules, (std::vector<std::string>{"sockserver", "srvmod"}));
     EXPECT_EQ(r.exchange.groups_of("srvmod"), (std::vector<std::string>{"srvgroup"}));
@@ -243,7 +228,7 @@ TEST(Handshake, TheGoServersResponsesReadAsModulesAndGroups) {
 }
 
 TEST(Handshake, TheClientSkipsItsOwnNameAsGoDoes) {
-  const auto r = read_handshake_response(decode(go_response_b), "srvmod");
+  const auto r = read_handshake_response(decoded(go_response_b), "srvmod");
   ASSERT_EQ(r.result, response_result::accepted);
   EXPECT_EQ(r.exchange.modules, (std::vector<std::string>{"sockserver"}));
   EXPECT_EQ(r.exchange.groups.size(), 2U);  // groups are kept, as Go keeps them
@@ -311,7 +296,7 @@ TEST(Handshake, AnExchangeBuiltHereReadsBackThere) {
   const message reply = make_handshake_response(
       make_handshake_request("remotemod"), module_exchange_json(m, "sockserver", {"remotemod"}));
   // Across the wire: encoded, decoded (raw JSON content), read.
-  const auto r = read_handshake_response(decode(encode(reply)), "remotemod");
+  const auto r = read_handshake_response(decoded(encoded(reply)), "remotemod");
   ASSERT_EQ(r.result, response_result::accepted) << r.reason;
   EXPECT_EQ(r.exchange.modules, (std::vector<std::string>{"sockserver", "srvmod", "srvmod2"}));
   EXPECT_EQ(r.exchange.groups.at("srvgroup"), (std::vector<std::string>{"srvmod", "srvmod2"}));
@@ -331,8 +316,8 @@ TEST(Handshake, RecordsAreClassifiedByStep) {
   EXPECT_EQ(initial_handshake_step(true), handshake_step::awaiting_request);
   EXPECT_EQ(initial_handshake_step(false), handshake_step::awaiting_response);
 
-  const message request = decode(go_request);
-  const message answer = decode(go_response_b);
+  const message request = decoded(go_request);
+  const message answer = decoded(go_response_b);
   const std::string id(request.header.id);
   // Server: whatever comes first is the handshake to check.
   EXPECT_EQ(classify_record(handshake_step::awaiting_request, answer, ""),
@@ -351,21 +336,21 @@ TEST(Handshake, ARecordWithAParentIsAReplyOnlyWhenAwaitedOrShapedAsOne) {
   // Capture B, go-client: special 4, a Send whose message has a parent id. Go delivers it to
   // srvmod; it is nobody's reply.
   const message special_4 =
-      decode(R"({"header":{"msg_id":"00000000-0000-4000-8000-000000000004",)"
-             R"("parent_msg_id":"11111111-1111-4111-8111-111111111111","timestamp":1700000000004,)"
-             R"("resourceversion":"12345","type":"unixpacket"},"route":{"source":"remotemod",)"
-             R"("destination":"srvmod","group":"grp","operation":"op-4","resource":"special"},)"
-             R"("content":"with-optional-fields"})");
+      decoded(R"({"header":{"msg_id":"00000000-0000-4000-8000-000000000004",)"
+              R"("parent_msg_id":"11111111-1111-4111-8111-111111111111","timestamp":1700000000004,)"
+              R"("resourceversion":"12345","type":"unixpacket"},"route":{"source":"remotemod",)"
+              R"("destination":"srvmod","group":"grp","operation":"op-4","resource":"special"},)"
+              R"("content":"with-optional-fields"})");
   EXPECT_FALSE(is_reply_record(special_4, false));
   EXPECT_TRUE(is_reply_record(special_4, true));
   // Capture B, go-server: a reply. Late (nobody waits), it is still a reply: an orphan.
   const message reply =
-      decode(R"({"header":{"msg_id":"8cc49100-3070-4416-b635-f56ec80c440b",)"
-             R"("parent_msg_id":"f3710a59-97cc-46bd-98bc-d89a195db318","timestamp":1796098587050,)"
-             R"("type":"unixpacket"},"route":{"source":"remotemod","destination":"remotemod",)"
-             R"("operation":"response","resource":"resource"},"content":"pong-from-go"})");
+      decoded(R"({"header":{"msg_id":"8cc49100-3070-4416-b635-f56ec80c440b",)"
+              R"("parent_msg_id":"f3710a59-97cc-46bd-98bc-d89a195db318","timestamp":1796098587050,)"
+              R"("type":"unixpacket"},"route":{"source":"remotemod","destination":"remotemod",)"
+              R"("operation":"response","resource":"resource"},"content":"pong-from-go"})");
   EXPECT_TRUE(is_reply_record(reply, false));
-  message error = new_error_message(decode(go_request), "refused");
+  message error = new_error_message(decoded(go_request), "refused");
   EXPECT_TRUE(is_reply_record(error, false));
   // No parent: never a reply.
   message plain = new_message().build_router("srvmod", "", "res", std::string(response_operation));

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "bounded_wait.hpp"
 #include "socket/socket_counters.hpp"
 
 namespace beehive::detail {
@@ -19,7 +20,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto bound = std::chrono::seconds(10);
+using test::eventually;
+using test::watchdog;
 constexpr std::size_t unlimited = std::numeric_limits<std::size_t>::max();
 
 // A socket stand-in: takes `room` bytes (unlimited by default), then is full. A waiting write
@@ -73,7 +75,7 @@ class fake_sink final : public record_sink {
   // Waits until a write blocks on the full "socket".
   bool wait_blocked() {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, bound, [&] { return blocked_ > 0; });
+    return cv_.wait_for(lock, watchdog, [&] { return blocked_ > 0; });
   }
   // The records written so far (each ends in '\n').
   std::vector<std::string> records() const {
@@ -133,17 +135,6 @@ inbox_options opts(std::size_t capacity, overflow_policy p,
 }
 
 std::string rec(int i) { return "r" + std::to_string(i) + "\n"; }
-
-// Waits (bounded) until `pred` holds; for state another thread changes.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
-}
 
 // Fills a stuck sink's queue: the first record goes to the socket attempt and stays queued;
 // returns the number accepted before `stop` refuses one.
@@ -233,7 +224,7 @@ TEST(OutboundQueue, BlockWaitsForRoomAndTheWriterWakesIt) {
   ASSERT_TRUE(eventually([&] { return q.waiting_senders() == 1; }));
   EXPECT_EQ(blocked.wait_for(0ms), std::future_status::timeout);
   sink.set_room(unlimited);
-  ASSERT_EQ(blocked.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(blocked.wait_for(watchdog), std::future_status::ready);
   EXPECT_TRUE(blocked.get());
   ASSERT_TRUE(eventually([&] { return q.pending() == 0; }));
   EXPECT_EQ(sink.records().size(), 5U);
@@ -262,7 +253,7 @@ TEST(OutboundQueue, ParkNeverWaitsAndTakesUpToTwiceTheCapacity) {
   sink.set_room(0);
   int next = 0;
   auto parked = std::async(std::launch::async, [&] { return fill(q, admission::park, next); });
-  ASSERT_EQ(parked.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(parked.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(parked.get(), 8U);
   EXPECT_EQ(q.push(rec(next), admission::park).error(), make_error_code(errc::queue_full));
 }
@@ -292,7 +283,7 @@ TEST(OutboundQueue, CloseWakesBlockedSendersAndCountsUnsentRecords) {
   auto blocked = std::async(std::launch::async, [&] { return q.push(rec(2), admission::wait); });
   ASSERT_TRUE(eventually([&] { return q.waiting_senders() == 1; }));
   q.close();
-  ASSERT_EQ(blocked.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(blocked.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(blocked.get().error(), make_error_code(errc::not_connected));
   EXPECT_EQ(q.push(rec(3), admission::wait).error(), make_error_code(errc::not_connected));
   sink.break_link();  // ends the writer's blocked write, as a socket shutdown does

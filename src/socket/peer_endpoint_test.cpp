@@ -6,13 +6,18 @@
 #include <unistd.h>
 
 #include <memory>
-#include <regex>
 #include <string>
 
 #include "beehive/codec.hpp"
+#include "checked_codec.hpp"
+#include "normalize.hpp"
 
 namespace beehive::detail {
 namespace {
+
+using test::decoded;
+using test::encoded;
+using test::normalize;
 
 // Records of tests/data/go-records.jsonl (captures of real Go beehive processes), without their
 // trailing '\n'.
@@ -40,25 +45,6 @@ constexpr std::string_view go_special_6 =
     R"("type":"unixpacket"},"route":{"source":"remotemod","destination":"srvmod",)"
     R"("operation":"op-6","resource":"special"},"content":""})";
 
-std::string normalize(std::string_view record) {
-  static const std::regex id(R"("msg_id":"[^"]*")");
-  static const std::regex ts(R"("timestamp":[0-9]+)");
-  return std::regex_replace(std::regex_replace(std::string(record), id, R"("msg_id":"ID")"), ts,
-                            R"("timestamp":0)");
-}
-
-std::string encode(const message& m) {
-  auto text = encode_message(m);
-  EXPECT_TRUE(text);
-  return text.value_or("");
-}
-
-message decode(std::string_view record) {
-  auto m = decode_message(record);
-  EXPECT_TRUE(m) << record;
-  return m ? std::move(*m) : message{};
-}
-
 const record_sender server_side{false, {}};
 const record_sender client_of_remotemod{true, "remotemod"};
 
@@ -66,25 +52,25 @@ const record_sender client_of_remotemod{true, "remotemod"};
 
 TEST(AddressRecord, AReplyIsTheGoServersBytes) {
   // srvmod answers the Go client's request as a Go module does.
-  message reply = new_resp_by_message(decode(go_sync_request), content("pong-from-go"));
+  message reply = new_resp_by_message(decoded(go_sync_request), content("pong-from-go"));
   ASSERT_TRUE(address_record(reply, delivery::reply, "client on bh.sock", server_side));
-  EXPECT_EQ(normalize(encode(reply)), normalize(go_reply));
+  EXPECT_EQ(normalize(encoded(reply)), normalize(go_reply));
 }
 
 TEST(AddressRecord, EveryReplyGoesToItsSource) {
   // A stale destination is replaced.
-  message stale = new_resp_by_message(decode(go_sync_request), content("x"));
+  message stale = new_resp_by_message(decoded(go_sync_request), content("x"));
   stale.route.destination = "srvmod";
   ASSERT_TRUE(address_record(stale, delivery::reply, "origin", server_side));
   EXPECT_EQ(stale.route.destination, "remotemod");
   // A type already set is kept.
-  message typed = new_resp_by_message(decode(go_sync_request), content("x"));
+  message typed = new_resp_by_message(decoded(go_sync_request), content("x"));
   typed.header.type = "channel";
   ASSERT_TRUE(address_record(typed, delivery::reply, "origin", server_side));
   EXPECT_EQ(typed.header.type, "channel");
   // Built by hand, without a source, on a client connection: it goes out under the client
   // module's name, which a Go server accepts, and to it.
-  message bare = new_message(decode(go_sync_request).header.id);
+  message bare = new_message(decoded(go_sync_request).header.id);
   bare.route.operation = response_operation;
   bare.fill_body("by hand");
   ASSERT_TRUE(address_record(bare, delivery::reply, "server of remotemod", client_of_remotemod));
@@ -118,7 +104,7 @@ TEST(AddressRecord, AGroupRecordIsTheGoServersBytesWithoutAType) {
   message m = new_message().build_router("srvmod", "remotemod", "resource", "operation");
   m.fill_body("g2c-group-0");
   ASSERT_TRUE(address_record(m, delivery::group, "remotemod", server_side));
-  const std::string ours = encode(m);
+  const std::string ours = encoded(m);
   EXPECT_EQ(normalize(ours), normalize(go_group));
   EXPECT_EQ(ours.find("\"type\""), std::string::npos);
 }
@@ -152,7 +138,7 @@ TEST(AddressRecord, AClientConnectionFillsAnEmptySourceWithItsModule) {
       new_message().build_header("00000000-0000-4000-8000-000000000006", "", 1700000000006);
   special.build_router("", "", "special", "op-6").fill_body("");
   ASSERT_TRUE(address_record(special, delivery::direct, "srvmod", client_of_remotemod));
-  EXPECT_EQ(encode(special), go_special_6);
+  EXPECT_EQ(encoded(special), go_special_6);
 }
 
 TEST(AddressRecord, AClientConnectionRefusesAForeignSourceUnchanged) {
@@ -220,7 +206,7 @@ TEST_F(client_link, AForeignSourceIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(counters->records_out.load(), 0U);
   // The next record is the first the server sees.
   ASSERT_TRUE(srvmod.push(new_message().fill_body("kept"), delivery::direct));
-  const auto got = decode(read_record());
+  const auto got = decoded(read_record());
   EXPECT_EQ(got.content.to_string().value_or(""), "kept");
   EXPECT_EQ(got.route.source, "remotemod");
   EXPECT_EQ(counters->records_out.load(), 1U);

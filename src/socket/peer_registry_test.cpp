@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bounded_wait.hpp"
 #include "fake_type_host.hpp"
 #include "reply_table.hpp"
 #include "socket/peer_endpoint.hpp"
@@ -19,7 +20,7 @@ namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto bound = 10s;
+using test::watchdog;
 
 // Accepts every handshake and records each link's end.
 class ends_handler final : public link_handler {
@@ -36,7 +37,7 @@ class ends_handler final : public link_handler {
   }
   bool wait_ends(std::size_t n) {
     std::unique_lock lock(mu_);
-    return cv_.wait_for(lock, bound, [&] { return ends_.size() >= n; });
+    return cv_.wait_for(lock, watchdog, [&] { return ends_.size() >= n; });
   }
   std::vector<bool> ends() {
     std::lock_guard lock(mu_);
@@ -128,7 +129,7 @@ TEST_F(PeerRegistry, TeardownForgetsThePeersAndFailsTheCallsWaitingOnThem) {
   auto r = w.take(0);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
-  ASSERT_TRUE(registry.wait_disconnected("remotemod", bound));
+  ASSERT_TRUE(registry.wait_disconnected("remotemod", watchdog));
   EXPECT_EQ(host.removed(), (std::vector<std::string>{"remotemod"}));
   EXPECT_FALSE(host.replies().waiting(remote_id));
   // The peer's endpoint stays routable until replaced, and answers `not_connected`.
@@ -146,7 +147,7 @@ TEST_F(PeerRegistry, AReaderIsJoinedAsSoonAsItsLinkEnds) {
   EXPECT_EQ(registry.reader_threads(), 1U);
   close_fd(peer);
   // No other link comes and nothing stops: the loop joins it.
-  EXPECT_TRUE(registry.wait_reader_threads_for(0, bound));
+  EXPECT_TRUE(registry.wait_reader_threads_for(0, watchdog));
   EXPECT_EQ(registry.reader_threads(), 0U);
   EXPECT_EQ(handler.ends(), (std::vector<bool>{false}));
   EXPECT_EQ(counters->connections_lost.load(), 0U);  // never established

@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
 #include "socket/socket_type.hpp"
 #include "socket_support.hpp"
 
@@ -21,7 +23,7 @@ namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto bound = std::chrono::seconds(10);
+using test::watchdog;
 
 // A client process: a context with the socket type installed (kept to count its threads).
 struct client_process {
@@ -55,7 +57,7 @@ class raw_listener {
   }
   ~raw_listener() { close(); }
   [[nodiscard]] bool ok() const { return ok_; }
-  /// Accepts the next connection within `bound_ms`; -1 when none came.
+  /// Accepts the next connection within `limit`; -1 when none came.
   int accept_within(std::chrono::milliseconds limit) const {
     pollfd p{fd_, POLLIN, 0};
     if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return -1;
@@ -90,6 +92,19 @@ TEST(SocketClient, ModulesThatCannotConnectOwnNoThreadEach) {
   EXPECT_EQ(c.type->thread_count(), 0U);
 }
 
+// An address that does not fit in sun_path (108 bytes) can never be connected to. add_module
+// still succeeds (the socket type logs the error); the one attempt counts as a failed connect,
+// and none follows: no retry is scheduled, so the event loop never starts.
+TEST(SocketClient, AnAddressTooLongForASocketPathFailsOnceAndIsNotRetried) {
+  const std::string address = "/tmp/" + std::string(200, 'x');
+  client_process c(test::socket_cfg(address, {"remotemod"}), fast_retries());
+  ASSERT_TRUE(c.ctx.add_module(test::remote_info("remotemod")));
+  EXPECT_EQ(c.type->stats().connect_failures, 1U);
+  EXPECT_EQ(c.type->stats().connects, 0U);
+  EXPECT_EQ(c.type->thread_count(), 0U);
+  EXPECT_FALSE(c.type->connected("srvmod"));
+}
+
 TEST(SocketClient, FailedAttemptsLeaveNoThreadBehind) {
   test::temp_dir dir;
   const std::string path = dir.file("bh.sock");
@@ -102,7 +117,7 @@ TEST(SocketClient, FailedAttemptsLeaveNoThreadBehind) {
   std::thread adder([&] { EXPECT_TRUE(c.ctx.add_module(test::remote_info("remotemod"))); });
   constexpr int attempts = 12;
   for (int i = 0; i < attempts; ++i) {
-    const int fd = listener->accept_within(bound);
+    const int fd = listener->accept_within(watchdog);
     ASSERT_GE(fd, 0) << "attempt " << i << " never came";
     // Its request came: its reader runs.
     pollfd p{fd, POLLIN, 0};
@@ -119,17 +134,17 @@ TEST(SocketClient, FailedAttemptsLeaveNoThreadBehind) {
   }
   // Nobody listens now: attempts fail at connect and start no reader.
   listener->close();
-  EXPECT_TRUE(c.type->wait_thread_count_for(1, bound)) << c.type->thread_count();
+  EXPECT_TRUE(c.type->wait_thread_count_for(1, watchdog)) << c.type->thread_count();
   EXPECT_GE(c.type->stats().connect_failures, static_cast<std::uint64_t>(attempts));
 
   // A server comes: the client gets in; it owns the loop and its link's reader.
   context server;
   auto srv = register_socket_context(server, cfg);
   ASSERT_TRUE(srv);
-  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
   ASSERT_TRUE((*srv)->listen());
-  ASSERT_TRUE(c.type->wait_connected("srvmod", bound));
-  EXPECT_TRUE(c.type->wait_thread_count_for(2, bound));
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
+  EXPECT_TRUE(c.type->wait_thread_count_for(2, watchdog));
   EXPECT_EQ(c.type->thread_count(), 2U);
   EXPECT_EQ(c.type->stats().connects, 1U);
   c.type->stop();
@@ -147,7 +162,7 @@ TEST(SocketClient, ARefusedHandshakeIsRetried) {
   for (int i = 0; i < 3; ++i) {
     // Read the request and refuse it, as a server that does not list the module does; the
     // connection stays open: the client closes it and tries again.
-    const int fd = listener.accept_within(bound);
+    const int fd = listener.accept_within(watchdog);
     ASSERT_GE(fd, 0) << "attempt " << i << " never came";
     pollfd p{fd, POLLIN, 0};
     ASSERT_GT(::poll(&p, 1, 10000), 0);

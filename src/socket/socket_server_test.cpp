@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
 #include "fake_type_host.hpp"
 #include "socket_support.hpp"
 
@@ -23,7 +25,7 @@ namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto bound = std::chrono::seconds(10);
+using test::watchdog;
 
 // A server of its own (as in a process of its own) on `config`, without a context.
 struct server_parts {
@@ -62,7 +64,7 @@ TEST(SocketServer, ListensAndAcceptsAListedClientsHandshake) {
   EXPECT_EQ(st.st_mode & 0777, 0600U);
   test::raw_peer p(path);
   ASSERT_TRUE(p.handshake("remotemod"));
-  EXPECT_TRUE(s.registry.wait_connected("remotemod", bound));
+  EXPECT_TRUE(s.registry.wait_connected("remotemod", watchdog));
   EXPECT_EQ(s.counters->connections_accepted.load(), 1U);
 }
 
@@ -84,7 +86,7 @@ TEST(SocketServer, ASecondServerOnALiveAddressFailsAndTheFirstKeepsServing) {
   ASSERT_TRUE(exists(path));
   test::raw_peer p(path);
   ASSERT_TRUE(p.handshake("remotemod"));
-  EXPECT_TRUE(first.registry.wait_connected("remotemod", bound));
+  EXPECT_TRUE(first.registry.wait_connected("remotemod", watchdog));
 }
 
 TEST(SocketServer, AStaleSocketFileIsRemovedAndTheAddressServed) {
@@ -179,7 +181,7 @@ TEST(SocketServer, TricklingPeersAreClosedAtTheirDeadlineAndCannotLockAClientOut
   context server;
   auto srv = register_socket_context(server, cfg, server_opts);
   ASSERT_TRUE(srv);
-  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
   ASSERT_TRUE((*srv)->listen());
 
   std::string frame;
@@ -197,8 +199,8 @@ TEST(SocketServer, TricklingPeersAreClosedAtTheirDeadlineAndCannotLockAClientOut
   ASSERT_TRUE(client.add_module(test::remote_info("remotemod")));
   ASSERT_TRUE((*cli)->wait_connected("srvmod", 5s)) << "locked out by the trickling peers";
   EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
-  EXPECT_TRUE(a.peer().wait_eof(bound));
-  EXPECT_TRUE(b.peer().wait_eof(bound));
+  EXPECT_TRUE(a.peer().wait_eof(watchdog));
+  EXPECT_TRUE(b.peer().wait_eof(watchdog));
   EXPECT_EQ((*srv)->stats().handshakes_rejected, 2U);
   EXPECT_GE((*srv)->stats().connections_refused, 1U);  // the client was refused meanwhile
   (*cli)->stop();

@@ -7,13 +7,15 @@
 #include <memory>
 #include <string>
 
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
 #include "socket_support.hpp"
 
 namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
-constexpr auto bound = std::chrono::seconds(10);
+using test::watchdog;
 
 std::shared_ptr<socket_type> installed(context& ctx, const socket_config& cfg) {
   auto type = std::make_shared<socket_type>(cfg, socket_options{});
@@ -47,14 +49,14 @@ TEST(SocketType, StopJoinsEveryThreadAndLaterCallsFail) {
   const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
   context server;
   auto srv = installed(server, cfg);
-  ASSERT_TRUE(server.add_module(test::channel_info("srvmod")));
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
   ASSERT_TRUE(srv->listen());
   context client;
   auto cli = installed(client, cfg);
   ASSERT_TRUE(client.add_module(test::remote_info("remotemod")));
-  ASSERT_TRUE(srv->wait_connected("remotemod", bound));
+  ASSERT_TRUE(srv->wait_connected("remotemod", watchdog));
   // Each side: its event loop and the reader of its one connection.
-  EXPECT_TRUE(srv->wait_thread_count_for(2, bound));
+  EXPECT_TRUE(srv->wait_thread_count_for(2, watchdog));
   EXPECT_EQ(srv->thread_count(), 2U);
   EXPECT_EQ(cli->thread_count(), 2U);
 
@@ -67,8 +69,8 @@ TEST(SocketType, StopJoinsEveryThreadAndLaterCallsFail) {
   srv->stop();  // idempotent
   // The client saw its link end: its module is cleaned up (a core would add it again) and
   // the reader joined.
-  ASSERT_TRUE(cli->wait_disconnected("srvmod", bound));
-  EXPECT_TRUE(cli->wait_thread_count_for(1, bound));
+  ASSERT_TRUE(cli->wait_disconnected("srvmod", watchdog));
+  EXPECT_TRUE(cli->wait_thread_count_for(1, watchdog));
   cli->stop();
   EXPECT_EQ(cli->thread_count(), 0U);
 }

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "bounded_wait.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
 #include "socket/socket_listener.hpp"
@@ -22,7 +23,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-constexpr auto bound = std::chrono::seconds(10);
+using test::eventually;
+using test::watchdog;
 
 struct pair_fds {
   int a = -1;
@@ -67,17 +69,6 @@ std::vector<std::string> read_n(transport& t, std::size_t n) {
     }
   }
   return got;
-}
-
-// Waits (bounded) until `pred` holds; for state another thread changes.
-template <class Pred>
-bool eventually(Pred pred) {
-  const auto deadline = std::chrono::steady_clock::now() + bound;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::yield();
-  }
-  return true;
 }
 
 inbox_options opts(std::size_t capacity, overflow_policy p,
@@ -312,7 +303,7 @@ TEST(Transport, IdleSeqpacketReaderGivesBatchMemoryBackAndKeepsWaiting) {
   ASSERT_TRUE(eventually([&] { return b.read_buffers_in_use() == 1; }));
   EXPECT_EQ(next.wait_for(0ms), std::future_status::timeout);
   put(p.a, "{\"late\":1}\n");
-  ASSERT_EQ(next.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(next.wait_for(watchdog), std::future_status::ready);
   const auto [st, n] = next.get();
   EXPECT_EQ(st, read_status::ok);
   EXPECT_EQ(n, 1U);
@@ -338,7 +329,7 @@ TEST(Transport, BurstsFromSeveralSendersArriveCompleteAndInPerSenderOrder) {
   std::vector<int> next(senders, 0);
   int total = 0;
   std::vector<read_item> items;
-  b.set_receive_timeout(std::chrono::seconds(10));
+  b.set_receive_timeout(watchdog);
   while (total < senders * per_sender) {
     ASSERT_EQ(b.read(items), read_status::ok) << "after " << total;
     for (const auto& it : items) {
@@ -369,7 +360,7 @@ TEST(Transport, ShutdownWakesABlockedReader) {
     return b.read(items);
   });
   b.shutdown();
-  ASSERT_EQ(fut.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  ASSERT_EQ(fut.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(fut.get(), read_status::closed);
   EXPECT_EQ(b.send("{}").error(), make_error_code(errc::not_connected));
   ::close(p.a);
@@ -600,7 +591,7 @@ TEST(Transport, StuckPeerNeverBlocksAParkedRecord) {
   choke(a.native_handle());
   int next = 0;
   auto filled = std::async(std::launch::async, [&] { return fill(a, next, admission::park); });
-  ASSERT_EQ(filled.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(filled.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(filled.get(), 8U);
   EXPECT_EQ(a.outbound_pending(), 8U);
   EXPECT_EQ(a.send("{}", admission::park).error(), make_error_code(errc::queue_full));
@@ -619,11 +610,11 @@ TEST(Transport, ShutdownWakesSendersAndTheWriterBlockedOnAStuckPeer) {
   auto blocked = std::async(std::launch::async, [&] { return a->send("{}"); });
   ASSERT_TRUE(eventually([&] { return a->outbound_waiting() == 1; }));
   a->shutdown();
-  ASSERT_EQ(blocked.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(blocked.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(blocked.get().error(), make_error_code(errc::not_connected));
   // The writer, blocked in a write to the full socket, ends too: destruction joins it.
   auto destroyed = std::async(std::launch::async, [&] { a.reset(); });
-  ASSERT_EQ(destroyed.wait_for(bound), std::future_status::ready);
+  ASSERT_EQ(destroyed.wait_for(watchdog), std::future_status::ready);
   EXPECT_EQ(counters.outbound_unsent.load(), 8U);
   ::close(p.b);
 }
@@ -675,7 +666,7 @@ TEST(Transport, ListenRemovesAStaleSocketAndSetsMode0600) {
   EXPECT_EQ(st.st_mode & 0777, 0600U);
   auto c = test::connect_unix(path, socket_kind::seqpacket);
   ASSERT_TRUE(c);
-  const int a = second.accept(bound);
+  const int a = second.accept(watchdog);
   ASSERT_GE(a, 0);
   transport ta(a, socket_kind::seqpacket, 128);
   transport tc(*c, socket_kind::seqpacket, 128);
@@ -694,7 +685,7 @@ TEST(Transport, StreamListenerAndConnectorSpeakNewlineRecords) {
   ASSERT_TRUE(l.ok()) << l.error().message();
   auto c = test::connect_unix(path, socket_kind::stream);
   ASSERT_TRUE(c);
-  const int a = l.accept(bound);
+  const int a = l.accept(watchdog);
   ASSERT_GE(a, 0);
   transport ta(a, socket_kind::stream, 4096);
   transport tc(*c, socket_kind::stream, 4096);

@@ -4,13 +4,13 @@
 #include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "beehive/codec.hpp"
 #include "beehive/message.hpp"
+#include "normalize.hpp"
 
 // tests/data/go-records.jsonl: records written by real Go beehive processes (see
 // /work/shared/interop/README.md). Test executables under tests/ define BEEHIVE_INTEROP_DIR.
@@ -72,14 +72,6 @@ enum class go_record_kind {
     if (m && kind_of(*m) == kind) out.push_back(std::move(r));
   }
   return out;
-}
-
-/// Ids and times are generated; everything else must match byte for byte.
-[[nodiscard]] inline std::string normalize(std::string_view record) {
-  static const std::regex id(R"("msg_id":"[^"]*")");
-  static const std::regex ts(R"("timestamp":[0-9]+)");
-  return std::regex_replace(std::regex_replace(std::string(record), id, R"("msg_id":"ID")"), ts,
-                            R"("timestamp":0)");
 }
 
 /// Special message `n` (1..9) as the Go capture program built it, before a socket context

@@ -78,12 +78,6 @@ inline module_info remote_info(std::string name) {
   return i;
 }
 
-inline module_info channel_info(std::string name) {
-  module_info i;
-  i.name = std::move(name);
-  return i;
-}
-
 /// A module loop on its own thread: receives for `module`, records each message, and answers
 /// sync requests with "pong:<content>" (or what `answer` returns). Stops at destruction.
 class responder {
