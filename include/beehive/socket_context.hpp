@@ -94,6 +94,9 @@ struct socket_options {
 ///   here, connects to the server, handshakes and learns the server's modules and groups,
 ///   which become peer modules of the context. When the connection drops the module is cleaned
 ///   up (its `start` returns) and the core re-adds it, which reconnects with backoff.
+///   Adding a module of this type fails with `config_error` when the config has no entry for
+///   it, and with `invalid_argument` when its client entry's address is not a usable unix
+///   socket path (empty, or too long); a server that is not up yet is retried in the background.
 ///
 /// A peer module is live as long as its connection: once the connection ends, callers waiting
 /// on it fail with `not_connected`, later calls fail with `not_connected`, and it leaves its

@@ -95,14 +95,18 @@ TEST(SocketClient, ModulesThatCannotConnectOwnNoThreadEach) {
 // An address that does not fit in sun_path (108 bytes) can never be connected to. add_module
 // still succeeds (the socket type logs the error); the one attempt counts as a failed connect,
 // and none follows: no retry is scheduled, so the event loop never starts.
-TEST(SocketClient, AnAddressTooLongForASocketPathFailsOnceAndIsNotRetried) {
+TEST(SocketClient, AnAddressTooLongForASocketPathIsRefusedByAddModule) {
+  // It could never connect: the module is refused with a clear error, nothing is attempted or
+  // retried, and the name stays free.
   const std::string address = "/tmp/" + std::string(200, 'x');
   client_process c(test::socket_cfg(address, {"remotemod"}), fast_retries());
-  ASSERT_TRUE(c.ctx.add_module(test::remote_info("remotemod")));
-  EXPECT_EQ(c.type->stats().connect_failures, 1U);
+  auto r = c.ctx.add_module(test::remote_info("remotemod"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
+  EXPECT_FALSE(c.ctx.has_module("remotemod"));
+  EXPECT_EQ(c.type->stats().connect_failures, 0U);
   EXPECT_EQ(c.type->stats().connects, 0U);
   EXPECT_EQ(c.type->thread_count(), 0U);
-  EXPECT_FALSE(c.type->connected("srvmod"));
 }
 
 TEST(SocketClient, FailedAttemptsLeaveNoThreadBehind) {

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "socket/socket_type.hpp"
 
+#include <sys/un.h>
+
+#include <string>
 #include <utility>
 
 #include "log.hpp"
@@ -10,6 +13,15 @@
 #include "socket/socket_server.hpp"
 
 namespace beehive::detail {
+namespace {
+
+// Whether `path` can name a unix socket: not empty, and short enough for `sun_path` with its
+// terminating NUL.
+bool fits_socket_path(const std::string& path) {
+  return !path.empty() && path.size() < sizeof(sockaddr_un::sun_path);
+}
+
+}  // namespace
 
 socket_type::socket_type(socket_config config, socket_options options)
     : cfg_(std::move(config)), opts_(options), counters_(std::make_shared<socket_counters>()) {}
@@ -30,6 +42,12 @@ expected<std::shared_ptr<endpoint>> socket_type::make_endpoint(const module_info
   if (!serves && !connects) {
     log().error("socket: module '{}' has no entry in the socket config", info.name);
     return unexpected(errc::config_error);
+  }
+  // A client entry it could never connect with is refused now, not retried for ever.
+  if (connects && !fits_socket_path(cfg_.client(info.name)->address)) {
+    log().error("socket: module '{}': address '{}' is not a usable unix socket path", info.name,
+                cfg_.client(info.name)->address);
+    return unexpected(errc::invalid_argument);
   }
   auto ep = std::make_shared<hosted_endpoint>(info, weak_from_this(), serves, connects);
   ep->self = ep;

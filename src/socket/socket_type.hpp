@@ -43,6 +43,9 @@ class socket_type final : public context_type, public std::enable_shared_from_th
 
   /// Makes the parts, bound to `host`. Called once, before any other call but the queries.
   void attach(type_host& host) override;
+  /// A hosted module's endpoint. `config_error` without a config entry for the module;
+  /// `invalid_argument` for an empty name, a zero capacity, or a client entry whose address is
+  /// not a usable unix socket path.
   [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread;
   /// the host is never called afterwards. Idempotent. Not from a thread of the type.
