@@ -5,7 +5,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <thread>
@@ -36,9 +38,16 @@ struct stuck_connection : ::testing::Test {
     ::close(far);
   }
 
-  // Group copies (they never wait) until the socket and the queue's parking room are full.
+  // Fills the socket itself first (raw packets the peer never reads), so that the writer can
+  // write nothing; then group copies (they never wait) until the queue and its parking room
+  // are full.
   void fill() {
-    for (int i = 0; i < 1'000'000; ++i) {
+    const std::string packet(16 * 1024, 'x');
+    const int fd = conn->wire.native_handle();
+    while (::send(fd, packet.data(), packet.size(), MSG_DONTWAIT | MSG_NOSIGNAL) > 0) {
+    }
+    ASSERT_TRUE(errno == EAGAIN || errno == EWOULDBLOCK) << std::strerror(errno);
+    for (int i = 0; i < 1'000; ++i) {
       if (!conn->write(new_message().fill_body("fill"), delivery::group)) return;
     }
     FAIL() << "the queue never filled";
