@@ -107,6 +107,15 @@ handshake_result check_handshake_request(const message& first, const client_list
   return handshake_result::accepted;
 }
 
+std::vector<std::string> handshake_groups(const message& request) {
+  const std::string_view module = sv(request.route.source);
+  std::vector<std::string> groups{std::string(module)};
+  if (const std::string_view group = sv(request.route.group); !group.empty() && group != module) {
+    groups.emplace_back(group);
+  }
+  return groups;
+}
+
 handshake_request read_handshake_request(std::string_view record, const client_listed& listed) {
   handshake_request out;
   auto m = decode_message(record);
@@ -115,12 +124,7 @@ handshake_request read_handshake_request(std::string_view record, const client_l
   out.result = check_handshake_request(out.request, listed);
   if (out.result != handshake_result::accepted) return out;
   out.module = std::string(sv(out.request.route.source));
-  // Go puts the remote module in a group named after itself.
-  out.groups.push_back(out.module);
-  if (const std::string_view group = sv(out.request.route.group);
-      !group.empty() && group != out.module) {
-    out.groups.emplace_back(group);
-  }
+  out.groups = handshake_groups(out.request);
   return out;
 }
 

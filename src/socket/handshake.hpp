@@ -93,13 +93,16 @@ using client_listed = std::function<bool(std::string_view module)>;
 [[nodiscard]] handshake_result check_handshake_request(const message& first,
                                                        const client_listed& listed);
 
+/// The groups the module of an accepted handshake joins: one named after itself, as Go puts
+/// it, then the handshake's `route.group` when it names another one.
+[[nodiscard]] std::vector<std::string> handshake_groups(const message& request);
+
 /// A server's first record, checked from its bytes.
 struct handshake_request {
   handshake_result result = handshake_result::malformed;
   message request;     ///< the decoded record (empty when `malformed`)
   std::string module;  ///< the joining module: the record's `source` (when `accepted`)
-  /// The groups the module joins: one named after itself, as Go puts it, then the handshake's
-  /// `route.group` when it names another one (when `accepted`).
+  /// The groups the module joins (`handshake_groups`, when `accepted`).
   std::vector<std::string> groups;
 };
 

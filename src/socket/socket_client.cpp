@@ -6,8 +6,6 @@
 #endif
 #include "socket/socket_client.hpp"
 
-#include <sys/un.h>
-
 #include <algorithm>
 #include <string>
 #include <string_view>
@@ -87,11 +85,7 @@ expected<std::shared_ptr<socket_link>> socket_client::connect_now(
   if (entry == nullptr) return unexpected(errc::config_error);
   auto kind = link_kind(*entry, opts_);
   if (!kind) return unexpected(kind.error());
-  sockaddr_un addr{};
-  if (entry->address.empty() || entry->address.size() >= sizeof(addr.sun_path)) {
-    bump(counters_->connect_failures);
-    return unexpected(errc::invalid_argument);
-  }
+  // The type refused a module whose address does not fit (`make_endpoint`), before any start.
   const int fd = unix_asio::with_protocol(*kind, [&](auto protocol) {
     using protocol_type = decltype(protocol);
     typename protocol_type::socket s(io_.context());

@@ -7,7 +7,6 @@
 #include "socket/socket_listener.hpp"
 
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -146,8 +145,7 @@ expected<std::shared_ptr<socket_listener>> open_as(asio::io_context& io, const s
 expected<std::shared_ptr<socket_listener>> socket_listener::open(asio::io_context& io,
                                                                  const std::string& path,
                                                                  socket_kind kind) {
-  sockaddr_un addr{};
-  if (path.empty() || path.size() >= sizeof(addr.sun_path)) {
+  if (!fits_socket_path(path)) {
     log().error("socket: address '{}' is not a usable unix socket path", path);
     return unexpected(errc::invalid_argument);
   }

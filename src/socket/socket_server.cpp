@@ -128,12 +128,7 @@ bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const
     return false;
   }
   const std::string name(m.route.source);
-  // Go puts the remote module in a group named after itself.
-  std::vector<std::string> groups{name};
-  if (const std::string_view group(m.route.group); !group.empty() && group != name) {
-    groups.emplace_back(group);
-  }
-  if (auto r = registry_.add_peer(*link, name, groups); !r) {
+  if (auto r = registry_.add_peer(*link, name, handshake_groups(m)); !r) {
     reject(*link, m, handshake_result::name_taken);
     return false;
   }

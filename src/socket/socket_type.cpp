@@ -1,9 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "socket/socket_type.hpp"
 
-#include <sys/un.h>
-
-#include <string>
 #include <utility>
 
 #include "log.hpp"
@@ -11,17 +8,9 @@
 #include "socket/peer_registry.hpp"
 #include "socket/socket_client.hpp"
 #include "socket/socket_server.hpp"
+#include "socket/transport.hpp"
 
 namespace beehive::detail {
-namespace {
-
-// Whether `path` can name a unix socket: not empty, and short enough for `sun_path` with its
-// terminating NUL.
-bool fits_socket_path(const std::string& path) {
-  return !path.empty() && path.size() < sizeof(sockaddr_un::sun_path);
-}
-
-}  // namespace
 
 socket_type::socket_type(socket_config config, socket_options options)
     : cfg_(std::move(config)), opts_(options), counters_(std::make_shared<socket_counters>()) {}

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/uio.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,10 @@ std::size_t page_size() noexcept {
 std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
 
 }  // namespace
+
+bool fits_socket_path(std::string_view path) noexcept {
+  return !path.empty() && path.size() < sizeof(sockaddr_un::sun_path);
+}
 
 expected<socket_kind> socket_kind_of(std::string_view socket_type) {
   if (socket_type == socket_type_unixpacket) return socket_kind::seqpacket;

@@ -40,6 +40,9 @@ enum class socket_kind {
 /// `unixpacket` -> seqpacket, `unix` -> stream (newline-delimited); `invalid_argument` for
 /// anything else.
 [[nodiscard]] expected<socket_kind> socket_kind_of(std::string_view socket_type);
+/// Whether `path` can name a unix socket: not empty, and short enough for `sun_path` with its
+/// terminating NUL. The listener, the client and the socket type all check with this.
+[[nodiscard]] bool fits_socket_path(std::string_view path) noexcept;
 /// The kind of an entry: its socket type, and for `unix` its `framing` (else `options.framing`).
 [[nodiscard]] expected<socket_kind> socket_kind_of(const socket_entry& entry,
                                                    const socket_options& options);
