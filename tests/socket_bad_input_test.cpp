@@ -3,12 +3,9 @@
 // only where the stream can no longer be trusted; the other peers keep being served; nothing
 // already accepted is lost.
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cstdlib>
-#include <cstring>
 #include <future>
 #include <memory>
 #include <optional>
@@ -532,38 +529,14 @@ TEST(OutboundOptions, TheServerModulesInboxOptionsBoundEachPeersQueue) {
 TEST(OutboundOptions, AClientModulesInboxOptionsBoundItsConnection) {
   // A server that answers the handshake, then never reads.
   test::temp_dir dir;
-  const std::string path = dir.file("bh.sock");
-  const int lfd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
-  context client;
-  auto c = register_socket_context(client, test::socket_cfg(path, {"remotemod"}));
-  ASSERT_TRUE(c);
-  std::optional<expected<void>> added;
-  std::thread joiner([&] { added = client.add_module(failing_inbox("remotemod")); });
-  const int fd = ::accept(lfd, nullptr, nullptr);
-  ASSERT_GE(fd, 0);
-  char buf[4096];
-  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  ASSERT_GT(n, 0);
-  auto hs = decode_message(std::string_view(buf, static_cast<std::size_t>(n)));
-  ASSERT_TRUE(hs);
-  const std::string answer =
-      *encode_message(new_resp_by_message(
-          *hs, content::from_trusted_json_text(R"({"modules":["srvmod"],"groups":{}})"))) +
-      "\n";
-  ASSERT_EQ(::send(fd, answer.data(), answer.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(answer.size()));
-  joiner.join();
-  ASSERT_TRUE(added && *added);
-  EXPECT_EQ(send_until_refused(client, "srvmod"), make_error_code(errc::queue_full));
-  EXPECT_GT((*c)->stats().outbound_rejected, 0U);
-  ::close(fd);
-  (*c)->stop();
-  ::close(lfd);
+  test::hand_served_client c(dir.file("bh.sock"), failing_inbox("remotemod"));
+  ASSERT_GE(c.fd, 0);
+  auto reply = c.srvmod_answer();
+  ASSERT_TRUE(reply);
+  ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*reply)));
+  ASSERT_TRUE(c.join());
+  EXPECT_EQ(send_until_refused(c.ctx, "srvmod"), make_error_code(errc::queue_full));
+  EXPECT_GT(c.type->stats().outbound_rejected, 0U);
 }
 
 TEST(BadInputClient, OversizedRecordFromTheServerDoesNotDropTheClient) {

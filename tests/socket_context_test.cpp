@@ -3,13 +3,10 @@
 #include "beehive/socket_context.hpp"
 
 #include <gtest/gtest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
-#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -394,45 +391,21 @@ TEST(SocketClient, ARecordRightAfterTheHandshakeReachesTheConnectingModule) {
   // The server may write to a module as soon as its handshake is answered, before the client's
   // context has published the module: the record must still reach the module's inbox.
   test::temp_dir dir;
-  const std::string path = dir.file("bh.sock");
-  const int lfd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
-  context client;
-  auto c = register_socket_context(client, test::socket_cfg(path, {"remotemod"}));
-  ASSERT_TRUE(c);
-  std::optional<expected<void>> added;
-  std::thread joiner([&] { added = client.add_module(remote_info("remotemod")); });
-  const int fd = ::accept(lfd, nullptr, nullptr);
-  ASSERT_GE(fd, 0);
-  char buf[4096];
-  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  ASSERT_GT(n, 0);
-  auto hs = decode_message(std::string_view(buf, static_cast<std::size_t>(n)));
-  ASSERT_TRUE(hs);
-  auto reply = new_resp_by_message(
-      *hs, content::from_trusted_json_text(R"({"modules":["srvmod"],"groups":{}})"));
+  test::hand_served_client c(dir.file("bh.sock"), remote_info("remotemod"));
+  ASSERT_GE(c.fd, 0);
+  auto answer = c.srvmod_answer();
+  ASSERT_TRUE(answer);
+  const message reply = *answer;
   auto early = new_message().fill_body("early");
   early.route.source = "srvmod";
   early.route.destination = "remotemod";
   // Both records in one write burst: the client reads them in one batch.
-  for (const auto& m : {reply, early}) {
-    const std::string text = *encode_message(m) + "\n";
-    ASSERT_EQ(::send(fd, text.data(), text.size(), MSG_NOSIGNAL),
-              static_cast<ssize_t>(text.size()));
-  }
-  joiner.join();
-  ASSERT_TRUE(added && *added);
-  auto got = client.receive_for("remotemod", watchdog);
+  for (const auto& m : {reply, early}) ASSERT_TRUE(test::write_packet(c.fd, *encode_message(m)));
+  ASSERT_TRUE(c.join());
+  auto got = c.ctx.receive_for("remotemod", watchdog);
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->content.to_string().value_or(""), "early");
-  EXPECT_EQ((*c)->stats().unknown_destination, 0U);
-  (*c)->stop();
-  ::close(fd);
-  ::close(lfd);
+  EXPECT_EQ(c.type->stats().unknown_destination, 0U);
 }
 
 class socket_pair_stream : public socket_pair {

@@ -138,26 +138,12 @@ TEST(GoCaptureClient, OurHandshakeHasGosShape) {
   test::temp_dir dir;
   auto records = load_capture();
   ASSERT_FALSE(records.empty());
-  const std::string path = dir.file("beehive.sock");
-  const int lfd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-  ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  ASSERT_EQ(::listen(lfd, 4), 0);
-
-  context client;
   socket_options opts;
   opts.handshake_timeout = 10s;
-  auto c = register_socket_context(client, test::socket_cfg(path, {"remotemod"}), opts);
-  ASSERT_TRUE(c);
-  std::thread joiner([&] { (void)client.add_module(test::remote_info("remotemod")); });
-  const int fd = ::accept(lfd, nullptr, nullptr);
-  ASSERT_GE(fd, 0);
-  char buf[4096];
-  const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-  ASSERT_GT(n, 0);
-  std::string hs(buf, static_cast<std::size_t>(n));
+  test::hand_served_client c(dir.file("beehive.sock"), test::remote_info("remotemod"), opts);
+  ASSERT_GE(c.fd, 0);
+  std::string hs = c.handshake;
+  ASSERT_FALSE(hs.empty());
   ASSERT_EQ(hs.back(), '\n');
   hs.pop_back();
   EXPECT_EQ(test::normalize(hs), test::normalize(records[0].record));
@@ -167,15 +153,10 @@ TEST(GoCaptureClient, OurHandshakeHasGosShape) {
   std::string reply = records[1].record;
   const std::string old_parent = "62a11fd6-ee42-4c6f-9d08-d853f212c30d";
   reply.replace(reply.find(old_parent), old_parent.size(), req->header.id);
-  reply.push_back('\n');
-  ASSERT_EQ(::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL),
-            static_cast<ssize_t>(reply.size()));
-  joiner.join();
-  ASSERT_TRUE((*c)->wait_connected("srvmod", 10s));
-  EXPECT_EQ(client.groups()["srvgroup"], (std::vector<std::string>{"srvmod"}));
-  (*c)->stop();
-  ::close(fd);
-  ::close(lfd);
+  ASSERT_TRUE(test::write_packet(c.fd, reply));
+  (void)c.join();
+  ASSERT_TRUE(c.type->wait_connected("srvmod", 10s));
+  EXPECT_EQ(c.ctx.groups()["srvgroup"], (std::vector<std::string>{"srvmod"}));
 }
 
 // ---- go-records.jsonl over real sockets ----------------------------------------------------
@@ -322,18 +303,14 @@ TEST_F(go_records_server, EveryGoClientSpecialReachesItsModuleUnchanged) {
 struct go_records_client : ::testing::Test {
   void SetUp() override {
     const std::string path = dir.file("beehive.sock");
-    lfd = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    ASSERT_EQ(::bind(lfd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-    ASSERT_EQ(::listen(lfd, 4), 0);
+    listener.emplace(path);
+    ASSERT_TRUE(listener->ok());
     auto c = register_socket_context(client, test::socket_cfg(path, {"remotemod"}));
     ASSERT_TRUE(c);
     cli = *c;
     std::optional<expected<void>> added;
     std::thread joiner([&] { added = client.add_module(test::remote_info("remotemod")); });
-    fd = ::accept(lfd, nullptr, nullptr);
+    fd = listener->accept_within(10s);
     auto hs = fd >= 0 ? read_record() : std::nullopt;
     if (hs) {
       // The Go server's answer (capture B) to our request.
@@ -355,7 +332,6 @@ struct go_records_client : ::testing::Test {
   void TearDown() override {
     if (cli) cli->stop();
     if (fd >= 0) ::close(fd);
-    if (lfd >= 0) ::close(lfd);
   }
 
   std::optional<std::string> read_record() {
@@ -368,15 +344,12 @@ struct go_records_client : ::testing::Test {
     if (buf.back() == '\n') buf.pop_back();
     return buf;
   }
-  bool write_record(const std::string& json) {
-    const std::string text = json + "\n";
-    return ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
-  }
+  bool write_record(const std::string& json) const { return test::write_packet(fd, json); }
 
   test::temp_dir dir;
   context client;
   std::shared_ptr<socket_context> cli;
-  int lfd = -1;
+  std::optional<test::raw_listener> listener;
   int fd = -1;
 };
 

@@ -3,12 +3,9 @@
 
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstring>
 #include <optional>
 #include <string>
 #include <thread>
@@ -44,38 +41,7 @@ socket_options fast_retries() {
   return o;
 }
 
-// A listening socket that is not a beehive server: the test accepts by hand.
-class raw_listener {
- public:
-  explicit raw_listener(const std::string& path) : path_(path) {
-    fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
-    ok_ =
-        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 16) == 0;
-  }
-  ~raw_listener() { close(); }
-  [[nodiscard]] bool ok() const { return ok_; }
-  /// Accepts the next connection within `limit`; -1 when none came.
-  int accept_within(std::chrono::milliseconds limit) const {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return -1;
-    return ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-  }
-  /// Stops listening and removes the socket file: connecting fails at once from now on.
-  void close() {
-    if (fd_ < 0) return;
-    ::close(fd_);
-    ::unlink(path_.c_str());
-    fd_ = -1;
-  }
-
- private:
-  std::string path_;
-  int fd_ = -1;
-  bool ok_ = false;
-};
+using test::raw_listener;
 
 TEST(SocketClient, ModulesThatCannotConnectOwnNoThreadEach) {
   test::temp_dir dir;

@@ -25,6 +25,7 @@
 
 #include "beehive/beehive.hpp"
 #include "beehive/socket.hpp"
+#include "bounded_wait.hpp"
 
 namespace beehive::test {
 
@@ -145,6 +146,117 @@ class responder {
   std::condition_variable cv_;
   std::vector<message> received_;
   std::jthread thread_;
+};
+
+/// A listening SOCK_SEQPACKET socket that is not a beehive server: the test accepts, reads and
+/// answers by hand (to play a server that misbehaves, or to see a client's first bytes).
+/// Closes and removes its socket file at destruction.
+class raw_listener {
+ public:
+  explicit raw_listener(const std::string& path) : path_(path) {
+    fd_ = ::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, path.c_str(), sizeof(addr.sun_path) - 1);
+    ok_ =
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 && ::listen(fd_, 16) == 0;
+  }
+  ~raw_listener() { close(); }
+  raw_listener(const raw_listener&) = delete;
+  raw_listener& operator=(const raw_listener&) = delete;
+
+  [[nodiscard]] bool ok() const { return ok_; }
+  /// Accepts the next connection within `limit`; -1 when none came.
+  int accept_within(std::chrono::milliseconds limit) const {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return -1;
+    return ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+  }
+  /// A connection and the bytes of its first record (a client's handshake, '\n' included).
+  struct first_record {
+    int fd = -1;  ///< the caller closes it; -1 when no connection came
+    std::string bytes;
+  };
+  /// Accepts the next connection and reads its first record, each within `limit`.
+  first_record accept_first_record(std::chrono::milliseconds limit) const {
+    first_record out;
+    out.fd = accept_within(limit);
+    if (out.fd < 0) return out;
+    pollfd p{out.fd, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return out;
+    std::string buf(65536, '\0');
+    const ssize_t n = ::recv(out.fd, buf.data(), buf.size(), 0);
+    if (n > 0) out.bytes.assign(buf.data(), static_cast<std::size_t>(n));
+    return out;
+  }
+  /// Stops listening and removes the socket file: connecting fails at once from now on.
+  void close() {
+    if (fd_ < 0) return;
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    fd_ = -1;
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+  bool ok_ = false;
+};
+
+/// Writes `record` + '\n' as one packet on the SEQPACKET socket `fd`; true when all of it went.
+inline bool write_packet(int fd, const std::string& record) {
+  const std::string text = record + "\n";
+  return ::send(fd, text.data(), text.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(text.size());
+}
+
+/// A client module joining a server that the test plays by hand: the listener, the client's
+/// context and socket type, the module being added on a thread (`add_module` returns once its
+/// handshake is answered or its deadline passes), and the accepted connection with the bytes
+/// of the handshake. The test answers on `fd`, then `join`s. Stops the type and joins at
+/// destruction, also after a failed assertion.
+class hand_served_client {
+ public:
+  hand_served_client(const std::string& path, module_info module, socket_options options = {})
+      : listener(path) {
+    auto c = register_socket_context(ctx, socket_cfg(path, {module.name}), options);
+    if (c) type = *c;
+    if (!listener.ok() || !type) return;
+    adder_ = std::thread([this, m = std::move(module)] { added_ = ctx.add_module(m); });
+    auto first = listener.accept_first_record(watchdog);
+    fd = first.fd;
+    handshake = std::move(first.bytes);
+  }
+  ~hand_served_client() {
+    if (type) type->stop();
+    (void)join();
+    if (fd >= 0) ::close(fd);
+  }
+  hand_served_client(const hand_served_client&) = delete;
+  hand_served_client& operator=(const hand_served_client&) = delete;
+
+  /// The answer of a server that hosts `srvmod` alone (Go's response, content the module
+  /// exchange); nullopt when no handshake came or it does not decode.
+  [[nodiscard]] std::optional<message> srvmod_answer() const {
+    auto hs = decode_message(handshake);
+    if (!hs) return std::nullopt;
+    return new_resp_by_message(
+        *hs, content::from_trusted_json_text(R"({"modules":["srvmod"],"groups":{}})"));
+  }
+  /// Waits for `add_module`; true when it succeeded.
+  bool join() {
+    if (adder_.joinable()) adder_.join();
+    return added_ && *added_;
+  }
+
+  raw_listener listener;
+  context ctx;
+  std::shared_ptr<socket_context> type;
+  int fd = -1;            ///< the client's connection (-1 when none came)
+  std::string handshake;  ///< its first record, '\n' included (empty when none came)
+
+ private:
+  std::optional<expected<void>> added_;
+  std::thread adder_;
 };
 
 /// A hand-driven peer speaking raw bytes, to replay captures and send bad input.
