@@ -28,6 +28,8 @@ enum class errc {
   not_connected,         ///< the peer of a remote module is not connected
   unsupported_type,      ///< no context of that type is registered
   config_error,          ///< configuration file missing or invalid
+  would_block,           ///< the destination is full and the caller asked not to wait
+                         ///< (a context type relaying a message); retry when writable
 };
 
 /// The error category of `errc` ("beehive").

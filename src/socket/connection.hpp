@@ -14,9 +14,9 @@
 #include "beehive/errc.hpp"
 #include "beehive/message.hpp"
 #include "beehive/module_options.hpp"
-#include "endpoint.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/transport.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "beehive/codec.hpp"
-#include "json_text.hpp"
+#include "codec/json_text.hpp"
 
 namespace beehive::detail {
 namespace {

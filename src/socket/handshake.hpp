@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "beehive/message.hpp"
-#include "context_type.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 

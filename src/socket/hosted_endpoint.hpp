@@ -6,7 +6,7 @@
 #include <memory>
 #include <vector>
 
-#include "inbox_endpoint.hpp"
+#include "channel/inbox_endpoint.hpp"
 
 namespace beehive::detail {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "beehive/codec.hpp"
-#include "log.hpp"
-#include "reply_table.hpp"
+#include "core/log.hpp"
+#include "core/reply_table.hpp"
 #include "socket/handshake.hpp"
 #include "socket/hosted_endpoint.hpp"
 #include "socket/peer_endpoint.hpp"

@@ -4,9 +4,9 @@
 #include <memory>
 
 #include "beehive/message.hpp"
-#include "context_type.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_link.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 

@@ -14,8 +14,8 @@
 #include <vector>
 
 #include "beehive/codec.hpp"
+#include "core/reply_table.hpp"
 #include "fake_type_host.hpp"
-#include "reply_table.hpp"
 #include "socket/peer_endpoint.hpp"
 
 namespace beehive::detail {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <iterator>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "socket/socket_counters.hpp"
 
 namespace beehive::detail {

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 namespace beehive::detail {
 

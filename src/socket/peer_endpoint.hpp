@@ -7,8 +7,8 @@
 #include <string_view>
 #include <vector>
 
-#include "endpoint.hpp"
 #include "socket/connection.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 

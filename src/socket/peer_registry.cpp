@@ -4,8 +4,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "log.hpp"
-#include "reply_table.hpp"
+#include "core/log.hpp"
+#include "core/reply_table.hpp"
 #include "socket/peer_endpoint.hpp"
 
 namespace beehive::detail {

@@ -11,11 +11,11 @@
 #include <string_view>
 #include <vector>
 
-#include "context_type.hpp"
 #include "socket/link_reader.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
 #include "socket/socket_link.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 

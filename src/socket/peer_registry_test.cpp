@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "bounded_wait.hpp"
+#include "core/reply_table.hpp"
 #include "fake_type_host.hpp"
-#include "reply_table.hpp"
 #include "socket/peer_endpoint.hpp"
 
 namespace beehive::detail {

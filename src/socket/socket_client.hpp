@@ -7,12 +7,12 @@
 
 #include "beehive/socket_config.hpp"
 #include "beehive/socket_context.hpp"
-#include "context_type.hpp"
 #include "socket/hosted_endpoint.hpp"
 #include "socket/peer_registry.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
 #include "socket/socket_link.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 

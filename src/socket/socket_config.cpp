@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 namespace beehive {
 namespace {

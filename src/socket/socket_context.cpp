@@ -4,8 +4,8 @@
 #include <utility>
 
 #include "beehive/context.hpp"
-#include "context_type.hpp"
 #include "socket/socket_type.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive {
 

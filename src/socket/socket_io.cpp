@@ -12,7 +12,7 @@
 #include <optional>
 #include <utility>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 namespace beehive::detail {
 

@@ -13,7 +13,7 @@
 #include <mutex>
 #include <utility>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "socket/asio_unix.hpp"
 
 namespace beehive::detail {

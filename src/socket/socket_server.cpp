@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
 #include "socket/handshake.hpp"

@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "log.hpp"
+#include "core/log.hpp"
 #include "socket/hosted_endpoint.hpp"
 #include "socket/peer_registry.hpp"
 #include "socket/socket_client.hpp"

@@ -11,9 +11,9 @@
 
 #include "beehive/socket_config.hpp"
 #include "beehive/socket_context.hpp"
-#include "context_type.hpp"
 #include "socket/socket_counters.hpp"
 #include "socket/socket_io.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 

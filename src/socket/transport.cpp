@@ -14,7 +14,7 @@
 #include <cerrno>
 #include <climits>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 namespace beehive::detail {
 namespace {

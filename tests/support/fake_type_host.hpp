@@ -14,9 +14,9 @@
 #include <string_view>
 #include <vector>
 
-#include "context_type.hpp"
-#include "endpoint.hpp"
-#include "reply_table.hpp"
+#include "core/reply_table.hpp"
+#include "type/context_type.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::test {
 

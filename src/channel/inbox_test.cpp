@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "inbox.hpp"
+#include "channel/inbox.hpp"
 
 #include <gtest/gtest.h>
 

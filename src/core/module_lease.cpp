@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "module_lease.hpp"
+#include "core/module_lease.hpp"
 
 #include <mutex>
 #include <utility>
 
-#include "context_impl.hpp"
+#include "core/context_impl.hpp"
 
 namespace beehive::detail {
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "channel_type.hpp"
+#include "channel/channel_type.hpp"
 
-#include "inbox_endpoint.hpp"
+#include "channel/inbox_endpoint.hpp"
 
 namespace beehive::detail {
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstddef>
+#include <functional>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -19,11 +22,21 @@ enum class delivery {
   direct,  ///< `send` and `send_sync`: the inbox's overflow policy applies as it is
   group,   ///< a group member's copy: parks instead of blocking the group's sender
   reply,   ///< a reply forwarded to a requester in another process
-  /// A record a socket link's reader passes on to its destination. A module's inbox takes it
-  /// as `direct` (a full inbox holds back that one link's reader); a peer connection never
-  /// waits for room (it parks, as a group copy does): one slow peer must not hold back the
-  /// link that relays to it, nor the other records behind that one.
+  /// A message a context type passes on from outside (a socket link's reader, a broker's
+  /// dispatch thread). Never waits: a full destination answers `errc::would_block` and leaves
+  /// the message to the caller, who holds it (and stops reading its source: that is the
+  /// back-pressure) until `endpoint::when_writable` fires, then pushes it again. A peer
+  /// connection parks it, as a group copy: one slow peer must not hold back the link or the
+  /// dispatch thread that relays to it.
   relay,
+};
+
+/// Where an endpoint stands.
+enum class endpoint_state {
+  connecting,  ///< made, its link not up yet (a socket client's connect, a broker's); pushes
+               ///< wait in its bounded queue under the module's inbox policy
+  ready,       ///< takes messages
+  closed,      ///< cleaned up or gone; pushes fail (channel_closed or not_connected)
 };
 
 /// What a module name resolves to: a module's inbox in this process, or a peer connection.
@@ -50,6 +63,25 @@ class endpoint {
   /// The module's inbox when the module is hosted in this process (it can `receive`); null
   /// for a module of another process.
   [[nodiscard]] virtual inbox* local() noexcept { return nullptr; }
+
+  /// Where the endpoint stands. Never blocks.
+  [[nodiscard]] virtual endpoint_state state() const noexcept { return endpoint_state::ready; }
+
+  /// Flow control, after a `push(…, delivery::relay)` answered `errc::would_block`: `fn` runs
+  /// once, when this endpoint may take a message again (room appeared, or it closed: the next
+  /// push says which). It runs on the thread that made room, outside the endpoint's locks, and
+  /// must not block or call back into this endpoint. Returns false, and does not keep `fn`,
+  /// when there is room already (the caller retries at once). A later call replaces an
+  /// earlier `fn` that has not run.
+  [[nodiscard]] virtual bool when_writable(std::function<void()> fn) {
+    (void)fn;
+    return false;
+  }
+
+  /// Messages the endpoint can take now without waiting (for a type that grants credits as a
+  /// receiver drains); `unbounded` when it does not know or has no bound.
+  [[nodiscard]] virtual std::size_t room() const noexcept { return unbounded; }
+  static constexpr std::size_t unbounded = std::numeric_limits<std::size_t>::max();
 
   /// Cleanup: wakes every blocked sender and receiver; later pushes fail with
   /// channel_closed. Messages the endpoint drops (close_mode::drop) are moved into

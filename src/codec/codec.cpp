@@ -7,7 +7,7 @@
 #include <cstring>
 #include <utility>
 
-#include "json_text.hpp"
+#include "codec/json_text.hpp"
 
 namespace beehive {
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "channel_type.hpp"
+#include "channel/channel_type.hpp"
 
 #include <gtest/gtest.h>
 
@@ -13,9 +13,9 @@
 
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
+#include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "context_impl.hpp"
-#include "inbox.hpp"
+#include "core/context_impl.hpp"
 
 namespace beehive {
 namespace {

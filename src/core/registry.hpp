@@ -14,9 +14,9 @@
 
 #include "beehive/errc.hpp"
 #include "beehive/module_options.hpp"
-#include "context_type.hpp"
-#include "endpoint.hpp"
-#include "name_table.hpp"
+#include "core/name_table.hpp"
+#include "type/context_type.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 

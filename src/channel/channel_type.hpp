@@ -3,7 +3,7 @@
 
 #include <memory>
 
-#include "context_type.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive::detail {
 
@@ -13,6 +13,7 @@ class channel_type final : public context_type {
  public:
   void attach(type_host& /*host*/) override {}
   [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
+  [[nodiscard]] bool is_remote() const noexcept override { return false; }
   void stop() override {}
 };
 

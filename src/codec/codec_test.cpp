@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "checked_codec.hpp"
-#include "json_text.hpp"
+#include "codec/json_text.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "reply_table.hpp"
+#include "core/reply_table.hpp"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bounded_wait.hpp"
-#include "endpoint.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 namespace {

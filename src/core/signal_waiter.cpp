@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "log.hpp"
+#include "core/log.hpp"
 
 // Why a self-pipe written by a sigaction handler, and not signalfd: signalfd sees a signal only
 // while it is blocked in every thread of the process. Blocking it in the constructor covers the

@@ -3,14 +3,16 @@
 
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "beehive/errc.hpp"
 #include "beehive/message.hpp"
 #include "beehive/module_options.hpp"
-#include "endpoint.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive {
 class context;
@@ -29,6 +31,38 @@ struct membership {
   };
   std::vector<module_entry> modules;                       ///< sorted by name
   std::map<std::string, std::vector<std::string>> groups;  ///< live members, sorted
+};
+
+/// One change of the registry, as every context type hears of it (`context_type::presence`).
+enum class presence_kind {
+  added,      ///< a module was added (or re-added after cleanup), of any type
+  removed,    ///< a module was cleaned up, or a peer went away; it left every group before
+  grouped,    ///< a module joined a group
+  ungrouped,  ///< a module left a group (each group it leaves on removal is one event)
+};
+
+struct presence_event {
+  presence_kind kind;
+  std::string module;
+  std::string group;  ///< grouped and ungrouped only
+  std::string type;   ///< the module's context type (the name it was installed under)
+  bool peer = false;  ///< registered by a context type (`update_peers`), not by `add_module`
+};
+
+/// One entry of a bulk change of peers (`type_host::update_peers`).
+enum class peer_op {
+  add,     ///< register `module` with endpoint `ep` and join `groups` (replaces an endpoint of
+           ///< this type; the replaced one is discarded, what it held counted as dropped)
+  remove,  ///< the peer went away (if its endpoint is still `ep`): see `remove_peer`
+  join,    ///< the peer (endpoint still `ep`) joins `groups`
+  leave,   ///< the peer (endpoint still `ep`) leaves `groups`
+};
+
+struct peer_update {
+  peer_op op = peer_op::add;
+  std::string module;
+  std::shared_ptr<endpoint> ep;
+  std::vector<std::string> groups;
 };
 
 /// What the context gives a context type: the narrow way back up.
@@ -64,6 +98,32 @@ class type_host {
   /// leaves its groups and its endpoint is closed, so that adding it again (a core's reconnect)
   /// reaches the type (`endpoint::reopen` or `make_endpoint`).
   virtual void cleanup(std::string_view module, const endpoint& ep) = 0;
+  /// Applies many peer changes as one change of the routing: one publication, one presence
+  /// batch, O(log N) per entry. Returns one code per entry, in order (empty: applied;
+  /// `already_exists`: the name belongs to another type or to a live `add_module` module;
+  /// `module_not_found`: no such peer, or its endpoint is no longer `ep`; `invalid_argument`).
+  /// A peer announcing its N modules is one call.
+  ///
+  /// (Interim: this default applies the entries one by one through add_peer/remove_peer and
+  /// refuses join/leave with invalid_argument; the context's host replaces it with one
+  /// publication — issue 11.)
+  [[nodiscard]] virtual std::vector<std::error_code> update_peers(
+      std::span<const peer_update> batch) {
+    std::vector<std::error_code> out;
+    out.reserve(batch.size());
+    for (const auto& u : batch) {
+      if (u.op == peer_op::add) {
+        auto r = add_peer(u.module, u.ep, u.groups);
+        out.push_back(r ? std::error_code() : r.error());
+      } else if (u.op == peer_op::remove && u.ep) {
+        remove_peer(u.module, *u.ep);
+        out.emplace_back();
+      } else {
+        out.push_back(make_error_code(errc::invalid_argument));
+      }
+    }
+    return out;
+  }
   /// The modules and groups now registered.
   [[nodiscard]] virtual membership members() const = 0;
   /// True once the context is cancelled.
@@ -85,16 +145,36 @@ class context_type {
   context_type& operator=(const context_type&) = delete;
   virtual ~context_type() = default;
 
-  /// Called once, when the type is installed in a context. `host` stays valid until `stop`
-  /// returns.
+  /// Called once, when the type is installed in a context, before any module can name it.
+  /// `host` stays valid until `stop` returns.
   virtual void attach(type_host& host) = 0;
-  /// Makes the endpoint of a module of this type that is being added.
+  /// Makes the endpoint of a module of this type that is being added. Must not block on I/O:
+  /// an endpoint whose link is not up yet is returned in `endpoint_state::connecting` and
+  /// connects in the background. Called outside the registry's lock.
   [[nodiscard]] virtual expected<std::shared_ptr<endpoint>> make_endpoint(
       const module_info& info) = 0;
   /// A module of this type joined a group.
+  /// (Superseded by `presence`; kept until every type has moved to it.)
   virtual void member_grouped(std::string_view /*module*/, std::string_view /*group*/) {}
   /// A module of this type was cleaned up (its endpoint is already closed).
+  /// (Superseded by `presence`; kept until every type has moved to it.)
   virtual void member_removed(std::string_view /*module*/) {}
+
+  /// Presence: every change of the registry, of every type, in the order the registry made
+  /// them. Right after `attach`, one batch lists what exists then (`added` and `grouped`
+  /// events), so that a type misses nothing. Called by one thread at a time, outside every
+  /// lock of the registry; the type may call its host from inside (the events that causes
+  /// come in a later batch). Must not block for long: it delays the next change's events.
+  virtual void presence(std::span<const presence_event> /*events*/) {}
+
+  /// True when this type's modules live in another process: a module of it is not an inbox
+  /// here, and its `start` returning normally means its link dropped (see
+  /// `restarts_on_return`).
+  [[nodiscard]] virtual bool is_remote() const noexcept { return true; }
+  /// True when a core should re-add and restart a module of this type whose `start` returned
+  /// normally, whatever its restart policy says (a socket client module reconnects).
+  [[nodiscard]] virtual bool restarts_on_return() const noexcept { return is_remote(); }
+
   /// Stops every thread of the type and forgets the host. Called by the context's destructor
   /// before anything else goes. Idempotent.
   virtual void stop() = 0;

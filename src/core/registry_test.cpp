@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The registry under re-entry and concurrent change: the bugs of issue 6 (use-after-free in
 // group calls, deadlock on re-add, messages lost on cleanup + re-add, callers left waiting).
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 #include <gtest/gtest.h>
 
@@ -15,9 +15,9 @@
 
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
+#include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "context_impl.hpp"
-#include "inbox.hpp"
+#include "core/context_impl.hpp"
 
 namespace beehive {
 namespace {

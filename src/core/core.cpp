@@ -12,8 +12,8 @@
 #include <thread>
 #include <utility>
 
-#include "log.hpp"
-#include "module_lease.hpp"
+#include "core/log.hpp"
+#include "core/module_lease.hpp"
 
 namespace beehive {
 

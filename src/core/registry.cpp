@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "registry.hpp"
+#include "core/registry.hpp"
 
 #include <algorithm>
 #include <array>

@@ -15,11 +15,11 @@
 #include <algorithm>
 #include <chrono>
 
-#include "channel_type.hpp"
-#include "context_impl.hpp"
-#include "inbox.hpp"
-#include "log.hpp"
-#include "module_lease.hpp"
+#include "channel/channel_type.hpp"
+#include "channel/inbox.hpp"
+#include "core/context_impl.hpp"
+#include "core/log.hpp"
+#include "core/module_lease.hpp"
 
 namespace beehive {
 

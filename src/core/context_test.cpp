@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "bounded_wait.hpp"
-#include "context_impl.hpp"
-#include "context_type.hpp"
+#include "core/context_impl.hpp"
 #include "fake_context_type.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive {
 namespace {

@@ -5,8 +5,8 @@
 #include <utility>
 #include <vector>
 
-#include "endpoint.hpp"
-#include "inbox.hpp"
+#include "channel/inbox.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "beehive/context.hpp"
-#include "context_type.hpp"
-#include "registry.hpp"
-#include "reply_table.hpp"
+#include "core/registry.hpp"
+#include "core/reply_table.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive {
 

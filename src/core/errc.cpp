@@ -41,6 +41,8 @@ class category final : public std::error_category {
         return "unsupported context type";
       case errc::config_error:
         return "configuration error";
+      case errc::would_block:
+        return "destination full (would block)";
     }
     return "unknown beehive error";
   }

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "inbox.hpp"
+#include "channel/inbox.hpp"
 
 #include <algorithm>
 #include <array>
@@ -7,8 +7,8 @@
 #include <condition_variable>
 #include <mutex>
 
-#include "message_ring.hpp"
-#include "spin_wait.hpp"
+#include "channel/message_ring.hpp"
+#include "core/spin_wait.hpp"
 
 namespace beehive::detail {
 

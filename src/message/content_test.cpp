@@ -8,7 +8,7 @@
 #include <thread>
 #include <vector>
 
-#include "json_text.hpp"
+#include "codec/json_text.hpp"
 
 namespace {
 

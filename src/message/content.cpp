@@ -3,7 +3,7 @@
 
 #include <utility>
 
-#include "json_text.hpp"
+#include "codec/json_text.hpp"
 
 namespace beehive {
 

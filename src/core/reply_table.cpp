@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-#include "reply_table.hpp"
+#include "core/reply_table.hpp"
 
 #include <array>
 #include <deque>
@@ -7,8 +7,8 @@
 #include <memory_resource>
 #include <unordered_map>
 
-#include "endpoint.hpp"
-#include "spin_wait.hpp"
+#include "core/spin_wait.hpp"
+#include "type/endpoint.hpp"
 
 namespace beehive::detail {
 
