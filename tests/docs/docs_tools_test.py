@@ -72,17 +72,19 @@ class ExtractSnippets(unittest.TestCase):
         r, files = self.extract(
             "```cpp\nint main() {}\n```\n\n<!-- snippet: no-run -->\n```cpp\nint main() {}\n```\n"
             "<!-- snippet: fragment -->\n```c++\n(void)ctx;\n```\n"
+            "<!-- snippet: config-error -->\n```cpp\nint main() { return 1; }\n```\n"
             "<!-- snippet: consumer-cmake -->\n```cmake\nproject(x)\n```\n```yaml\na: 1\n```\n")
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertEqual(files["snippets.txt"].splitlines(), [
             "doc_L1.cpp run doc.md:1", "doc_L6.cpp no-run doc.md:6",
-            "doc_L10.cpp fragment doc.md:10", "doc_L14.cmake consumer-cmake doc.md:14"])
+            "doc_L10.cpp fragment doc.md:10", "doc_L14.cpp config-error doc.md:14",
+            "doc_L18.cmake consumer-cmake doc.md:18"])
         self.assertIn('#line 2 "doc.md"\nint main() {}', files["doc_L1.cpp"])
         fragment = files["doc_L10.cpp"]
         self.assertIn("#include <beehive/beehive.hpp>", fragment)
         self.assertIn("beehive::context& ctx, beehive::core& core", fragment)
         self.assertIn('#line 11 "doc.md"\n(void)ctx;\n}', fragment)
-        self.assertEqual(files["doc_L14.cmake"], "project(x)\n")
+        self.assertEqual(files["doc_L18.cmake"], "project(x)\n")
 
     def test_bad_markers_fail(self):
         for text, expected in {

@@ -13,6 +13,9 @@ The line right before a block's opening fence may carry a marker (CONTRIBUTING.m
   (none)                          a complete program: compiled, linked and run; it must exit 0
   <!-- snippet: no-run -->        a complete program: compiled and linked, not run (it waits for
                                   a signal, needs a config file, ...)
+  <!-- snippet: config-error -->  a complete program that reads its socket config: run with
+                                  $SOCKET_MODULE_CONFIG naming a missing file, it must exit 1
+                                  (the error reported), neither crash nor hang
   <!-- snippet: fragment -->      statements: wrapped in a function body that has `ctx` (a
                                   beehive::context&) and `core` (a beehive::core&) in scope, with
                                   <beehive/beehive.hpp> and <beehive/socket.hpp> included;
@@ -27,7 +30,7 @@ import re
 import sys
 
 CPP_LANGS = {"cpp", "c++", "cxx", "cc"}
-MODES = {"run", "no-run", "fragment", "consumer-cmake"}
+MODES = {"run", "no-run", "config-error", "fragment", "consumer-cmake"}
 MARKER = re.compile(r"^\s*<!--\s*snippet:\s*([\w-]+)\s*-->\s*$")
 FENCE = re.compile(r"^(\s*)(```+|~~~+)\s*([\w+-]*)")
 

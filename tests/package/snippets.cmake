@@ -3,7 +3,8 @@
 # docs/*.md (tests/docs/extract_snippets.py), installs the build tree BUILD_DIR into a prefix,
 # builds one program per block in a consumer project that finds the install with find_package
 # (tests/package/snippets/), and runs the programs that are runnable (no marker): each must exit
-# 0 within 60 s. A doc whose snippet does not compile fails this test, naming the doc's line.
+# 0 within 60 s. A program marked config-error is run with $SOCKET_MODULE_CONFIG naming a missing
+# file: it must exit 1, neither crash (a signal, a sanitizer report) nor hang. A doc whose snippet does not compile fails this test, naming the doc's line.
 include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
 set(work "${WORK_DIR}")
 file(MAKE_DIRECTORY "${work}")
@@ -37,6 +38,21 @@ foreach(entry IN LISTS manifest)
                     RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
     if(NOT rc EQUAL 0)
       message(FATAL_ERROR "the snippet at ${where} exited with ${rc}:\n${out}")
+    endif()
+    math(EXPR ran "${ran} + 1")
+  elseif(mode STREQUAL "config-error")
+    execute_process(COMMAND "${CMAKE_COMMAND}" -E env
+                            "SOCKET_MODULE_CONFIG=${work}/no-such-dir/socket_module.yaml"
+                            "${work}/build/${name}"
+                    WORKING_DIRECTORY "${work}" TIMEOUT 60
+                    RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
+    if(NOT rc STREQUAL "1")
+      message(FATAL_ERROR "the snippet at ${where}, without its config, should exit 1 (the "
+                          "error reported); it ended with '${rc}':\n${out}")
+    endif()
+    if(NOT out MATCHES "no-such-dir")
+      message(FATAL_ERROR "the snippet at ${where}, without its config, does not say which "
+                          "file is missing:\n${out}")
     endif()
     math(EXPR ran "${ran} + 1")
   endif()
