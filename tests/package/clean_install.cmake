@@ -7,7 +7,8 @@
 # socket_main.cpp, and runs both programs.
 include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
 set(work "${WORK_DIR}")
-file(MAKE_DIRECTORY "${work}")
+file(REMOVE_RECURSE "${work}")  # a fresh configure every time, as on a clean machine (ccache
+file(MAKE_DIRECTORY "${work}")  # keeps the rebuild cheap)
 run("configuring the source tree with tests, benchmarks and examples off"
     COMMAND "${CMAKE_COMMAND}" -S "${REPO_DIR}" -B "${work}/build" -G Ninja
             -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_COMPILER=${CXX}"
