@@ -288,8 +288,9 @@ std::vector<std::error_code> registry::update_peers(std::string_view type,
   std::shared_ptr<const routing> previous;
   {
     std::lock_guard lock(mu_);
+    // A type may register peers from inside its `attach` (reserved, not yet published).
     auto t = types_.find(type);
-    if (t == types_.end() || !t->second.attached) {
+    if (t == types_.end()) {
       std::fill(out.begin(), out.end(), make_error_code(errc::invalid_argument));
       return out;
     }

@@ -104,7 +104,11 @@ class type_host {
   /// `module_not_found`: no such live peer of this type, or its endpoint is no longer `ep`;
   /// `invalid_argument`: empty name or null `ep`). A peer announcing its N modules is one call.
   /// `add_peer` and `remove_peer` are batches of one. Endpoints it replaces are discarded (what
-  /// they held is counted as dropped) outside every lock.
+  /// they held is counted as dropped) outside every lock. May be called from inside `attach`.
+  ///
+  /// Like every change, it may deliver queued presence batches (to this type too) on the calling
+  /// thread before it returns: do not call it (nor add_peer, remove_peer, cleanup) while holding
+  /// a lock that the type's `presence` takes.
   [[nodiscard]] virtual std::vector<std::error_code> update_peers(
       std::span<const peer_update> batch) = 0;
   /// The modules and groups now registered.
