@@ -87,7 +87,6 @@ TEST(Presence, EveryChangeOfEveryTypeInOrder) {
   EXPECT_EQ(strs(fake->presence_events()),
             (std::vector<std::string>{"+a:channel", "a@g", "a@h", "+r:fake", "r@g", "a!h", "a!g",
                                       "-a:channel", "+a:channel"}));
-  // The superseded calls still reach a type that overrides them, for its own modules.
   EXPECT_EQ(fake->grouped(), std::vector<std::string>{"r@g"});
   ASSERT_TRUE(ctx.cleanup("r"));
   EXPECT_EQ(fake->removed(), std::vector<std::string>{"r"});
@@ -218,6 +217,37 @@ TEST(Presence, NothingAfterTheContextBeginsToGo) {
   EXPECT_EQ(stops_seen_in_presence, 0);
   const auto n = fake->presence_events().size();
   EXPECT_EQ(n, 1U);  // "+a:channel"; the teardown is no presence
+}
+
+// A type that still overrides the superseded calls hears them, for its own modules only (not
+// peers, not other types'), right after presence.
+TEST(Presence, TheSupersededCallsStillReachATypeThatOverridesThem) {
+  struct legacy final : detail::context_type {
+    void attach(detail::type_host& h) override { host = &h; }
+    expected<std::shared_ptr<detail::endpoint>> make_endpoint(const module_info& info) override {
+      return std::make_shared<fake_context_type::fake_endpoint>(info.name, *fake);
+    }
+    void member_grouped(std::string_view m, std::string_view g) override {
+      calls.push_back(std::string(m) + "@" + std::string(g));
+    }
+    void member_removed(std::string_view m) override { calls.push_back("-" + std::string(m)); }
+    void stop() override {}
+    detail::type_host* host = nullptr;
+    std::vector<std::string> calls;
+    std::shared_ptr<fake_context_type> fake = std::make_shared<fake_context_type>();
+  };
+  context ctx;
+  auto t = std::make_shared<legacy>();
+  ASSERT_TRUE(detail::install_type(ctx, "legacy", t));
+  ASSERT_TRUE(ctx.add_module(of_type("l", "legacy")));
+  ASSERT_TRUE(ctx.add_module(mod("c")));
+  ASSERT_TRUE(ctx.add_module_group("l", "g"));
+  ASSERT_TRUE(ctx.add_module_group("c", "g"));
+  auto peer = std::make_shared<fake_context_type::fake_endpoint>("p", *t->fake);
+  ASSERT_TRUE(t->host->add_peer("p", peer, {"g"}));
+  ASSERT_TRUE(ctx.cleanup("c"));
+  ASSERT_TRUE(ctx.cleanup("l"));
+  EXPECT_EQ(t->calls, (std::vector<std::string>{"l@g", "-l"}));
 }
 
 }  // namespace

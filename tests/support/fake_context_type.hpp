@@ -15,7 +15,8 @@
 //   `not_connected` under `refuse_while_connecting`) until the test calls `finish_connect`;
 // - peers come and go in batches (`announce`, `withdraw`: one `update_peers` call each);
 // - every presence batch is recorded (`presence_events`, `presence_batches`), and a second
-//   thread entering `presence` while one is inside is counted (`presence_overlaps`).
+//   thread entering `presence` while one is inside is counted (`presence_overlaps`); its own
+//   modules' joins and removals are also kept apart (`grouped`, `removed`).
 // It knows nothing of the context beyond its `type_host`; the core has no special case for it.
 
 #include <algorithm>
@@ -26,6 +27,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -171,15 +173,8 @@ class fake_context_type final : public detail::context_type,
     std::lock_guard lock(mu_);
     ++made_;
     endpoints_[info.name] = ep;
+    made_names_.insert(info.name);
     return ep;
-  }
-  void member_grouped(std::string_view module, std::string_view group) override {
-    std::lock_guard lock(mu_);
-    grouped_.emplace_back(std::string(module) + "@" + std::string(group));
-  }
-  void member_removed(std::string_view module) override {
-    std::lock_guard lock(mu_);
-    removed_.emplace_back(module);
   }
   void presence(std::span<const detail::presence_event> events) override {
     if (inside_presence_.exchange(true)) ++presence_overlaps_;
@@ -188,6 +183,12 @@ class fake_context_type final : public detail::context_type,
       std::lock_guard lock(mu_);
       ++presence_batches_;
       presence_.insert(presence_.end(), events.begin(), events.end());
+      // Its own modules (made by make_endpoint, not peers) joining groups and cleaned up.
+      for (const auto& e : events) {
+        if (e.peer || made_names_.count(e.module) == 0) continue;
+        if (e.kind == detail::presence_kind::grouped) grouped_.push_back(e.module + "@" + e.group);
+        if (e.kind == detail::presence_kind::removed) removed_.push_back(e.module);
+      }
       hook = on_presence_;
     }
     if (hook) hook(events);
@@ -325,8 +326,9 @@ class fake_context_type final : public detail::context_type,
   detail::type_host* host_ = nullptr;
   std::map<std::string, std::weak_ptr<fake_endpoint>> endpoints_;  // owned by the context
   std::vector<push_record> pushes_;
-  std::vector<std::string> grouped_;
-  std::vector<std::string> removed_;
+  std::set<std::string> made_names_;
+  std::vector<std::string> grouped_;  // of its own modules, from presence
+  std::vector<std::string> removed_;  // of its own modules, from presence
   std::vector<detail::presence_event> presence_;
   std::function<void(std::span<const detail::presence_event>)> on_presence_;
   int presence_batches_ = 0;
