@@ -3,7 +3,7 @@
 //
 // The hot path, read as code (per message, steady state):
 // - `send`: one thread-local depth increment (call_scope), one read of the registry's
-//   generation, one open-addressing lookup in the thread's snapshot, one virtual call to the
+//   generation, one trie lookup in the thread's snapshot (name_map), one virtual call to the
 //   endpoint, the inbox's producer lock; the message is moved once, into the inbox's ring.
 //   No allocation.
 // - `receive`: the same lookup, the inbox's consumer lock (once per batch, the producer lock);
