@@ -173,7 +173,18 @@ class registry {
 
   // One change under the mutex: what it did to the routing, the groups whose member lists
   // must be rebuilt, the events it makes. `commit_locked` publishes it all at once.
-  struct change;
+  struct change {
+    explicit change(const routing& from) : next(from) {}
+    routing next;
+    bool routed = false;  // next.modules or next.types changed
+    std::vector<std::string> touched_groups;
+    std::vector<presence_event> events;
+
+    void event(presence_kind kind, std::string_view module, const module_record& rec,
+               std::string_view group = {}) {
+      events.push_back({kind, std::string(module), std::string(group), rec.type_name, rec.peer});
+    }
+  };
   void join_locked(change& c, const std::string& module, module_record& rec,
                    std::string_view group);
   void leave_locked(change& c, const std::string& module, module_record& rec,
