@@ -18,6 +18,7 @@
 #include "channel/channel_type.hpp"
 #include "channel/inbox.hpp"
 #include "core/context_impl.hpp"
+#include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "core/module_lease.hpp"
 
@@ -32,8 +33,9 @@ duration effective_timeout(duration timeout) {
   return timeout <= duration::zero() ? duration(message_timeout_default) : timeout;
 }
 
-detail::reply_table::clock::time_point deadline_after(duration timeout) {
-  return detail::reply_table::clock::now() + effective_timeout(timeout);
+// The deadline of a sync call: saturated, so that duration::max() waits for ever.
+detail::reply_table::clock::time_point sync_deadline(duration timeout) {
+  return detail::deadline_after<detail::reply_table::clock>(effective_timeout(timeout));
 }
 
 // How long the destructor waits for module threads that still use the context.
@@ -171,13 +173,14 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
-                                       : box->pop_until(detail::inbox::clock::now() + timeout);
+  expected<message> r = box == nullptr
+                            ? expected<message>(unexpected(errc::module_not_found))
+                            : box->pop_until(detail::deadline_after<detail::inbox::clock>(timeout));
   return r;
 }
 
 expected<message> context::send_sync(std::string_view module, message&& msg, duration timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = sync_deadline(timeout);
   registry::call_scope scope;
   auto* const* found = impl_->reg.current().modules.find(module);
   if (found == nullptr) return unexpected(errc::module_not_found);
@@ -235,7 +238,7 @@ expected<group_delivery> context::send_to_group(std::string_view group, const me
 
 expected<group_replies> context::send_to_group_sync(std::string_view group, message&& msg,
                                                     duration timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = sync_deadline(timeout);
   std::shared_ptr<const detail::member_list> members;
   {
     registry::call_scope scope;

@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "core/module_lease.hpp"
 
@@ -67,14 +68,6 @@ nanoseconds next_restart_wait(nanoseconds previous, const module_restart_policy&
   return saturated_wait(static_cast<double>(previous.count()) * p.growth_rate, p.interval_limit);
 }
 
-// `now + timeout`, or nothing when that does not fit in a time_point (a wait without bound).
-std::optional<steady_clock::time_point> deadline_after(nanoseconds timeout) {
-  const auto now = steady_clock::now();
-  if (timeout > steady_clock::time_point::max() - now) return std::nullopt;
-  return now +
-         std::chrono::duration_cast<steady_clock::duration>(std::max(timeout, nanoseconds(0)));
-}
-
 }  // namespace
 
 namespace detail {
@@ -119,14 +112,14 @@ struct module_entry {
     }
     done_cv.notify_all();
   }
-  // Waits for `done` until `deadline` (without bound when there is none).
-  bool wait_done(const std::optional<steady_clock::time_point>& deadline) {
+  // Waits for `done` until `deadline` (without bound for time_point::max(), "for ever").
+  bool wait_done(steady_clock::time_point deadline) {
     std::unique_lock lock(done_mu);
-    if (!deadline) {
+    if (deadline == steady_clock::time_point::max()) {
       done_cv.wait(lock, [&] { return done; });
       return true;
     }
-    return done_cv.wait_until(lock, *deadline, [&] { return done; });
+    return done_cv.wait_until(lock, deadline, [&] { return done; });
   }
 };
 
@@ -291,7 +284,7 @@ core::~core() {
   // Every thread is joined here, an overrunning one as soon as its `start` returns: no module
   // thread outlives the core, so none can use the core's state or the context after it.
   for (const auto& e : impl_->started()) {
-    (void)e->wait_done(std::nullopt);
+    (void)e->wait_done(steady_clock::time_point::max());
     impl_->join_done(*e);
   }
 }
@@ -390,14 +383,14 @@ shutdown_report core::shutdown() {
   }
   context& ctx = *impl_->shared->ctx;
   const auto budget = std::max(impl_->shared->options.shutdown_deadline, nanoseconds(0));
-  const auto deadline = deadline_after(budget);
+  const auto deadline = detail::deadline_after(budget);
   // Why a reserve: once a module overruns, the modules after it in stop order would otherwise
   // get no time at all and be reported as overrunning although they stop at once. The last
-  // tenth of the budget is kept for them.
-  std::optional<steady_clock::time_point> ordered_deadline;
-  if (deadline) {
-    ordered_deadline = *deadline - std::chrono::duration_cast<steady_clock::duration>(budget / 10);
-  }
+  // tenth of the budget is kept for them (none is kept from a budget without bound).
+  const auto ordered_deadline =
+      deadline == steady_clock::time_point::max()
+          ? deadline
+          : deadline - std::chrono::duration_cast<steady_clock::duration>(budget / 10);
   {
     std::lock_guard lifecycle(impl_->shared->lifecycle);
     impl_->shared->stopping.store(true);
@@ -440,7 +433,7 @@ shutdown_report core::shutdown() {
 }
 
 bool core::wait_for_modules(std::chrono::nanoseconds timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = detail::deadline_after(timeout);
   bool all_ended = true;
   for (const auto& e : impl_->started()) {
     if (e->wait_done(deadline)) {
