@@ -38,6 +38,25 @@ detail::reply_table::clock::time_point sync_deadline(duration timeout) {
   return detail::deadline_after<detail::reply_table::clock>(effective_timeout(timeout));
 }
 
+// What a sync call marks on the caller's request (a fresh id when it has none, `sync`), kept
+// so that a request that does not leave goes back to the caller as it came (the send contract).
+class request_marks {
+ public:
+  explicit request_marks(message& msg)
+      : had_id_(!msg.header.id.empty()), was_sync_(msg.header.sync) {
+    if (!had_id_) msg.header.id = new_uuid();
+    msg.header.sync = true;
+  }
+  void restore(message& msg) const noexcept {
+    if (!had_id_) msg.header.id.clear();
+    msg.header.sync = was_sync_;
+  }
+
+ private:
+  bool had_id_;
+  bool was_sync_;
+};
+
 // How long the destructor waits for module threads that still use the context.
 constexpr auto lease_wait_limit = std::chrono::seconds(30);
 
@@ -185,12 +204,17 @@ expected<message> context::send_sync(std::string_view module, message&& msg, dur
   auto* const* found = impl_->reg.current().modules.find(module);
   if (found == nullptr) return unexpected(errc::module_not_found);
   detail::endpoint* ep = *found;
-  if (msg.header.id.empty()) msg.header.id = new_uuid();
-  msg.header.sync = true;
+  const request_marks marks(msg);
   // Registered before the request leaves: a reply can come before this thread waits.
   detail::reply_table::waiter wait(impl_->replies, 1);
-  if (auto r = wait.expect(msg.header.id, 0, ep); !r) return unexpected(r.error());
-  if (auto r = ep->push(std::move(msg), delivery::direct); !r) return unexpected(r.error());
+  if (auto r = wait.expect(msg.header.id, 0, ep); !r) {
+    marks.restore(msg);
+    return unexpected(r.error());
+  }
+  if (auto r = ep->push(std::move(msg), delivery::direct); !r) {
+    marks.restore(msg);
+    return unexpected(r.error());
+  }
   wait.wait_until(deadline);
   return wait.take(0);
 }
@@ -248,19 +272,32 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
   if (cancelled()) return unexpected(errc::cancelled);
   const auto& eps = members->members;
   const std::size_t n = eps.size();
-  if (msg.header.id.empty()) msg.header.id = new_uuid();
-  msg.header.sync = true;
+  const request_marks marks(msg);
+  // The request's id, as the caller knows it: every reply returned carries it as its parent id.
+  const auto request_id = msg.header.id;
   detail::reply_table::waiter wait(impl_->replies, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    // One request id per member: a reply is attributed by its parent id alone. The first
-    // member's copy keeps the caller's id.
-    message copy = i + 1 == n ? std::move(msg) : message(msg);
-    if (i != 0) copy.update_id();
-    if (auto r = wait.expect(copy.header.id, i, eps[i].get()); !r) {
+  // Why one request id per member: a reply is then attributed by its parent id alone, so
+  // `missing` is exact. The first member's request keeps the caller's id; the others get fresh
+  // ones. Every member but the last gets a copy; the last takes `msg` itself.
+  auto hand_on = [&](std::size_t i, message& request) {
+    if (i != 0) request.update_id();
+    if (auto r = wait.expect(request.header.id, i, eps[i].get()); !r) {
       wait.settle(i, r.error());
-      continue;
+      return false;
     }
-    if (auto r = eps[i]->push(std::move(copy), delivery::group); !r) wait.settle(i, r.error());
+    if (auto r = eps[i]->push(std::move(request), delivery::group); !r) {
+      wait.settle(i, r.error());
+      return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    message copy(msg);
+    (void)hand_on(i, copy);
+  }
+  if (!hand_on(n - 1, msg)) {
+    msg.header.id = request_id;
+    marks.restore(msg);
   }
   wait.wait_until(deadline);
   group_replies out;
@@ -269,6 +306,7 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
     settled[i] = true;
     auto r = wait.take(i);
     if (r) {
+      r->header.parent_id = request_id;
       out.replies.push_back(std::move(*r));
     } else {
       out.failed.emplace_back(eps[i]->name(), r.error());
