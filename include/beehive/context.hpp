@@ -15,6 +15,18 @@
 
 namespace beehive {
 
+/// What a context type says of its modules (`context::type_traits`).
+struct context_type_traits {
+  /// Its modules live in another process: a module of it has no inbox here (`receive` and
+  /// `stats` answer `module_not_found`), and its `start` returning normally means its link
+  /// dropped. `module_info::remote` of a module a core adds is this.
+  bool remote = false;
+  /// A core re-adds and restarts a module of this type whose `start` returned normally,
+  /// whatever its restart policy says (a socket client module reconnects), waiting its policy's
+  /// interval (1 s without a policy) and without using up its retries.
+  bool restarts_on_return = false;
+};
+
 /// The context (Go's `GlobalContext`): the one registry of modules and groups, the message
 /// calls between them, and the cancellation that ends the modules' lives.
 ///
@@ -66,6 +78,9 @@ class context final {
 
   /// True when a context type of that name is registered (`channel` always is).
   [[nodiscard]] bool has_type(std::string_view type) const;
+  /// What the registered context type `type` says of its modules (`channel`: neither remote nor
+  /// restarted on return). `unsupported_type` when no type of that name is registered.
+  [[nodiscard]] expected<context_type_traits> type_traits(std::string_view type) const;
 
   /// Registers a module and makes its endpoint (for `channel`: its inbox, with
   /// `info.inbox`'s capacity and policies). Adding a cleaned-up name again reopens its inbox:

@@ -149,6 +149,13 @@ context::~context() {
 
 bool context::has_type(std::string_view type) const { return impl_->reg.type(type) != nullptr; }
 
+expected<context_type_traits> context::type_traits(std::string_view type) const {
+  const auto t = impl_->reg.type(type);
+  if (!t) return unexpected(errc::unsupported_type);
+  return context_type_traits{.remote = t->is_remote(),
+                             .restarts_on_return = t->restarts_on_return()};
+}
+
 expected<void> context::add_module(const module_info& info) {
   std::vector<message> dropped;
   auto r = impl_->reg.add_module(info, dropped);

@@ -43,8 +43,8 @@ bool default_restart_wait(nanoseconds interval, std::stop_token stop) {
   return !stop.stop_requested();
 }
 
-// Wait before reconnecting a remote module that has no restart policy.
-constexpr nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+// Wait before restarting a module whose type restarts it on return, when it has no policy.
+constexpr nanoseconds reconnect_interval = std::chrono::seconds(1);
 
 // A restart wait of `ns` nanoseconds, saturated to [0, max(limit, 0)].
 //
@@ -94,16 +94,18 @@ struct module_entry {
   std::atomic<int> restarts{0};
   bool started = false;  // guarded by the core's mutex
   std::thread thread;    // guarded by the core's mutex; joined by whoever takes it out
+  // What the module's type says (asked by start_modules before the thread starts; read only
+  // by the thread afterwards).
+  context_type_traits traits;
 
   // Set when the keeper is done with the module and the context: the thread only returns after.
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
 
-  [[nodiscard]] bool remote() const { return options.type != context_type_channel; }
   [[nodiscard]] module_info info() const {
     return module_info{
-        .name = name, .type = options.type, .remote = remote(), .inbox = options.inbox};
+        .name = name, .type = options.type, .remote = traits.remote, .inbox = options.inbox};
   }
   void mark_done() {
     {
@@ -145,7 +147,7 @@ expected<void> join_context(context& ctx, const module_entry& e) {
 module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
   const core_options& opts = shared.options;
   const std::optional<module_restart_policy> policy = e.m->restart_policy();
-  nanoseconds interval = policy ? first_restart_wait(*policy) : remote_reconnect_interval;
+  nanoseconds interval = policy ? first_restart_wait(*policy) : reconnect_interval;
   int policy_restarts = 0;
 
   for (;;) {
@@ -168,9 +170,10 @@ module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
 
     const bool policy_restart =
         policy && (policy->type == restart_type::always || error != nullptr);
-    // A remote module's start returns when its connection drops: it reconnects, whatever its
-    // policy says about normal returns, and without using up its retries.
-    const bool reconnect = !policy_restart && e.remote() && !error;
+    // The type says what a normal return means: for a socket client module, that its
+    // connection dropped. It then reconnects, whatever its policy says about normal returns,
+    // and without using up its retries.
+    const bool reconnect = !policy_restart && e.traits.restarts_on_return && !error;
     if (!policy_restart && !reconnect) return final_state;
     if (policy_restart && policy->retries > 0 && policy_restarts >= policy->retries) {
       detail::log().error("module {} gave up after {} restarts", e.name, policy_restarts);
@@ -194,7 +197,9 @@ module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
     const bool waited = opts.restart_wait ? opts.restart_wait(interval, ctx.stop_token())
                                           : default_restart_wait(interval, ctx.stop_token());
     if (!waited) return final_state;
-    if (e.remote()) {
+    // A remote module may have been cleaned up by its type when its link dropped: it joins
+    // again (a module still there is kept as it is).
+    if (e.traits.remote) {
       std::lock_guard lock(shared.lifecycle);
       if (shared.stopping.load() || ctx.cancelled()) return final_state;
       if (auto r = join_context(ctx, e); !r) {
@@ -342,8 +347,16 @@ expected<void> core::start_modules() {
     if (!e->started) to_start.push_back(e);
   }
   // Add them all first, so that no module starts while another cannot join, and so that every
-  // module can address every other from its first instruction.
+  // module can address every other from its first instruction. Each type is asked what its
+  // modules are: the core knows no type by name.
   for (const auto& e : to_start) {
+    auto traits = ctx.type_traits(e->options.type);
+    if (!traits) {
+      detail::log().error("module {} cannot join the context: type {}: {}", e->name,
+                          e->options.type, traits.error().message());
+      return unexpected(traits.error());
+    }
+    e->traits = *traits;
     if (auto r = join_context(ctx, *e); !r) {
       detail::log().error("module {} cannot join the context: {}", e->name, r.error().message());
       return r;

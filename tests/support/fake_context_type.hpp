@@ -57,7 +57,14 @@ class fake_context_type final : public detail::context_type,
     bool closed_ = false;  // guarded by owner_.mu_
   };
 
-  explicit fake_context_type(bool answer_sync = true) : answer_sync_(answer_sync) {}
+  /// `remote` and `restarts_on_return`: what the type answers to `is_remote()` and
+  /// `restarts_on_return()`.
+  explicit fake_context_type(bool answer_sync = true, bool remote = true,
+                             bool restarts_on_return = true)
+      : answer_sync_(answer_sync), remote_(remote), restarts_on_return_(restarts_on_return) {}
+
+  [[nodiscard]] bool is_remote() const noexcept override { return remote_; }
+  [[nodiscard]] bool restarts_on_return() const noexcept override { return restarts_on_return_; }
 
   void attach(detail::type_host& host) override {
     std::lock_guard lock(mu_);
@@ -66,6 +73,7 @@ class fake_context_type final : public detail::context_type,
   expected<std::shared_ptr<detail::endpoint>> make_endpoint(const module_info& info) override {
     std::lock_guard lock(mu_);
     ++made_;
+    made_for_.push_back(info);
     return std::make_shared<fake_endpoint>(info.name, *this);
   }
   void member_grouped(std::string_view module, std::string_view group) override {
@@ -100,6 +108,11 @@ class fake_context_type final : public detail::context_type,
     std::lock_guard lock(mu_);
     return made_;
   }
+  /// The module_info of every make_endpoint call, in order.
+  [[nodiscard]] std::vector<module_info> made_for() const {
+    std::lock_guard lock(mu_);
+    return made_for_;
+  }
   [[nodiscard]] int closes() const {
     std::lock_guard lock(mu_);
     return closes_;
@@ -119,12 +132,15 @@ class fake_context_type final : public detail::context_type,
 
  private:
   const bool answer_sync_;
+  const bool remote_;
+  const bool restarts_on_return_;
   mutable std::mutex mu_;
   detail::type_host* host_ = nullptr;
   std::vector<push_record> pushes_;
   std::vector<std::string> grouped_;
   std::vector<std::string> removed_;
   int made_ = 0;
+  std::vector<module_info> made_for_;
   int closes_ = 0;
   int stops_ = 0;
 };
