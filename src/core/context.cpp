@@ -131,7 +131,7 @@ context::~context() {
   impl_->settle_dropped(dropped, errc::channel_closed);
   // 4. Module threads that still use this context (a core's overran modules) must end first.
   std::unique_lock lock(impl_->leases_mu);
-  if (impl_->leases.find(detail::core_lease_name) != impl_->leases.end()) {
+  if (impl_->core_leases > 0) {
     // A core that has not shut down still uses this context: waiting would not help.
     detail::log().critical(
         "context destroyed under a running core: shut down the core (or destroy it) first");

@@ -55,6 +55,8 @@ struct context::impl {
   std::mutex leases_mu;
   std::condition_variable leases_cv;
   std::map<std::string, int, std::less<>> leases;
+  // Cores that may still shut down on this context; the destructor refuses to run under one.
+  int core_leases = 0;
 };
 
 /// The state behind a context.

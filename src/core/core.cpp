@@ -363,7 +363,7 @@ expected<void> core::start_modules() {
     }
   }
   if (!to_start.empty() && !impl_->core_lease) {
-    impl_->core_lease = detail::lease_module(ctx, detail::core_lease_name);
+    impl_->core_lease = detail::lease_core(ctx);
   }
   for (const auto& e : to_start) {
     e->started = true;
