@@ -109,6 +109,20 @@ class context final {
   /// As `receive`, waiting at most `timeout` (`duration::max()` waits for ever); `timed_out`
   /// when nothing came.
   [[nodiscard]] expected<message> receive_for(std::string_view module, duration timeout);
+  /// As `receive`, also ending with `cancelled` once a stop is requested on `stop` while nothing
+  /// is queued (a message already queued is handed out first: `receive` keeps its draining
+  /// semantics). Pass the context's `stop_token()` to end on its cancel, or a `std::jthread`'s to
+  /// end when the thread is asked to stop; the message loop of a module then needs no timeout.
+  ///
+  /// @code
+  /// std::jthread loop([&](std::stop_token st) {
+  ///   while (auto m = ctx.receive("hub", st)) handle(*m);  // ends on stop or cleanup
+  /// });
+  /// @endcode
+  [[nodiscard]] expected<message> receive(std::string_view module, std::stop_token stop);
+  /// As `receive_for`, also ending with `cancelled` on a stop request (see above).
+  [[nodiscard]] expected<message> receive_for(std::string_view module, duration timeout,
+                                              std::stop_token stop);
   /// Sends with `header.sync = true` (and a fresh id if it has none) and waits for the reply
   /// whose parent id is the request's id. A timeout <= 0 means 30 s; `duration::max()` waits
   /// for ever (until the reply, a cleanup, or the context's cancel). No reply is lost while the

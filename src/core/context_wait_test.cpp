@@ -89,5 +89,95 @@ TEST(ContextWait, SendToGroupSyncWithoutBoundWaitsForTheReplies) {
   EXPECT_EQ(ctx.orphan_responses(), 0U);
 }
 
+// ---- receive with a stop token -----------------------------------------------------------
+
+TEST(ContextWait, ReceiveEndsWithCancelledOnAStopRequest) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  std::stop_source stop;
+  auto got = std::async(std::launch::async, [&] { return ctx.receive("m", stop.get_token()); });
+  // Asked to stop once the receiver sleeps (a stop requested earlier is the next test's case).
+  ASSERT_TRUE(eventually([&] {
+    return sleeping_receivers(ctx, "m") > 0 || got.wait_for(0s) == std::future_status::ready;
+  }));
+  stop.request_stop();
+  auto r = get_bounded(got);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::cancelled);
+  // The inbox is untouched: a later receive gets what comes next.
+  ASSERT_TRUE(ctx.send("m", new_message().fill_body("next")));
+  auto next = ctx.receive("m", std::stop_source().get_token());
+  ASSERT_TRUE(next);
+  EXPECT_EQ(next->content_data().value_or(""), "next");
+}
+
+TEST(ContextWait, AfterAStopQueuedMessagesComeFirstThenCancelled) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  ASSERT_TRUE(ctx.send("m", new_message().fill_body("1")));
+  ASSERT_TRUE(ctx.send("m", new_message().fill_body("2")));
+  std::stop_source stop;
+  stop.request_stop();
+  auto a = ctx.receive("m", stop.get_token());
+  auto b = ctx.receive_for("m", watchdog, stop.get_token());
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b);
+  EXPECT_EQ(a->content_data().value_or(""), "1");
+  EXPECT_EQ(b->content_data().value_or(""), "2");
+  // Nothing left: at once, without waiting for the timeout.
+  EXPECT_EQ(ctx.receive("m", stop.get_token()).error(), errc::cancelled);
+  EXPECT_EQ(ctx.receive_for("m", duration::max(), stop.get_token()).error(), errc::cancelled);
+  EXPECT_EQ(ctx.stats("m")->received, 2U);
+}
+
+TEST(ContextWait, ReceiveWithAStopTokenGetsAMessageThatComesLater) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  std::stop_source stop;
+  auto got = std::async(std::launch::async, [&] { return ctx.receive("m", stop.get_token()); });
+  ASSERT_TRUE(eventually([&] {
+    return sleeping_receivers(ctx, "m") > 0 || got.wait_for(0s) == std::future_status::ready;
+  }));
+  ASSERT_TRUE(ctx.send("m", new_message().fill_body("late")));
+  auto r = get_bounded(got);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->content_data().value_or(""), "late");
+}
+
+TEST(ContextWait, ReceiveWithTheContextsTokenEndsOnCancel) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  auto got = std::async(std::launch::async, [&] { return ctx.receive("m", ctx.stop_token()); });
+  ASSERT_TRUE(eventually([&] {
+    return sleeping_receivers(ctx, "m") > 0 || got.wait_for(0s) == std::future_status::ready;
+  }));
+  ctx.cancel();
+  EXPECT_EQ(get_bounded(got).error(), errc::cancelled);
+}
+
+TEST(ContextWait, ReceiveForWithAStopTokenTimesOutWhenNothingComes) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  std::stop_source stop;
+  EXPECT_EQ(ctx.receive_for("m", 1ms, stop.get_token()).error(), errc::timed_out);
+  EXPECT_EQ(ctx.receive_for("m", 0s, stop.get_token()).error(), errc::timed_out);
+  EXPECT_EQ(ctx.receive_for("m", -1s, stop.get_token()).error(), errc::timed_out);
+}
+
+TEST(ContextWait, ReceiveWithAStopTokenReportsTheOtherEndsAsReceiveDoes) {
+  context ctx;
+  std::stop_source stop;
+  EXPECT_EQ(ctx.receive("nobody", stop.get_token()).error(), errc::module_not_found);
+  EXPECT_EQ(ctx.receive_for("nobody", 1s, stop.get_token()).error(), errc::module_not_found);
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  auto got = std::async(std::launch::async, [&] { return ctx.receive("m", stop.get_token()); });
+  ASSERT_TRUE(eventually([&] {
+    return sleeping_receivers(ctx, "m") > 0 || got.wait_for(0s) == std::future_status::ready;
+  }));
+  ASSERT_TRUE(ctx.cleanup("m"));
+  EXPECT_EQ(get_bounded(got).error(), errc::channel_closed);
+  EXPECT_EQ(ctx.receive_for("m", 1s, stop.get_token()).error(), errc::channel_closed);
+}
+
 }  // namespace
 }  // namespace beehive
