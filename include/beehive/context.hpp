@@ -15,6 +15,14 @@
 
 namespace beehive {
 
+class context;
+
+namespace detail {
+/// The state behind a context: private to the library (src/core/context_state.hpp).
+struct context_state;
+[[nodiscard]] context_state& context_state_of(context& ctx) noexcept;
+}  // namespace detail
+
 /// What a context type says of its modules (`context::type_traits`).
 struct context_type_traits {
   /// Its modules live in another process: a module of it has no inbox here (`receive` and
@@ -183,11 +191,9 @@ class context final {
   /// Replies that nobody waited for, whatever way they came.
   [[nodiscard]] std::uint64_t orphan_responses() const noexcept;
 
-  struct impl;  ///< private; named here for the library's internal access
-
  private:
-  friend impl& context_impl(context& ctx) noexcept;
-  std::unique_ptr<impl> impl_;
+  friend detail::context_state& detail::context_state_of(context& ctx) noexcept;
+  std::unique_ptr<detail::context_state> impl_;
 };
 
 /// The process-wide context for Go-style use; created on first use, lives until exit.

@@ -17,7 +17,7 @@
 
 #include "channel/channel_type.hpp"
 #include "channel/inbox.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "core/module_lease.hpp"
@@ -89,54 +89,55 @@ constexpr auto lease_wait_limit = std::chrono::seconds(30);
 
 }  // namespace
 
-context::impl::impl() {
+detail::context_state::context_state() {
   (void)reg.add_type(std::string(context_type_channel), std::make_shared<detail::channel_type>());
 }
 
-void context::impl::settle_dropped(std::vector<message>& dropped, errc why) {
+void detail::context_state::settle_dropped(std::vector<message>& dropped, errc why) {
   for (const auto& m : dropped) {
     if (m.header.sync) replies.fail(m, make_error_code(why));
   }
   dropped.clear();
 }
 
-expected<void> context::impl::host::deliver(std::string_view module, message&& msg, delivery how) {
+expected<void> detail::context_state::host::deliver(std::string_view module, message&& msg,
+                                                    delivery how) {
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
   return (*ep)->push(std::move(msg), how);
 }
 
-expected<void> context::impl::host::add_peer(std::string_view module,
-                                             std::shared_ptr<detail::endpoint> ep,
-                                             const std::vector<std::string>& groups) {
+expected<void> detail::context_state::host::add_peer(std::string_view module,
+                                                     std::shared_ptr<detail::endpoint> ep,
+                                                     const std::vector<std::string>& groups) {
   return owner_.reg.add_peer(type_, module, std::move(ep), groups);
 }
 
-void context::impl::host::remove_peer(std::string_view module, const detail::endpoint& ep) {
+void detail::context_state::host::remove_peer(std::string_view module, const detail::endpoint& ep) {
   owner_.reg.remove_peer(module, ep);
 }
 
-void context::impl::host::cleanup(std::string_view module, const detail::endpoint& ep) {
+void detail::context_state::host::cleanup(std::string_view module, const detail::endpoint& ep) {
   if (owner_.reg.find(module).get() != &ep) return;
   std::vector<message> dropped;
   (void)owner_.reg.cleanup(module, dropped);
   owner_.settle_dropped(dropped, errc::channel_closed);
 }
 
-context::impl& context_impl(context& ctx) noexcept { return *ctx.impl_; }
+detail::context_state& detail::context_state_of(context& ctx) noexcept { return *ctx.impl_; }
 
 namespace detail {
 
 expected<void> install_type(context& ctx, std::string name, std::shared_ptr<context_type> type) {
   if (name.empty() || !type) return unexpected(errc::invalid_argument);
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   if (auto r = impl.reg.add_type(name, type); !r) return r;
-  context::impl::host* h = nullptr;
+  detail::context_state::host* h = nullptr;
   {
     std::lock_guard lock(impl.hosts_mu);
     auto& slot = impl.hosts[name];
-    slot = std::make_unique<context::impl::host>(impl, name);
+    slot = std::make_unique<detail::context_state::host>(impl, name);
     h = slot.get();
   }
   type->attach(*h);
@@ -145,7 +146,7 @@ expected<void> install_type(context& ctx, std::string name, std::shared_ptr<cont
 
 }  // namespace detail
 
-context::context() : impl_(std::make_unique<impl>()) {}
+context::context() : impl_(std::make_unique<detail::context_state>()) {}
 
 context::~context() {
   // 1. Nobody waits any more: every sync caller wakes with `cancelled`.

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bounded_wait.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "fake_context_type.hpp"
 #include "type/context_type.hpp"
 

@@ -12,7 +12,7 @@
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive {
 namespace {
@@ -30,7 +30,7 @@ constexpr auto answer_delay = 20ms;
 
 // Threads asleep in the inbox of `module`, waiting for a message.
 std::size_t sleeping_receivers(context& ctx, std::string_view module) {
-  auto ep = context_impl(ctx).reg.find(module);
+  auto ep = detail::context_state_of(ctx).reg.find(module);
   return ep && ep->local() ? ep->local()->waiting_receivers() : 0;
 }
 

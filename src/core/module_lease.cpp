@@ -4,7 +4,7 @@
 #include <mutex>
 #include <utility>
 
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive::detail {
 
@@ -13,7 +13,7 @@ namespace beehive::detail {
 
 module_lease::module_lease(context& ctx, std::string_view module, bool core)
     : ctx_(&ctx), module_(module), core_(core) {
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   std::lock_guard lock(impl.leases_mu);
   if (core_) {
     ++impl.core_leases;
@@ -41,7 +41,7 @@ module_lease::~module_lease() { release(); }
 
 void module_lease::release() noexcept {
   if (ctx_ == nullptr) return;
-  auto& impl = context_impl(*ctx_);
+  auto& impl = detail::context_state_of(*ctx_);
   ctx_ = nullptr;
   {
     std::lock_guard lock(impl.leases_mu);

@@ -11,7 +11,7 @@
 
 #include "beehive/core.hpp"
 #include "bounded_wait.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -20,14 +20,14 @@ using namespace std::chrono_literals;
 using test::watchdog;
 
 int module_leases(context& ctx, const std::string& module) {
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   std::lock_guard lock(impl.leases_mu);
   auto it = impl.leases.find(module);
   return it == impl.leases.end() ? 0 : it->second;
 }
 
 int core_leases(context& ctx) {
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   std::lock_guard lock(impl.leases_mu);
   return impl.core_leases;
 }
@@ -57,7 +57,7 @@ TEST(ModuleLease, TheCoresLeaseIsCountedApartFromEveryModuleName) {
   auto core = lease_core(ctx);
   EXPECT_TRUE(core.of_core());
   EXPECT_EQ(core_leases(ctx), 1);
-  EXPECT_TRUE(context_impl(ctx).leases.empty());
+  EXPECT_TRUE(detail::context_state_of(ctx).leases.empty());
   // A module named like anything at all is a module.
   auto m = lease_module(ctx, "(the core's shutdown)");
   EXPECT_EQ(core_leases(ctx), 1);

@@ -17,7 +17,7 @@
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive {
 namespace {
