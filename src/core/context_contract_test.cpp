@@ -12,6 +12,7 @@
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
 #include "channel_module.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive {
 namespace {
@@ -164,6 +165,29 @@ TEST_F(SendContract, GroupSyncToSeveralRefusingMembersLeavesTheRequestUnchanged)
     auto r = ctx.send_to_group_sync("full", std::move(msg), watchdog);
     ASSERT_TRUE(r);
     EXPECT_EQ(r->failed.size(), 2U);
+    expect_unchanged(before, msg);
+  }
+}
+
+// A member whose endpoint closed while it is still listed in the group (a cleanup racing the
+// group call, made deterministic by closing the endpoint under the registry).
+TEST_F(SendContract, GroupCallsLeaveTheMessageUnchangedWhenTheMemberIsClosed) {
+  ASSERT_TRUE(ctx.add_module(mod("shut")));
+  ASSERT_TRUE(ctx.add_module_group("shut", "shut"));
+  std::vector<message> dropped;
+  detail::context_state_of(ctx).reg.find("shut")->close(dropped);
+  for (auto make : {request, request_without_id}) {
+    auto msg = make();
+    const auto before = msg;
+    auto d = ctx.send_to_group("shut", std::move(msg));
+    ASSERT_TRUE(d);
+    ASSERT_EQ(d->failed.size(), 1U);
+    EXPECT_EQ(d->failed[0].second, errc::channel_closed);
+    expect_unchanged(before, msg);
+    auto r = ctx.send_to_group_sync("shut", std::move(msg), watchdog);
+    ASSERT_TRUE(r);
+    ASSERT_EQ(r->failed.size(), 1U);
+    EXPECT_EQ(r->failed[0].second, errc::channel_closed);
     expect_unchanged(before, msg);
   }
 }
