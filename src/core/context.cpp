@@ -70,6 +70,8 @@ constexpr auto stop_poll_interval = std::chrono::milliseconds(10);
 // no polling.
 expected<message> pop_until_stopped(detail::inbox& box, detail::inbox::clock::time_point deadline,
                                     const std::stop_token& stop) {
+  // A token nobody can stop (default-constructed, or its source gone): a plain wait.
+  if (!stop.stop_possible()) return box.pop_until(deadline);
   for (;;) {
     const bool stopping = stop.stop_requested();
     // Once stopping, one look without waiting: a message already queued still comes first.

@@ -164,6 +164,20 @@ TEST(ContextWait, ReceiveForWithAStopTokenTimesOutWhenNothingComes) {
   EXPECT_EQ(ctx.receive_for("m", -1s, stop.get_token()).error(), errc::timed_out);
 }
 
+TEST(ContextWait, ReceiveWithATokenNobodyCanStopIsAPlainReceive) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("m")));
+  const std::stop_token never;
+  ASSERT_FALSE(never.stop_possible());
+  EXPECT_EQ(ctx.receive_for("m", 1ms, never).error(), errc::timed_out);
+  auto got = std::async(std::launch::async, [&] { return ctx.receive("m", never); });
+  ASSERT_TRUE(eventually([&] {
+    return sleeping_receivers(ctx, "m") > 0 || got.wait_for(0s) == std::future_status::ready;
+  }));
+  ASSERT_TRUE(ctx.send("m", new_message()));
+  EXPECT_TRUE(get_bounded(got));
+}
+
 TEST(ContextWait, ReceiveWithAStopTokenReportsTheOtherEndsAsReceiveDoes) {
   context ctx;
   std::stop_source stop;
