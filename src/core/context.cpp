@@ -42,7 +42,10 @@ constexpr auto lease_wait_limit = std::chrono::seconds(30);
 }  // namespace
 
 context::impl::impl() {
-  (void)reg.add_type(std::string(context_type_channel), std::make_shared<detail::channel_type>());
+  // The channel's inboxes learn of cancel through the context's stop token: a sender blocked
+  // on a full inbox wakes with `cancelled`.
+  (void)reg.add_type(std::string(context_type_channel),
+                     std::make_shared<detail::channel_type>(stop.get_token()));
 }
 
 void context::impl::settle_dropped(std::vector<message>& dropped, errc why) {
