@@ -310,7 +310,13 @@ expected<message> lane_queue::pop(bool bounded, clock::time_point deadline,
         if (!lanes_[j]->q.empty()) ++lanes_[j]->passed;
       }
       refill_locked(l);
-      const bool wake = l.sleepers > 0;
+      // Senders waiting for room are woken once a quarter of the lane is free (or it is
+      // empty), as the plain inbox publishes its progress: one wake-up per batch of room, not
+      // a herd per message. The capacity stays exact: they re-check under the lock.
+      const std::size_t used = l.q.size() + l.parked.size();
+      const bool wake =
+          l.sleepers > 0 && (used == 0 || l.capacity - std::min(used, l.capacity) >=
+                                              std::max<std::size_t>(1, l.capacity / 4));
       auto fire = writable_ ? take_writable_locked() : std::function<void()>();
       lk.unlock();
       if (wake) l.not_full.notify_all();
