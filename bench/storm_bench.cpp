@@ -212,7 +212,7 @@ json shutdown_restarting_100() {
   json out;
   out["shutdown_ms"] = round_to(beehive::bench::seconds_since(t0) * 1e3, 2);
   out["overran"] = report.overran.size();
-  out["runs"] = runs.load();
+  out["module_runs"] = runs.load();
   out["errors"] = errors + report.overran.size();
   return out;
 }
