@@ -11,7 +11,12 @@
 //   spins briefly, then yields the CPU. It is about as fast as passing a message between two
 //   threads gets (`vs_ring` says how close the framework comes).
 //
-// Both move the messages in and out, as the framework's inbox does, and both can be closed so
+// - `lockfree_queue`: moodycamel's lock-free multi-producer queue (Debian's
+//   libconcurrentqueue-dev), with a bound counted on top and the same spin-then-yield waits: the
+//   reference for many producers (`vs_lockfree`). A bench baseline only; the library does not
+//   use it.
+//
+// All move the messages in and out, as the framework's inbox does, and all can be closed so
 // that a scenario that gives up waiting can wake its consumer.
 
 #include <atomic>
@@ -28,6 +33,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #endif
+
+#include <concurrentqueue/concurrentqueue.h>
 
 namespace beehive::bench {
 
@@ -169,6 +176,47 @@ class spsc_ring {
   std::uint64_t head_cache_ = 0;
   alignas(64) std::atomic<bool> closed_{false};
   std::unique_ptr<T[]> slots_;
+};
+
+/// moodycamel::ConcurrentQueue (lock-free, many producers) with a bound: `push` waits (spin,
+/// then yield) while `Capacity` items are queued; `pop` waits likewise while it is empty. The
+/// bound is an atomic count beside the queue, as a user would add it.
+template <class T, std::size_t Capacity>
+class lockfree_queue {
+ public:
+  lockfree_queue() : queue_(Capacity * 2) {}
+  lockfree_queue(const lockfree_queue&) = delete;
+  lockfree_queue& operator=(const lockfree_queue&) = delete;
+
+  bool push(T&& v) {
+    spin_then_yield wait;
+    while (count_.load(std::memory_order_acquire) >= static_cast<std::int64_t>(Capacity)) {
+      if (closed_.load(std::memory_order_relaxed)) return false;
+      wait();
+    }
+    count_.fetch_add(1, std::memory_order_acq_rel);
+    return queue_.enqueue(std::move(v));
+  }
+
+  std::optional<T> pop() {
+    std::optional<T> out(std::in_place);
+    spin_then_yield wait;
+    while (!queue_.try_dequeue(*out)) {
+      if (closed_.load(std::memory_order_acquire) && !queue_.try_dequeue(*out)) {
+        return std::nullopt;
+      }
+      wait();
+    }
+    count_.fetch_sub(1, std::memory_order_acq_rel);
+    return out;
+  }
+
+  void close() noexcept { closed_.store(true, std::memory_order_release); }
+
+ private:
+  moodycamel::ConcurrentQueue<T> queue_;
+  alignas(64) std::atomic<std::int64_t> count_{0};
+  alignas(64) std::atomic<bool> closed_{false};
 };
 
 }  // namespace beehive::bench

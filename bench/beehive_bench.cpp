@@ -15,7 +15,8 @@
 // The throughput scenarios also count the heap allocations of their measured phase
 // (alloc_counter.hpp: `allocs_per_msg`), and run again, in the same process and right after,
 // with the same threads, messages and checks over two naive queues instead of the framework
-// (baseline_queues.hpp): `vs_bare` and `vs_ring` are the framework's rate over theirs.
+// (baseline_queues.hpp): `vs_bare`, `vs_ring` (1->1) and `vs_lockfree` (N->1, moodycamel's
+// queue) are the framework's rate over theirs.
 
 #include <benchmark/benchmark.h>
 
@@ -52,6 +53,7 @@ constexpr std::size_t inbox_capacity = 1024;
 
 using bare_queue = beehive::bench::bare_queue<beehive::message>;
 using spsc_ring = beehive::bench::spsc_ring<beehive::message, inbox_capacity>;
+using lockfree_queue = beehive::bench::lockfree_queue<beehive::message, inbox_capacity>;
 
 // The sequence number a producer gives each message, so that the consumer can check order.
 // It travels in resource_version: a short string (no allocation), a field the library does
@@ -380,6 +382,13 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
     baseline_np1c<bare_queue> tr{queue};
     bare = run_np1c(tr, names, per_producer, prebuilt);
   }
+  // Many producers: moodycamel's lock-free queue, the reference for the inbox's producer side.
+  std::optional<phase_result> lockfree;
+  if (producers > 1 && baselines) {
+    lockfree_queue queue;
+    baseline_np1c<lockfree_queue> tr{queue};
+    lockfree = run_np1c(tr, names, per_producer, prebuilt);
+  }
   std::optional<phase_result> ring;
   if (producers == 1 && !baselines) ring = ours;
   if (producers == 1 && baselines) {
@@ -407,6 +416,11 @@ json send_np1c(std::size_t producers, std::uint64_t total, bool prebuilt) {
     out["vs_ring"] = round_to(ours.rate() / ring->rate(), 3);
     out["ring_allocs_per_msg"] = per(ring->allocs, expected);
     baseline_errors += ring->errors;
+  }
+  if (lockfree) {
+    out["lockfree_msgs_per_s"] = round_to(lockfree->rate(), 0);
+    out["vs_lockfree"] = round_to(ours.rate() / lockfree->rate(), 3);
+    baseline_errors += lockfree->errors;
   }
   out["baseline_errors"] = baseline_errors;
   return out;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "beehive/errc.hpp"
+#include "beehive/module_options.hpp"
 
 namespace beehive {
 
@@ -53,6 +54,22 @@ struct socket_entry {
   std::string ca;    ///< `ca` (kept, unused on unix sockets)
   std::string cert;  ///< `cert` (kept, unused)
   std::string key;   ///< `key` (kept, unused)
+  /// `lanes`, `starvationbound` (our keys, optional; Go ignores them): the module's priority
+  /// lanes. Each list item has `capacity`, optional `overflow` (block, fail, drop_oldest),
+  /// `blocktimeoutms`, `default: true`, and rule keys `operation`, `resource`, `group`, `source`
+  /// (messages whose field equals the value go to this lane). A message no rule matches goes to
+  /// the lane marked `default`, else to the last lane.
+  lanes_options lanes;
+  /// `coalescing` (our key, optional): latest value per route.resource + route.operation.
+  bool coalescing = false;
+
+  /// Puts this entry's lanes and coalescing (if any) into `inbox`, the options a module of
+  /// this entry is added with (`module_info::inbox`): they then rule its inbox and its
+  /// connection's outbound queue.
+  void shape(inbox_options& inbox) const {
+    if (!lanes.lanes.empty()) inbox.lanes = lanes;
+    if (coalescing) inbox.coalescing.enabled = true;
+  }
 
   /// `conn_max`, with 0 (or less) meaning `socket_conn_max_default`: there is always a limit.
   [[nodiscard]] int effective_conn_max() const noexcept {

@@ -6,8 +6,10 @@
 namespace beehive::detail {
 
 expected<std::shared_ptr<endpoint>> channel_type::make_endpoint(const module_info& info) {
-  if (info.name.empty() || info.inbox.capacity == 0) return unexpected(errc::invalid_argument);
-  return std::make_shared<inbox_endpoint>(info);
+  if (info.name.empty() || !valid_inbox_options(info.inbox)) {
+    return unexpected(errc::invalid_argument);
+  }
+  return std::make_shared<inbox_endpoint>(info, cancel_);
 }
 
 }  // namespace beehive::detail

@@ -29,6 +29,9 @@ class ring {
     --size_;
     return v;
   }
+  /// The element `i` places from the front (`i < size()`).
+  T& at(std::size_t i) noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
+  const T& at(std::size_t i) const noexcept { return buf_[(head_ + i) & (buf_.size() - 1)]; }
   /// The front element (the ring must not be empty).
   T& front() noexcept { return buf_[head_]; }
   /// Forgets the front element, which the caller has moved from.

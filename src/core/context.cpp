@@ -57,43 +57,16 @@ class request_marks {
   bool was_sync_;
 };
 
-// How often a receive that may be stopped looks at its stop token while nothing comes.
-constexpr auto stop_poll_interval = std::chrono::milliseconds(10);
-
-// `box.pop_until(deadline)`, also ending with `cancelled` once a stop is requested on `stop`
-// while nothing is queued (a queued message is handed out first).
-//
-// Interim: the inbox cannot yet be woken by a stop token, so this waits in slices of
-// `stop_poll_interval` and looks at the token between two (a stop is seen within one slice;
-// an idle receiver wakes once per slice). Switch to the inbox's own
-// `pop_until(deadline, std::stop_token)` (issue 15, inbox branch) when it lands: same contract,
-// no polling.
-expected<message> pop_until_stopped(detail::inbox& box, detail::inbox::clock::time_point deadline,
-                                    const std::stop_token& stop) {
-  // A token nobody can stop (default-constructed, or its source gone): a plain wait.
-  if (!stop.stop_possible()) return box.pop_until(deadline);
-  for (;;) {
-    const bool stopping = stop.stop_requested();
-    // Once stopping, one look without waiting: a message already queued still comes first.
-    const auto until =
-        stopping
-            ? detail::inbox::clock::time_point::min()
-            : std::min(deadline, detail::deadline_after<detail::inbox::clock>(stop_poll_interval));
-    auto r = box.pop_until(until);
-    if (r || r.error() != errc::timed_out) return r;
-    if (stopping) return unexpected(errc::cancelled);
-    if (until >= deadline) return r;
-  }
-}
-
 // How long the destructor waits for module threads that still use the context.
 constexpr auto lease_wait_limit = std::chrono::seconds(30);
 
 }  // namespace
 
 detail::context_state::context_state() : reg(std::string(context_type_channel)) {
+  // The channel's inboxes learn of cancel through the context's stop token: a sender blocked
+  // on a full inbox wakes with `cancelled`.
   (void)reg.reserve_type(std::string(context_type_channel),
-                         std::make_shared<detail::channel_type>());
+                         std::make_shared<detail::channel_type>(stop.get_token()));
   reg.publish_type(context_type_channel);
 }
 
@@ -267,8 +240,7 @@ expected<message> context::receive(std::string_view module, std::stop_token stop
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
   expected<message> r =
-      box == nullptr ? expected<message>(unexpected(errc::module_not_found))
-                     : pop_until_stopped(*box, detail::inbox::clock::time_point::max(), stop);
+      box == nullptr ? expected<message>(unexpected(errc::module_not_found)) : box->pop(stop);
   return r;
 }
 
@@ -278,9 +250,8 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
   expected<message> r =
-      box == nullptr
-          ? expected<message>(unexpected(errc::module_not_found))
-          : pop_until_stopped(*box, detail::deadline_after<detail::inbox::clock>(timeout), stop);
+      box == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                     : box->pop_until(detail::deadline_after<detail::inbox::clock>(timeout), stop);
   return r;
 }
 

@@ -25,7 +25,7 @@ expected<void> connection::write(const message& msg, delivery how) {
   // (records_out is counted when written).
   const bool request = msg.header.sync && std::string_view(msg.header.parent_id).empty();
   return wire.send(std::move(text),
-                   how == delivery::direct && !request ? admission::wait : admission::park);
+                   how == delivery::direct && !request ? admission::wait : admission::park, &msg);
 }
 
 }  // namespace beehive::detail

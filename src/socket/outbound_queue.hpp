@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "beehive/errc.hpp"
+#include "beehive/message.hpp"
 #include "beehive/module_options.hpp"
+#include "channel/lane_queue.hpp"
 
 namespace beehive::detail {
 
@@ -67,6 +69,14 @@ enum class admission {
 ///
 /// Capacity counts the records queued and those being written. Order is kept: records are
 /// written in the order they were accepted. Thread-safe.
+///
+/// Lanes and coalescing (issue 15) follow the module's inbox options as its inbox does, by the
+/// message each record was made from (`push`'s `meta`): a record of a higher lane is queued
+/// ahead of lower-lane records (never ahead of a record partly on the wire, and never ahead of
+/// one it would overtake a `starvation_bound`-th time), and a record whose key is queued in its
+/// lane replaces it in place (counted in `coalesced`). Each lane has its own capacity and
+/// overflow policy; records being written count in no lane. Cost, on such modules only: a
+/// classification, a scan of the queue for the key (by hash) and for the insertion point.
 class outbound_queue {
  public:
   using clock = std::chrono::steady_clock;
@@ -82,7 +92,10 @@ class outbound_queue {
   /// Hands one wire-ready record over. Errors: `not_connected` (closed, or the write failed:
   /// the connection is broken), `queue_full` (`fail` policy, or a full `park`), `timed_out`
   /// (`block` with a block timeout that expired). Refusals and evictions are counted.
-  [[nodiscard]] expected<void> push(std::string&& record, admission how);
+  /// `meta`: the message the record was encoded from, for lanes and coalescing (ignored when
+  /// the options ask for neither).
+  [[nodiscard]] expected<void> push(std::string&& record, admission how,
+                                    const message* meta = nullptr);
 
   /// Ends the queue: blocked senders wake with `not_connected`, later pushes fail, records not
   /// yet written are dropped (counted as unsent). Does not wait for a write in progress (shut
@@ -95,11 +108,30 @@ class outbound_queue {
   [[nodiscard]] std::size_t waiting_senders() const;
   /// True once the writer thread runs (it is started on first need only).
   [[nodiscard]] bool writer_started() const;
+  /// Queued records replaced by a newer one of their key (coalescing).
+  [[nodiscard]] std::uint64_t coalesced() const;
+  /// Records queued now in lane `lane` (not counting those being written).
+  [[nodiscard]] std::size_t lane_pending(std::size_t lane) const;
 
  private:
   [[nodiscard]] std::size_t pending_locked() const noexcept { return queue_.size() + inflight_; }
+  // What a queued record is, for lanes and coalescing.
+  struct record_meta {
+    std::size_t lane = 0;
+    std::size_t hash = 0;
+    std::string key;         // empty: never coalesces
+    std::size_t passed = 0;  // higher-lane records queued ahead of it since it was queued
+  };
+
   [[nodiscard]] expected<void> admit_locked(std::unique_lock<std::mutex>& lock, admission how);
+  [[nodiscard]] expected<void> admit_lane_locked(std::unique_lock<std::mutex>& lock, admission how,
+                                                 std::size_t lane);
+  // Replaces a queued record of the same lane and key; false when there is none.
+  [[nodiscard]] bool coalesce_locked(std::string& record, const record_meta& m);
+  // Queues `record` where its lane puts it.
+  void enqueue_locked(std::string&& record, record_meta&& m);
   void evict_oldest_locked();
+  void evict_oldest_of_lane_locked(std::size_t lane);
   // Writes `records` (taken out of the queue by the caller, who holds `lock`), then puts back at
   // the head of the queue what did not go. `not_connected` when the write failed.
   [[nodiscard]] expected<void> write_locked(std::unique_lock<std::mutex>& lock,
@@ -118,14 +150,20 @@ class outbound_queue {
   const inbox_options opts_;
   const std::size_t capacity_;
   socket_counters* const counters_;
+  const bool shaped_;                // lanes or coalescing asked for
+  std::vector<lane_options> lanes_;  // the effective lanes (one without lanes)
 
   mutable std::mutex mu_;
   std::condition_variable room_cv_;  // room appeared, or closed
   std::condition_variable work_cv_;  // work for the writer, or closed
   std::deque<std::string> queue_;
-  std::vector<std::string> batch_;  // the records of the write in progress (whoever writes)
-  std::size_t front_offset_ = 0;    // bytes of queue_.front() already written (streams)
-  std::size_t inflight_ = 0;        // records taken out of queue_ by a write in progress
+  std::vector<std::string> batch_;       // the records of the write in progress (whoever writes)
+  std::deque<record_meta> meta_;         // shaped only: one per record of queue_
+  std::vector<record_meta> batch_meta_;  // shaped only: one per record of batch_
+  std::vector<std::size_t> lane_count_;  // shaped only: records of each lane in queue_
+  std::uint64_t coalesced_ = 0;
+  std::size_t front_offset_ = 0;  // bytes of queue_.front() already written (streams)
+  std::size_t inflight_ = 0;      // records taken out of queue_ by a write in progress
   std::size_t room_waiters_ = 0;
   bool writing_ = false;  // a write is in progress (one at a time: that keeps the order)
   bool closed_ = false;

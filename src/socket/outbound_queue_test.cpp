@@ -354,5 +354,141 @@ TEST(OutboundQueue, ManySendersKeepTheirOwnOrder) {
   }
 }
 
+// ---- lanes and coalescing (issue 15): the queue follows the module's inbox options ----------
+
+message meta_of(const std::string& operation, const std::string& resource = "pod/a") {
+  message m;
+  m.route.operation = operation;
+  m.route.resource = resource;
+  return m;
+}
+
+inbox_options laned(std::size_t bound = 0, std::size_t low_capacity = 64,
+                    overflow_policy low = overflow_policy::block) {
+  inbox_options o;
+  o.lanes.lanes = {lane_options{8}, lane_options{low_capacity, low, {}}};
+  o.lanes.rules = {{route_field::operation, "heartbeat", 0}};
+  o.lanes.default_lane = 1;
+  o.lanes.starvation_bound = bound;
+  return o;
+}
+
+// Pushes the first record into a stuck sink: the writer takes it and blocks on the socket, so
+// that every later record stays queued until `set_room`.
+void stall(rig& t, const message& first) {
+  t.sink.set_room(0);
+  ASSERT_TRUE(t.q->push("first\n", admission::wait, &first));
+  ASSERT_TRUE(t.sink.wait_blocked());
+}
+
+std::vector<std::string> drained(rig& t, std::size_t n) {
+  t.sink.set_room(unlimited);
+  EXPECT_TRUE(eventually([&] { return t.sink.records().size() == n && t.q->pending() == 0; }));
+  return t.sink.records();
+}
+
+TEST(OutboundQueueLanes, AHeartbeatOvertakesQueuedUpdates) {
+  rig t(laned());
+  stall(t, meta_of("update"));
+  for (int i = 0; i < 5; ++i) {
+    const auto m = meta_of("update", "pod/" + std::to_string(i));
+    ASSERT_TRUE(t.q->push("u" + std::to_string(i) + "\n", admission::wait, &m));
+  }
+  const auto hb = meta_of("heartbeat", "node");
+  ASSERT_TRUE(t.q->push("h\n", admission::wait, &hb));
+  EXPECT_EQ(t.q->lane_pending(0), 1U);
+  EXPECT_EQ(t.q->lane_pending(1), 5U);
+  EXPECT_EQ(drained(t, 7), (std::vector<std::string>{"first", "h", "u0", "u1", "u2", "u3", "u4"}));
+}
+
+TEST(OutboundQueueLanes, TheStarvationBoundLimitsHowOftenARecordIsOvertaken) {
+  rig t(laned(2));
+  stall(t, meta_of("update"));
+  const auto u = meta_of("update", "pod/x");
+  ASSERT_TRUE(t.q->push("u1\n", admission::wait, &u));
+  ASSERT_TRUE(t.q->push("u2\n", admission::wait, &u));
+  const auto hb = meta_of("heartbeat", "node");
+  for (int i = 1; i <= 3; ++i) {
+    ASSERT_TRUE(t.q->push("h" + std::to_string(i) + "\n", admission::wait, &hb));
+  }
+  EXPECT_EQ(drained(t, 6), (std::vector<std::string>{"first", "h1", "h2", "u1", "u2", "h3"}));
+}
+
+TEST(OutboundQueueLanes, AFullLowLaneNeverRefusesOrDelaysAHeartbeat) {
+  rig t(laned(0, 2, overflow_policy::block));
+  stall(t, meta_of("update"));
+  const auto u = meta_of("update", "pod/x");
+  ASSERT_TRUE(t.q->push("u1\n", admission::wait, &u));
+  ASSERT_TRUE(t.q->push("u2\n", admission::wait, &u));
+  auto blocked =
+      std::async(std::launch::async, [&] { return t.q->push("u3\n", admission::wait, &u); });
+  ASSERT_TRUE(eventually([&] { return t.q->waiting_senders() == 1; }));
+  const auto hb = meta_of("heartbeat", "node");
+  ASSERT_TRUE(t.q->push("h1\n", admission::wait, &hb));  // at once, with no room in lane 1
+  EXPECT_EQ(blocked.wait_for(0ms), std::future_status::timeout);
+  t.sink.set_room(unlimited);
+  ASSERT_EQ(blocked.wait_for(watchdog), std::future_status::ready);
+  EXPECT_TRUE(blocked.get());
+  const auto got = drained(t, 5);
+  EXPECT_EQ(got[1], "h1");
+}
+
+TEST(OutboundQueueLanes, EachLaneHasItsOwnCapacityAndPolicy) {
+  rig t(laned(0, 2, overflow_policy::fail));
+  stall(t, meta_of("update"));
+  const auto u = meta_of("update", "pod/x");
+  ASSERT_TRUE(t.q->push("u1\n", admission::wait, &u));
+  ASSERT_TRUE(t.q->push("u2\n", admission::wait, &u));
+  EXPECT_EQ(t.q->push("u3\n", admission::wait, &u).error(), make_error_code(errc::queue_full));
+  const auto hb = meta_of("heartbeat", "node");
+  EXPECT_TRUE(t.q->push("h1\n", admission::wait, &hb));
+  EXPECT_EQ(t.counters.outbound_rejected.load(), 1U);
+}
+
+inbox_options coalescing() {
+  inbox_options o;
+  o.capacity = 16;
+  o.coalescing.enabled = true;
+  return o;
+}
+
+TEST(OutboundQueueCoalescing, TheLatestRecordOfAKeyTakesTheQueuedOnesPlace) {
+  rig t(coalescing());
+  stall(t, meta_of("update", "pod/a"));
+  const auto a = meta_of("update", "pod/a");
+  const auto b = meta_of("update", "pod/b");
+  ASSERT_TRUE(t.q->push("b1\n", admission::wait, &b));
+  ASSERT_TRUE(t.q->push("a1\n", admission::wait, &a));  // "first" is on the wire: not replaced
+  ASSERT_TRUE(t.q->push("b2\n", admission::wait, &b));
+  ASSERT_TRUE(t.q->push("b3\n", admission::wait, &b));
+  EXPECT_EQ(t.q->coalesced(), 2U);
+  EXPECT_EQ(t.q->pending(), 3U);  // first (being written), b3, a1
+  EXPECT_EQ(drained(t, 3), (std::vector<std::string>{"first", "b3", "a1"}));
+}
+
+TEST(OutboundQueueCoalescing, NeverMergesSyncRequestsNorDifferentKeys) {
+  rig t(coalescing());
+  stall(t, meta_of("update", "pod/z"));
+  auto s1 = meta_of("update", "pod/a");
+  s1.header.sync = true;
+  const auto a = meta_of("update", "pod/a");
+  const auto a_delete = meta_of("delete", "pod/a");
+  ASSERT_TRUE(t.q->push("s1\n", admission::park, &s1));
+  ASSERT_TRUE(t.q->push("s2\n", admission::park, &s1));
+  ASSERT_TRUE(t.q->push("a1\n", admission::wait, &a));
+  ASSERT_TRUE(t.q->push("d1\n", admission::wait, &a_delete));
+  EXPECT_EQ(t.q->coalesced(), 0U);
+  EXPECT_EQ(drained(t, 5), (std::vector<std::string>{"first", "s1", "s2", "a1", "d1"}));
+}
+
+TEST(OutboundQueueCoalescing, ARecordWithoutItsMessageNeverCoalesces) {
+  rig t(coalescing());
+  stall(t, meta_of("update", "pod/z"));
+  ASSERT_TRUE(t.q->push("x1\n", admission::wait));
+  ASSERT_TRUE(t.q->push("x2\n", admission::wait));
+  EXPECT_EQ(t.q->coalesced(), 0U);
+  EXPECT_EQ(drained(t, 3), (std::vector<std::string>{"first", "x1", "x2"}));
+}
+
 }  // namespace
 }  // namespace beehive::detail

@@ -18,6 +18,55 @@ tl::unexpected<std::error_code> fail(std::string text, std::string* why) {
   return unexpected(errc::config_error);
 }
 
+// One item of `lanes`: its options, and its rules (pointing at lane `index`).
+bool parse_lane(const YAML::Node& node, std::size_t index, lanes_options& out, std::string& err) {
+  if (!node.IsMap()) {
+    err = "a lane is not a map";
+    return false;
+  }
+  lane_options lane;
+  for (const auto& kv : node) {
+    const auto field = kv.first.as<std::string>();
+    const YAML::Node& v = kv.second;
+    if (field == "capacity") {
+      const auto n = v.as<long long>();
+      if (n <= 0) {
+        err = "a lane's capacity must be > 0";
+        return false;
+      }
+      lane.capacity = static_cast<std::size_t>(n);
+    } else if (field == "overflow") {
+      const auto p = v.as<std::string>();
+      if (p == "block") {
+        lane.overflow = overflow_policy::block;
+      } else if (p == "fail") {
+        lane.overflow = overflow_policy::fail;
+      } else if (p == "drop_oldest") {
+        lane.overflow = overflow_policy::drop_oldest;
+      } else {
+        err = "overflow '" + p + "' is not supported (block, fail, drop_oldest)";
+        return false;
+      }
+    } else if (field == "blocktimeoutms") {
+      lane.block_timeout = std::chrono::milliseconds(v.as<long long>());
+    } else if (field == "default") {
+      if (v.as<bool>()) out.default_lane = index;
+    } else if (field == "operation" || field == "resource" || field == "group" ||
+               field == "source") {
+      const route_field f = field == "operation"  ? route_field::operation
+                            : field == "resource" ? route_field::resource
+                            : field == "group"    ? route_field::group
+                                                  : route_field::source;
+      out.rules.push_back({f, v.as<std::string>(), index});
+    } else {
+      err = "unknown lane key '" + field + "'";
+      return false;
+    }
+  }
+  out.lanes.push_back(lane);
+  return true;
+}
+
 }  // namespace
 
 const socket_entry* socket_config::server() const noexcept {
@@ -75,6 +124,23 @@ expected<socket_config> parse_socket_config(std::string_view yaml, std::string* 
           e.cert = v.as<std::string>();
         } else if (field == "key") {
           e.key = v.as<std::string>();
+        } else if (field == "lanes") {
+          if (!v.IsSequence() || v.size() == 0) {
+            return fail(fmt::format("entry {}: lanes must be a non-empty list", index), why);
+          }
+          e.lanes.default_lane = v.size() - 1;
+          std::string err;
+          for (std::size_t i = 0; i < v.size(); ++i) {
+            if (!parse_lane(v[i], i, e.lanes, err)) {
+              return fail(fmt::format("entry {}: lane {}: {}", index, i, err), why);
+            }
+          }
+        } else if (field == "starvationbound") {
+          const auto n = v.as<long long>();
+          if (n < 0) return fail(fmt::format("entry {}: starvationbound must be >= 0", index), why);
+          e.lanes.starvation_bound = static_cast<std::size_t>(n);
+        } else if (field == "coalescing") {
+          e.coalescing = v.as<bool>();
         } else if (field == "framing") {
           const auto f = v.as<std::string>();
           if (f == "newline") {

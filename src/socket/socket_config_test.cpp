@@ -162,5 +162,66 @@ TEST(SocketConfig, BrokenFileNamesTheFileInTheReason) {
   EXPECT_NE(why.find(path), std::string::npos) << why;
 }
 
+TEST(SocketConfig, LanesAndCoalescingShapeTheModulesInbox) {
+  auto cfg = parse_socket_config(R"(
+- module: edged
+  server: false
+  address: /tmp/b.sock
+  coalescing: true
+  starvationbound: 16
+  lanes:
+    - capacity: 64
+      operation: heartbeat
+      source: kubelet
+    - capacity: 1024
+      overflow: drop_oldest
+      default: true
+    - capacity: 8
+      overflow: fail
+      blocktimeoutms: 5
+      resource: podlist
+)");
+  ASSERT_TRUE(cfg) << cfg.error().message();
+  const socket_entry* e = cfg->client("edged");
+  ASSERT_NE(e, nullptr);
+  EXPECT_TRUE(e->coalescing);
+  ASSERT_EQ(e->lanes.lanes.size(), 3U);
+  EXPECT_EQ(e->lanes.lanes[0].capacity, 64U);
+  EXPECT_EQ(e->lanes.lanes[1].overflow, overflow_policy::drop_oldest);
+  EXPECT_EQ(e->lanes.lanes[2].overflow, overflow_policy::fail);
+  EXPECT_EQ(e->lanes.lanes[2].block_timeout, std::chrono::milliseconds(5));
+  EXPECT_EQ(e->lanes.default_lane, 1U);
+  EXPECT_EQ(e->lanes.starvation_bound, 16U);
+  ASSERT_EQ(e->lanes.rules.size(), 3U);
+  EXPECT_EQ(e->lanes.rules[0].field, route_field::operation);
+  EXPECT_EQ(e->lanes.rules[0].value, "heartbeat");
+  EXPECT_EQ(e->lanes.rules[1].field, route_field::source);
+  EXPECT_EQ(e->lanes.rules[1].lane, 0U);
+  EXPECT_EQ(e->lanes.rules[2].lane, 2U);
+  inbox_options o;
+  e->shape(o);
+  EXPECT_TRUE(o.coalescing.enabled);
+  EXPECT_EQ(o.lanes.lanes.size(), 3U);
+  // An entry without the keys leaves a module's inbox as it is.
+  auto plain = parse_socket_config(go_style);
+  ASSERT_TRUE(plain);
+  inbox_options untouched;
+  plain->client("remotemod")->shape(untouched);
+  EXPECT_FALSE(untouched.shaped());
+}
+
+TEST(SocketConfig, BadLanesAreAConfigErrorWithAReason) {
+  for (const char* lanes :
+       {"  lanes: []\n", "  lanes:\n    - capacity: 0\n", "  lanes:\n    - overflow: sometimes\n",
+        "  lanes:\n    - colour: red\n", "  starvationbound: -1\n"}) {
+    std::string why;
+    auto cfg = parse_socket_config(
+        std::string("- module: m\n  server: false\n  address: /tmp/b.sock\n") + lanes, &why);
+    ASSERT_FALSE(cfg) << lanes;
+    EXPECT_EQ(cfg.error(), make_error_code(errc::config_error));
+    EXPECT_FALSE(why.empty());
+  }
+}
+
 }  // namespace
 }  // namespace beehive

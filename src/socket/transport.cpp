@@ -145,7 +145,7 @@ std::size_t transport::read_buffers_in_use() const noexcept {
 
 // ---- writing --------------------------------------------------------------------------------
 
-expected<void> transport::send(std::string record, admission how) {
+expected<void> transport::send(std::string record, admission how, const message* meta) {
   if (kind_ == socket_kind::stream_package) {
     if (!record.empty() && record.back() == '\n') record.pop_back();
     std::array<char, package_header_size> header{};
@@ -159,7 +159,7 @@ expected<void> transport::send(std::string record, admission how) {
       return unexpected(errc::message_too_large);
     }
   }
-  return queue_.push(std::move(record), how);
+  return queue_.push(std::move(record), how, meta);
 }
 
 expected<write_progress> transport::write(std::span<std::string> records, std::size_t offset,

@@ -109,8 +109,10 @@ class transport final : private record_sink {
   /// the socket kind and hands it to the outbound queue (see `admission`). Written at once when
   /// the link is idle; else queued. Errors: `not_connected` once shut down or broken,
   /// `message_too_large` for a packet above the socket's limit, and the queue's `queue_full`,
-  /// `timed_out`.
-  [[nodiscard]] expected<void> send(std::string record, admission how = admission::wait);
+  /// `timed_out`. `meta`: the message the record was encoded from, for the queue's lanes and
+  /// coalescing (see `outbound_queue::push`).
+  [[nodiscard]] expected<void> send(std::string record, admission how = admission::wait,
+                                    const message* meta = nullptr);
 
   /// Blocks until at least one record arrives (or the receive timeout, if set, expires), then
   /// returns every record already available, in order. The views stay valid until the next
