@@ -157,9 +157,25 @@ void admin::impl::send(const httplib::Request& req, httplib::Response& res) {
         json_type);
     return;
   }
-  if (auto r = ctx.send(w->module, std::move(w->msg)); !r) return fail(res, r.error());
+  // `repeat` copies (bench): each its own id; the first failure ends the run.
+  std::uint32_t sent = 0;
+  for (; sent < w->repeat; ++sent) {
+    auto r = sent + 1 == w->repeat ? ctx.send(w->module, std::move(w->msg))
+                                   : ctx.send(w->module, message(w->msg).update_id());
+    if (!r) {
+      if (sent == 0) return fail(res, r.error());
+      res.status = status_of(r.error());
+      res.set_content(nlohmann::json{{"id", id},
+                                     {"sent", sent},
+                                     {"error", detail::errc_name(r.error())},
+                                     {"errc", r.error().value()}}
+                          .dump(),
+                      json_type);
+      return;
+    }
+  }
   res.status = 202;
-  res.set_content(nlohmann::json{{"id", id}}.dump(), json_type);
+  res.set_content(nlohmann::json{{"id", id}, {"sent", sent}}.dump(), json_type);
 }
 
 void admin::impl::request(const httplib::Request& req, httplib::Response& res) {
@@ -242,6 +258,7 @@ void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
 void admin::impl::routes() {
   server.set_payload_max_length(options.max_request_bytes);
   server.set_read_timeout(5, 0);
+  server.set_keep_alive_max_count(1000);
   server.set_write_timeout(5, 0);
   const std::size_t workers = options.max_taps + 4;
   server.new_task_queue = [workers] { return new httplib::ThreadPool(workers); };

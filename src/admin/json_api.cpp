@@ -123,6 +123,13 @@ tl::expected<write_request, request_fault> parse_write_request(std::string_view 
     }
     out.timeout = std::chrono::milliseconds(it->get<std::int64_t>());
   }
+  if (auto it = j.find("repeat"); it != j.end()) {
+    if (!it->is_number_unsigned() || it->get<std::uint64_t>() < 1 ||
+        it->get<std::uint64_t>() > 1000000U) {
+      return tl::unexpected(request_fault::bad_field);
+    }
+    out.repeat = it->get<std::uint32_t>();
+  }
   out.msg = new_message().build_router(source, out.group, resource, operation);
   out.msg.route.destination = out.module;
   if (auto it = j.find("content"); it != j.end() && !it->is_null()) {

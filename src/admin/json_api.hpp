@@ -31,6 +31,7 @@ struct write_request {
   std::string group;   ///< send: to a group instead
   message msg;
   std::chrono::milliseconds timeout{5000};  ///< request only
+  std::uint32_t repeat = 1;                 ///< send only: copies sent, each with its own id
 };
 
 /// Why a write request was refused before anything was sent.
@@ -40,7 +41,7 @@ enum class request_fault {
 };
 
 /// Parses `{"module"|"group", "operation"?, "resource"?, "source"?, "content"?,
-/// "timeout_ms"?}`.
+/// "timeout_ms"?, "repeat"? (1..1000000)}`.
 [[nodiscard]] tl::expected<write_request, request_fault> parse_write_request(std::string_view body);
 
 /// The errc's name as the API spells it (`module_not_found`, ...); "error" for other codes.
