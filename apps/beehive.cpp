@@ -189,7 +189,10 @@ void print_table(const std::vector<std::vector<std::string>>& rows, std::string&
 
 std::string join(const json& list) {
   std::string out;
-  for (const auto& g : list) out += (out.empty() ? "" : ",") + g.get<std::string>();
+  for (const auto& g : list) {
+    if (!out.empty()) out += ',';
+    out += g.get<std::string>();
+  }
   return out.empty() ? "-" : out;
 }
 

@@ -87,6 +87,7 @@ struct admin::impl {
   void send(const httplib::Request& req, httplib::Response& res);
   void request(const httplib::Request& req, httplib::Response& res);
   [[nodiscard]] bool writable(httplib::Response& res);
+  [[nodiscard]] bool room_in(const std::string& module);
   void stop();
 };
 
@@ -129,6 +130,19 @@ bool admin::impl::writable(httplib::Response& res) {
   return false;
 }
 
+bool admin::impl::room_in(const std::string& module) {
+  const auto full = [&] {
+    auto st = ctx.stats(module);
+    return st && st->queued >= st->capacity;
+  };
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (full()) {
+    if (stopping.load() || std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
 void admin::impl::send(const httplib::Request& req, httplib::Response& res) {
   if (!writable(res)) return;
   auto w = detail::parse_write_request(req.body);
@@ -160,6 +174,21 @@ void admin::impl::send(const httplib::Request& req, httplib::Response& res) {
   // `repeat` copies (bench): each its own id; the first failure ends the run.
   std::uint32_t sent = 0;
   for (; sent < w->repeat; ++sent) {
+    // The admin's threads never wait on a full inbox without bound (a stuck module would hold
+    // them, and the admin's stop, for ever): a local inbox that stays full for 5 s (or while
+    // the admin stops) is refused with queue_full.
+    if (!room_in(w->module)) {
+      const auto full = make_error_code(errc::queue_full);
+      if (sent == 0) return fail(res, full);
+      res.status = status_of(full);
+      res.set_content(nlohmann::json{{"id", id},
+                                     {"sent", sent},
+                                     {"error", detail::errc_name(full)},
+                                     {"errc", full.value()}}
+                          .dump(),
+                      json_type);
+      return;
+    }
     auto r = sent + 1 == w->repeat ? ctx.send(w->module, std::move(w->msg))
                                    : ctx.send(w->module, message(w->msg).update_id());
     if (!r) {
@@ -224,7 +253,7 @@ void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
           sink.done();
           return true;
         }
-        auto batch = st->sub->take_for(std::chrono::milliseconds(200), 256);
+        auto& batch = st->sub->take_for(std::chrono::milliseconds(200));
         std::string out;
         for (const auto& t : batch) {
           out += R"({"time_ms":)";
@@ -232,8 +261,8 @@ void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
               std::chrono::duration_cast<std::chrono::milliseconds>(t.at.time_since_epoch())
                   .count());
           out += R"(,"target":)";
-          out += nlohmann::json(t.target).dump(-1, ' ', false,
-                                               nlohmann::json::error_handler_t::replace);
+          out += nlohmann::json(std::string_view(t.target))
+                     .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
           out += t.to_group ? R"(,"group":true,"message":)" : R"(,"group":false,"message":)";
           out += record_of(t.msg);
           out += "}\n";

@@ -148,6 +148,19 @@ TEST_F(Admin, SendAndRequestWhenEnabled) {
   EXPECT_EQ(json::parse(r->body).at("delivered"), 1);
 }
 
+TEST_F(Admin, AFullInboxIsRefusedNotWaitedOnForEver) {
+  ASSERT_TRUE(ctx.add_module(mod("tiny", 1)));
+  ASSERT_TRUE(ctx.send("tiny", new_message()));
+  auto a = start(true);
+  auto c = unix_client(sock);
+  // Nobody receives: after its bound the admin answers queue_full instead of blocking.
+  auto r = c.Post("/api/send", R"({"module":"tiny"})", "application/json");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(json::parse(r->body).at("error"), "queue_full");
+  EXPECT_EQ(ctx.stats("tiny")->accepted, 1U);
+}
+
 TEST_F(Admin, MalformedAndOversizedRequestsAreRefusedAndServingGoesOn) {
   auto a = start(true, 1024);
   auto c = unix_client(sock);

@@ -172,7 +172,8 @@ std::string render_metrics(const system_snapshot& snap) {
     char le[32];
     for (std::size_t i = 0; i < sync_latency_bounds.size(); ++i) {
       cumulative += m.sync->buckets[i];
-      const auto r = std::to_chars(le, le + sizeof le, sync_latency_bounds[i]);
+      const auto r =
+          std::to_chars(le, le + sizeof le, sync_latency_bounds[i], std::chars_format::general);
       sample(out, "beehive_send_sync_duration_seconds_bucket")
           .label("module", m.name)
           .label("le", std::string_view(le, static_cast<std::size_t>(r.ptr - le)))

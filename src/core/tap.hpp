@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "beehive/message.hpp"
+#include "beehive/short_string.hpp"
 
 namespace beehive::detail {
 
@@ -34,21 +35,26 @@ struct tap_filter {
 /// One observed message: a copy whose content is shared with the original (never deep-copied).
 struct tapped_message {
   message msg;
-  std::string target;  ///< the module or group it was sent to
+  short_string<39> target;  ///< the module or group it was sent to (inline up to 39 bytes)
   bool to_group = false;
   std::chrono::system_clock::time_point at;
 };
 
 /// One observer's bounded queue. The sender offers a copy and never waits: when the queue is
-/// full the copy is not made and the drop is counted. Thread-safe.
+/// full the copy is not made and the drop is counted. Thread-safe; one reader.
+///
+/// Why the reader polls: a sender never wakes it (a wake per message would cost a system call
+/// per send); `take_for` sleeps in slices until something is queued, so a tap's latency is at
+/// most one slice (`take_slice`).
 class tap_subscription {
  public:
+  static constexpr std::chrono::milliseconds take_slice{20};
+
   tap_subscription(tap_filter filter, std::size_t capacity);
 
-  /// Takes what is queued (at most `max`), waiting up to `timeout` for the first one. Empty on
-  /// timeout or once closed.
-  [[nodiscard]] std::vector<tapped_message> take_for(std::chrono::nanoseconds timeout,
-                                                     std::size_t max);
+  /// What is queued, waiting up to `timeout` (in slices) for the first message. Empty on
+  /// timeout or once closed. The reference stays valid until the next call (one reader).
+  [[nodiscard]] std::vector<tapped_message>& take_for(std::chrono::nanoseconds timeout);
   /// Wakes a waiting `take_for`; later offers are refused (not counted as drops).
   void close();
   [[nodiscard]] bool closed() const;
@@ -70,10 +76,13 @@ class tap_subscription {
   const tap_filter filter_;
   const std::size_t capacity_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<tapped_message> queue_;
+  std::condition_variable cv_;  // close() only
+  // Two buffers that keep their storage: senders fill `queue_`, the reader swaps it with
+  // `taken_`; no allocation in steady state.
+  std::vector<tapped_message> queue_;
+  std::vector<tapped_message> taken_;
+  std::atomic<std::size_t> size_{0};  // queue_.size(), read without the lock by a full check
   bool closed_ = false;
-  bool waiting_ = false;
   std::atomic<std::uint64_t> delivered_{0};  // queued for the observer
   std::atomic<std::uint64_t> dropped_{0};    // not queued: the observer's queue was full
 };
@@ -89,9 +98,9 @@ struct tap_hub_stats {
 /// a sender never reaches a freed hub).
 ///
 /// Why a flag: with no tap attached, a send pays `active()`, one relaxed load, and nothing else.
-/// With taps attached, a send takes the hub's lock to copy the list of subscriptions (a
-/// shared_ptr copy), then offers a copy of the message to each matching one: the subscription's
-/// lock, one message copy (strings, content shared) into its queue, or a counted drop.
+/// With taps attached, a send takes the hub's lock and offers a copy of the message to each
+/// matching subscription: a counted drop when its queue is full, else its lock and one message
+/// copy (strings, content shared) into its queue.
 class tap_hub {
  public:
   [[nodiscard]] bool active() const noexcept { return active_.load(std::memory_order_relaxed); }
@@ -110,7 +119,6 @@ class tap_hub {
 
  private:
   using list = std::vector<std::shared_ptr<tap_subscription>>;
-  [[nodiscard]] std::shared_ptr<const list> current() const;
 
   std::atomic<bool> active_{false};
   mutable std::mutex mu_;

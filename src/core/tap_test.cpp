@@ -44,7 +44,7 @@ TEST_F(Tap, ModuleTapSeesCopiesSharingTheContent) {
   const message sent = new_message().fill_body(nlohmann::json{{"k", "v"}});
   ASSERT_TRUE(ctx.send("a", sent));
   ASSERT_TRUE(ctx.send("b", new_message().fill_body("not for the tap")));
-  auto got = sub->take_for(watchdog, 10);
+  auto got = sub->take_for(watchdog);
   ASSERT_EQ(got.size(), 1U);
   EXPECT_EQ(got[0].target, "a");
   EXPECT_FALSE(got[0].to_group);
@@ -62,13 +62,13 @@ TEST_F(Tap, GroupTapSeesOneRecordPerGroupSend) {
   auto member_tap = hub().attach({tap_scope::module, "b"}, 16);
   auto other_tap = hub().attach({tap_scope::group, "h"}, 16);
   ASSERT_TRUE(ctx.send_to_group("g", new_message().fill_body("to all")));
-  auto got = group_tap->take_for(watchdog, 10);
+  auto got = group_tap->take_for(watchdog);
   ASSERT_EQ(got.size(), 1U);
   EXPECT_EQ(got[0].target, "g");
   EXPECT_TRUE(got[0].to_group);
   // A module's tap sees what reaches it through its groups.
-  EXPECT_EQ(member_tap->take_for(watchdog, 10).size(), 1U);
-  EXPECT_TRUE(other_tap->take_for(1ms, 10).empty());
+  EXPECT_EQ(member_tap->take_for(watchdog).size(), 1U);
+  EXPECT_TRUE(other_tap->take_for(1ms).empty());
   EXPECT_EQ(other_tap->delivered(), 0U);
   hub().detach(group_tap);
   hub().detach(member_tap);
@@ -80,7 +80,7 @@ TEST_F(Tap, SyncRequestsAreTappedWithTheirSyncFlag) {
   auto r = ctx.send_sync("a", new_message().fill_body("q"), 1ms);
   EXPECT_EQ(r.error(), errc::timed_out);
   (void)ctx.send_to_group_sync("g", new_message().fill_body("q"), 1ms);
-  auto got = sub->take_for(watchdog, 10);
+  auto got = sub->take_for(watchdog);
   ASSERT_EQ(got.size(), 2U);
   EXPECT_TRUE(got[0].msg.header.sync);
   EXPECT_EQ(got[0].target, "a");
@@ -107,11 +107,11 @@ TEST_F(Tap, AFloodNeverHoldsTheSenderBackAndDropsAreCounted) {
 TEST_F(Tap, TakeWaitsForTheNextMessageAndCloseWakesIt) {
   auto sub = hub().attach({tap_scope::all, ""}, 8);
   std::thread sender([&] { (void)ctx.send("b", new_message()); });
-  auto got = sub->take_for(watchdog, 8);
+  auto got = sub->take_for(watchdog);
   sender.join();
   EXPECT_EQ(got.size(), 1U);
   std::thread closer([&] { hub().detach(sub); });
-  EXPECT_TRUE(sub->take_for(watchdog, 8).empty());
+  EXPECT_TRUE(sub->take_for(watchdog).empty());
   closer.join();
   // Detached: later sends are not offered and not counted.
   ASSERT_TRUE(ctx.send("b", new_message()));
@@ -127,7 +127,7 @@ TEST_F(Tap, ConcurrentSendersAndAttachDetachLoseNothingUncounted) {
       hub().detach(s);
     }
   });
-  auto sub = hub().attach({tap_scope::module, "a"}, 1000000);
+  auto sub = hub().attach({tap_scope::module, "a"}, 20000);
   constexpr int n = 5000;
   std::thread s1([&] {
     for (int i = 0; i < n; ++i) ASSERT_TRUE(ctx.send("a", new_message()));
