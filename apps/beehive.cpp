@@ -374,7 +374,10 @@ std::string top_frame(const sample& before, const sample& now, const std::string
   std::vector<std::vector<std::string>> rows = {
       {"MODULE", "STATE", "IN/s", "OUT/s", "DEPTH", "DROPS", "SYNC_P99"}};
   const auto& prev = before.stats.at("modules");
-  for (const auto& [name, m] : now.stats.at("modules").items()) {
+  for (const auto& item : now.stats.at("modules").items()) {
+    // Not a structured binding: clang 14 cannot capture one in the lambda below.
+    const std::string& name = item.key();
+    const json& m = item.value();
     const json* b = prev.contains(name) ? &prev.at(name) : nullptr;
     auto rate = [&](const char* f) {
       if (!m.contains("inbox")) return std::string("-");
