@@ -182,18 +182,20 @@ class process {
   /// SIGTERM to its group, up to 10 s, then SIGKILL; reaps it. Idempotent.
   std::optional<int> stop() {
     if (pid_ <= 0) return status_;
-    // The group, and the process itself in case it has not made its group yet.
-    ::kill(-pid_, SIGCONT);
-    ::kill(-pid_, SIGTERM);
-    ::kill(pid_, SIGCONT);
-    ::kill(pid_, SIGTERM);
+    // Its group (its children too), or the process itself if it has not made its group yet;
+    // once only: a second SIGTERM could reach a program after its handler is gone.
+    send_to_group(SIGCONT);
+    send_to_group(SIGTERM);
     if (auto s = wait_for(std::chrono::seconds(10))) return s;
-    ::kill(-pid_, SIGKILL);
-    ::kill(pid_, SIGKILL);
+    send_to_group(SIGKILL);
     return wait_for(std::chrono::seconds(30));
   }
 
  private:
+  void send_to_group(int sig) const {
+    if (::kill(-pid_, sig) != 0) ::kill(pid_, sig);
+  }
+
   pid_t pid_ = -1;
   std::optional<int> status_;
 };
