@@ -9,6 +9,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -242,10 +244,12 @@ TEST_F(Admin, AnotherUserIsRefused) {
 TEST_F(Admin, TapStreamsOneJsonLinePerMessage) {
   auto a = start();
   auto c = unix_client(sock);
-  std::string got;
+  std::string got;  // the reader's alone
+  std::atomic<bool> seen{false};
+  const auto until = std::chrono::steady_clock::now() + watchdog;
   std::thread sender([&] {
     // Sends until the tap has seen one (the tap attaches when the request arrives).
-    for (int i = 0; i < 100000 && got.find('\n') == std::string::npos; ++i) {
+    while (!seen.load() && std::chrono::steady_clock::now() < until) {
       (void)ctx.send("a", new_message().fill_body("tapped"));
       (void)ctx.receive("a");
       std::this_thread::yield();
@@ -253,7 +257,10 @@ TEST_F(Admin, TapStreamsOneJsonLinePerMessage) {
   });
   auto r = c.Get("/api/tap?module=a", [&](const char* data, std::size_t n) {
     got.append(data, n);
-    return got.find("tapped") == std::string::npos;  // stop after the first message
+    if (got.find("tapped") != std::string::npos) seen = true;
+    // Stops after the first message, or at the watchdog (the stream's idle lines come each
+    // second).
+    return !seen.load() && std::chrono::steady_clock::now() < until;
   });
   sender.join();
   const auto line = json::parse(got.substr(0, got.find('\n')));
