@@ -65,6 +65,8 @@ class content {
     c.p_ = std::make_shared<object_holder<T>>(std::in_place, std::forward<Args>(args)...);
     return c;
   }
+  /// An arbitrary C++ object, as `make_object<std::decay_t<T>>`: an rvalue is moved in (a
+  /// move-only type works), an lvalue copied once. Retrieve it with `if_object<T>()`.
   template <class T>
   [[nodiscard]] static content from_object(T&& value) {
     return make_object<std::decay_t<T>>(std::forward<T>(value));

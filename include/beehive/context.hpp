@@ -40,10 +40,11 @@ class context final {
  public:
   context();
   /// Cancels, stops every context type (joining its threads), closes every inbox (dropping
-  /// what is queued, counted; blocked callers wake), then waits for module threads a `core`
-  /// still runs on this context (see `core::wait_stopped`). A module thread that does not
-  /// return within 30 s is a program error: it is logged and the process aborts, rather than
-  /// letting the thread use a destroyed context.
+  /// what is queued, counted; blocked callers wake). Under a `core` that has not shut down it
+  /// then logs and aborts the process: shut down (or destroy) the core first. Otherwise it waits
+  /// for module threads of a shut-down core that overran its deadline (see
+  /// `core::wait_for_modules`); one that does not return within 30 s is a program error: it is
+  /// logged and the process aborts, rather than letting the thread use a destroyed context.
   ~context();
   context(const context&) = delete;
   context& operator=(const context&) = delete;

@@ -3,7 +3,7 @@
 //
 // The hot path, read as code (per message, steady state):
 // - `send`: one thread-local depth increment (call_scope), one read of the registry's
-//   generation, one open-addressing lookup in the thread's snapshot, one virtual call to the
+//   generation, one trie lookup in the thread's snapshot (name_map), one virtual call to the
 //   endpoint, the inbox's producer lock; the message is moved once, into the inbox's ring.
 //   No allocation.
 // - `receive`: the same lookup, the inbox's consumer lock (once per batch, the producer lock);
@@ -41,8 +41,10 @@ constexpr auto lease_wait_limit = std::chrono::seconds(30);
 
 }  // namespace
 
-context::impl::impl() {
-  (void)reg.add_type(std::string(context_type_channel), std::make_shared<detail::channel_type>());
+context::impl::impl() : reg(std::string(context_type_channel)) {
+  (void)reg.reserve_type(std::string(context_type_channel),
+                         std::make_shared<detail::channel_type>());
+  reg.publish_type(context_type_channel);
 }
 
 void context::impl::settle_dropped(std::vector<message>& dropped, errc why) {
@@ -63,18 +65,34 @@ expected<void> context::impl::host::deliver(std::string_view module, message&& m
 expected<void> context::impl::host::add_peer(std::string_view module,
                                              std::shared_ptr<detail::endpoint> ep,
                                              const std::vector<std::string>& groups) {
-  return owner_.reg.add_peer(type_, module, std::move(ep), groups);
+  const detail::peer_update u{detail::peer_op::add, std::string(module), std::move(ep), groups};
+  auto codes = update_peers(std::span(&u, 1));
+  if (codes[0]) return tl::unexpected(codes[0]);
+  return {};
 }
 
 void context::impl::host::remove_peer(std::string_view module, const detail::endpoint& ep) {
-  owner_.reg.remove_peer(module, ep);
+  // A non-owning pointer: the registry compares a removal's endpoint by identity only.
+  const detail::peer_update u{detail::peer_op::remove,
+                              std::string(module),
+                              std::shared_ptr<detail::endpoint>(std::shared_ptr<void>(),
+                                                                const_cast<detail::endpoint*>(&ep)),
+                              {}};
+  (void)update_peers(std::span(&u, 1));
 }
 
 void context::impl::host::cleanup(std::string_view module, const detail::endpoint& ep) {
-  if (owner_.reg.find(module).get() != &ep) return;
   std::vector<message> dropped;
-  (void)owner_.reg.cleanup(module, dropped);
+  (void)owner_.reg.cleanup(module, dropped, &ep);
   owner_.settle_dropped(dropped, errc::channel_closed);
+}
+
+std::vector<std::error_code> context::impl::host::update_peers(
+    std::span<const detail::peer_update> batch) {
+  std::vector<message> dropped;
+  auto codes = owner_.reg.update_peers(type_, batch, dropped);
+  owner_.settle_dropped(dropped, errc::channel_closed);
+  return codes;
 }
 
 context::impl& context_impl(context& ctx) noexcept { return *ctx.impl_; }
@@ -84,7 +102,9 @@ namespace detail {
 expected<void> install_type(context& ctx, std::string name, std::shared_ptr<context_type> type) {
   if (name.empty() || !type) return unexpected(errc::invalid_argument);
   auto& impl = context_impl(ctx);
-  if (auto r = impl.reg.add_type(name, type); !r) return r;
+  // Reserved first (the name is taken, nobody can use it yet), attached, then published: a
+  // concurrent add_module of the type fails with unsupported_type until the type is ready.
+  if (auto r = impl.reg.reserve_type(name, type); !r) return r;
   context::impl::host* h = nullptr;
   {
     std::lock_guard lock(impl.hosts_mu);
@@ -93,6 +113,7 @@ expected<void> install_type(context& ctx, std::string name, std::shared_ptr<cont
     h = slot.get();
   }
   type->attach(*h);
+  impl.reg.publish_type(name);
   return {};
 }
 
@@ -103,13 +124,15 @@ context::context() : impl_(std::make_unique<impl>()) {}
 context::~context() {
   // 1. Nobody waits any more: every sync caller wakes with `cancelled`.
   cancel();
-  // 2. The types stop first, while everything they may reach is still here.
+  // 2. No more presence: a type hears nothing after (or while) it stops.
+  impl_->reg.stop_presence();
+  // 3. The types stop first, while everything they may reach is still here.
   for (const auto& t : impl_->reg.types()) t->stop();
-  // 3. Every inbox closes; blocked senders and receivers wake. What is queued is dropped.
+  // 4. Every inbox closes; blocked senders and receivers wake. What is queued is dropped.
   std::vector<message> dropped;
   impl_->reg.close_all(dropped);
   impl_->settle_dropped(dropped, errc::channel_closed);
-  // 4. Module threads that still use this context (a core's overran modules) must end first.
+  // 5. Module threads that still use this context (a core's overran modules) must end first.
   std::unique_lock lock(impl_->leases_mu);
   if (impl_->leases.find(detail::core_lease_name) != impl_->leases.end()) {
     // A core that has not shut down still uses this context: waiting would not help.
@@ -127,7 +150,11 @@ context::~context() {
   }
 }
 
-bool context::has_type(std::string_view type) const { return impl_->reg.type(type) != nullptr; }
+// Lock-free (send_resp asks it on every reply): the attached types are in the routing snapshot.
+bool context::has_type(std::string_view type) const {
+  registry::call_scope scope;
+  return impl_->reg.current().has_type(type);
+}
 
 expected<void> context::add_module(const module_info& info) {
   std::vector<message> dropped;
@@ -292,12 +319,7 @@ std::optional<std::string> context::module_type(std::string_view module) const {
   return impl_->reg.module_type(module);
 }
 
-bool context::has_module(std::string_view module) const {
-  for (const auto& m : impl_->reg.members().modules) {
-    if (m.name == module) return m.live;
-  }
-  return false;
-}
+bool context::has_module(std::string_view module) const { return impl_->reg.is_live(module); }
 
 std::vector<std::string> context::modules() const {
   std::vector<std::string> out;

@@ -5,8 +5,11 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <stop_token>
 #include <string>
+#include <system_error>
+#include <vector>
 
 #include "beehive/context.hpp"
 #include "core/registry.hpp"
@@ -34,6 +37,8 @@ struct context::impl {
                                           const std::vector<std::string>& groups) override;
     void remove_peer(std::string_view module, const detail::endpoint& ep) override;
     void cleanup(std::string_view module, const detail::endpoint& ep) override;
+    [[nodiscard]] std::vector<std::error_code> update_peers(
+        std::span<const detail::peer_update> batch) override;
     [[nodiscard]] detail::membership members() const override { return owner_.reg.members(); }
     [[nodiscard]] bool cancelled() const noexcept override { return owner_.stop.stop_requested(); }
 

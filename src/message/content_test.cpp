@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <limits>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -311,6 +312,49 @@ TEST(Content, ConcurrentReadersShareOnePayload) {
   }
   for (auto& t : readers) t.join();
   for (const auto& t : texts) EXPECT_EQ(t, texts[0]);
+}
+
+// Counts how it was made: the README's "moved, not copied" for `from_object(std::move(pod))`.
+struct counted {
+  int copies = 0;
+  int moves = 0;
+  counted() = default;
+  counted(const counted& o) : copies(o.copies + 1), moves(o.moves) {}
+  counted(counted&& o) noexcept : copies(o.copies), moves(o.moves + 1) {}
+  counted& operator=(const counted&) = delete;
+  counted& operator=(counted&&) = delete;
+  ~counted() = default;
+};
+
+struct move_only {
+  std::unique_ptr<int> value;
+};
+
+TEST(Content, FromObjectMovesAnRvalue) {
+  counted source;
+  const content c = content::from_object(std::move(source));
+  ASSERT_NE(c.if_object<counted>(), nullptr);
+  EXPECT_EQ(c.if_object<counted>()->copies, 0);
+  EXPECT_EQ(c.if_object<counted>()->moves, 1);
+}
+
+TEST(Content, FromObjectCopiesAnLvalueOnce) {
+  const counted source;
+  const content c = content::from_object(source);
+  ASSERT_NE(c.if_object<counted>(), nullptr);
+  EXPECT_EQ(c.if_object<counted>()->copies, 1);
+  EXPECT_EQ(c.if_object<counted>()->moves, 0);
+  EXPECT_EQ(source.copies, 0);
+}
+
+TEST(Content, FromObjectTakesAMoveOnlyType) {
+  move_only source{std::make_unique<int>(7)};
+  const content c = content::from_object(std::move(source));
+  const move_only* held = c.if_object<move_only>();
+  ASSERT_NE(held, nullptr);
+  ASSERT_NE(held->value, nullptr);
+  EXPECT_EQ(*held->value, 7);
+  EXPECT_EQ(c.to_json().error(), errc::not_serializable);
 }
 
 }  // namespace

@@ -101,29 +101,16 @@ class type_host {
   /// Applies many peer changes as one change of the routing: one publication, one presence
   /// batch, O(log N) per entry. Returns one code per entry, in order (empty: applied;
   /// `already_exists`: the name belongs to another type or to a live `add_module` module;
-  /// `module_not_found`: no such peer, or its endpoint is no longer `ep`; `invalid_argument`).
-  /// A peer announcing its N modules is one call.
+  /// `module_not_found`: no such live peer of this type, or its endpoint is no longer `ep`;
+  /// `invalid_argument`: empty name or null `ep`). A peer announcing its N modules is one call.
+  /// `add_peer` and `remove_peer` are batches of one. Endpoints it replaces are discarded (what
+  /// they held is counted as dropped) outside every lock. May be called from inside `attach`.
   ///
-  /// (Interim: this default applies the entries one by one through add_peer/remove_peer and
-  /// refuses join/leave with invalid_argument; the context's host replaces it with one
-  /// publication — issue 11.)
+  /// Like every change, it may deliver queued presence batches (to this type too) on the calling
+  /// thread before it returns: do not call it (nor add_peer, remove_peer, cleanup) while holding
+  /// a lock that the type's `presence` takes.
   [[nodiscard]] virtual std::vector<std::error_code> update_peers(
-      std::span<const peer_update> batch) {
-    std::vector<std::error_code> out;
-    out.reserve(batch.size());
-    for (const auto& u : batch) {
-      if (u.op == peer_op::add) {
-        auto r = add_peer(u.module, u.ep, u.groups);
-        out.push_back(r ? std::error_code() : r.error());
-      } else if (u.op == peer_op::remove && u.ep) {
-        remove_peer(u.module, *u.ep);
-        out.emplace_back();
-      } else {
-        out.push_back(make_error_code(errc::invalid_argument));
-      }
-    }
-    return out;
-  }
+      std::span<const peer_update> batch) = 0;
   /// The modules and groups now registered.
   [[nodiscard]] virtual membership members() const = 0;
   /// True once the context is cancelled.
@@ -153,18 +140,24 @@ class context_type {
   /// connects in the background. Called outside the registry's lock.
   [[nodiscard]] virtual expected<std::shared_ptr<endpoint>> make_endpoint(
       const module_info& info) = 0;
-  /// A module of this type joined a group.
-  /// (Superseded by `presence`; kept until every type has moved to it.)
+  /// A module of this type (made by `make_endpoint`, not a peer) joined a group.
+  /// (Superseded by `presence`, and called right after it for the same event; kept until every
+  /// type has moved to `presence`.)
   virtual void member_grouped(std::string_view /*module*/, std::string_view /*group*/) {}
-  /// A module of this type was cleaned up (its endpoint is already closed).
-  /// (Superseded by `presence`; kept until every type has moved to it.)
+  /// A module of this type (not a peer) was cleaned up (its endpoint is already closed).
+  /// (Superseded by `presence`, and called right after it for the same event; kept until every
+  /// type has moved to `presence`.)
   virtual void member_removed(std::string_view /*module*/) {}
 
   /// Presence: every change of the registry, of every type, in the order the registry made
-  /// them. Right after `attach`, one batch lists what exists then (`added` and `grouped`
-  /// events), so that a type misses nothing. Called by one thread at a time, outside every
-  /// lock of the registry; the type may call its host from inside (the events that causes
-  /// come in a later batch). Must not block for long: it delays the next change's events.
+  /// them (one batch per change; an `update_peers` call is one change). Right after `attach`,
+  /// one batch lists what exists then (`added` and `grouped` events), so that a type misses
+  /// nothing. Called by one thread at a time, outside every lock of the registry, usually by
+  /// the thread that made the change before its call returns; when another delivery is running
+  /// at that moment, that delivery's thread delivers it (possibly after the call returned).
+  /// The type may call its host from inside (the events that causes come in a later batch).
+  /// Must not block for long: it delays every later change's events. Never called once the
+  /// context's destructor has begun.
   virtual void presence(std::span<const presence_event> /*events*/) {}
 
   /// True when this type's modules live in another process: a module of it is not an inbox

@@ -3,30 +3,14 @@
 # consumer project against it: proves that find_package(beehive) works from an install prefix,
 # that beehive::beehive and beehive::socket both link and run, and that a program of channels
 # alone (beehive::beehive) does not link yaml-cpp.
+include("${CMAKE_CURRENT_LIST_DIR}/common.cmake")
 set(work "${WORK_DIR}")
 file(REMOVE_RECURSE "${work}")
 file(MAKE_DIRECTORY "${work}")
-execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${work}/prefix"
-                RESULT_VARIABLE rc OUTPUT_QUIET)
-if(rc)
-  message(FATAL_ERROR "install failed: ${rc}")
-endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" -S "${SOURCE_DIR}" -B "${work}/build" -G Ninja
-                "-DCMAKE_PREFIX_PATH=${work}/prefix" "-DCMAKE_CXX_COMPILER=${CXX}"
-                "-DCMAKE_CXX_FLAGS=${FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${FLAGS}"
-                RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "configuring the consumer failed: ${rc}")
-endif()
-execute_process(COMMAND "${CMAKE_COMMAND}" --build "${work}/build" RESULT_VARIABLE rc)
-if(rc)
-  message(FATAL_ERROR "building the consumer failed: ${rc}")
-endif()
+install_build_tree("${BUILD_DIR}" "${work}/prefix")
+build_consumer("${SOURCE_DIR}" "${work}/build" "${work}/prefix")
 foreach(program consumer socket_consumer)
-  execute_process(COMMAND "${work}/build/${program}" RESULT_VARIABLE rc)
-  if(rc)
-    message(FATAL_ERROR "${program} failed: ${rc}")
-  endif()
+  run("running ${program}" COMMAND "${work}/build/${program}")
 endforeach()
 
 # The link commands, as the build ran them: yaml-cpp on the socket user's, not on the other's.

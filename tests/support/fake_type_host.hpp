@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +63,29 @@ class fake_type_host final : public detail::type_host {
     cv_.notify_all();
   }
 
+  // A batch applies entry by entry (as add_peer / remove_peer); join and leave are recorded.
+  std::vector<std::error_code> update_peers(std::span<const detail::peer_update> batch) override {
+    std::vector<std::error_code> out;
+    for (const auto& u : batch) {
+      if (u.module.empty() || !u.ep) {
+        out.push_back(make_error_code(errc::invalid_argument));
+      } else if (u.op == detail::peer_op::add) {
+        auto r = add_peer(u.module, u.ep, u.groups);
+        out.push_back(r ? std::error_code() : r.error());
+      } else if (u.op == detail::peer_op::remove) {
+        remove_peer(u.module, *u.ep);
+        out.emplace_back();
+      } else {
+        std::lock_guard lock(mu_);
+        for (const auto& g : u.groups) {
+          joined_.push_back((u.op == detail::peer_op::join ? "+" : "-") + u.module + "@" + g);
+        }
+        out.emplace_back();
+      }
+    }
+    return out;
+  }
+
   detail::membership members() const override {
     std::lock_guard lock(mu_);
     return members_;
@@ -97,6 +121,11 @@ class fake_type_host final : public detail::type_host {
     std::lock_guard lock(mu_);
     return removed_;
   }
+  /// Joins ("+module@group") and leaves ("-module@group") asked through update_peers.
+  [[nodiscard]] std::vector<std::string> joined() const {
+    std::lock_guard lock(mu_);
+    return joined_;
+  }
   [[nodiscard]] std::vector<std::string> cleaned() const {
     std::lock_guard lock(mu_);
     return cleaned_;
@@ -125,6 +154,7 @@ class fake_type_host final : public detail::type_host {
   std::vector<peer_record> peers_;
   std::vector<std::string> removed_;
   std::vector<std::string> cleaned_;
+  std::vector<std::string> joined_;
 };
 
 }  // namespace beehive::test
