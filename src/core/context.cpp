@@ -58,7 +58,8 @@ expected<void> context::impl::host::deliver(std::string_view module, message&& m
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
-  if (owner_.tap.active()) [[unlikely]] owner_.tap.observe(module, msg);
+  if (owner_.tap.active()) [[unlikely]]
+    owner_.tap.observe(module, msg);
   return (*ep)->push(std::move(msg), how);
 }
 
@@ -178,7 +179,8 @@ expected<void> context::send(std::string_view module, message&& msg) {
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
-  if (impl_->tap.active()) [[unlikely]] impl_->tap.observe(module, msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe(module, msg);
   return (*ep)->push(std::move(msg), delivery::direct);
 }
 
@@ -214,7 +216,8 @@ expected<message> context::send_sync(std::string_view module, message&& msg, dur
   detail::endpoint* ep = *found;
   if (msg.header.id.empty()) msg.header.id = new_uuid();
   msg.header.sync = true;
-  if (impl_->tap.active()) [[unlikely]] impl_->tap.observe(module, msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe(module, msg);
   // Registered before the request leaves: a reply can come before this thread waits.
   detail::reply_table::waiter wait(impl_->replies, 1);
   if (auto r = wait.expect(msg.header.id, 0, ep); !r) return unexpected(r.error());
@@ -244,7 +247,8 @@ expected<group_delivery> context::send_to_group(std::string_view group, message&
     if (const auto* g = impl_->reg.current().groups.find(group)) members = *g;
   }
   if (!members || members->members.empty()) return unexpected(errc::group_not_found);
-  if (impl_->tap.active()) [[unlikely]] impl_->tap.observe_group(group, *members, msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe_group(group, *members, msg);
   group_delivery out;
   const std::size_t n = members->members.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -279,7 +283,8 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
   const std::size_t n = eps.size();
   if (msg.header.id.empty()) msg.header.id = new_uuid();
   msg.header.sync = true;
-  if (impl_->tap.active()) [[unlikely]] impl_->tap.observe_group(group, *members, msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe_group(group, *members, msg);
   detail::reply_table::waiter wait(impl_->replies, n);
   for (std::size_t i = 0; i < n; ++i) {
     // One request id per member: a reply is attributed by its parent id alone. The first
