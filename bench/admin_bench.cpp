@@ -30,7 +30,7 @@
 #include <vector>
 
 #include "bench_util.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 extern char** environ;
 
@@ -81,7 +81,7 @@ json tap_attached() {
   std::uint64_t errors = 0;
   beehive::context ctx;
   if (!ctx.add_module(module("consumer")) || !ctx.add_module(module("producer"))) ++errors;
-  auto& hub = beehive::context_impl(ctx).tap;
+  auto& hub = beehive::detail::context_state_of(ctx).tap;
   std::vector<double> bare;
   std::vector<double> tapped;
   std::uint64_t seen = 0;

@@ -17,7 +17,8 @@ namespace beehive {
 
 /// How a module joins its context (Go's Register(m, opts...)).
 struct register_options {
-  /// Context type; a type other than `channel` marks the module remote, as in Go.
+  /// Context type. The type says whether the module is remote and whether a normal return
+  /// of its `start` means "reconnect" (`context::type_traits`), not its name.
   std::string type = "channel";
   inbox_options inbox;
 };

@@ -33,7 +33,9 @@ struct inbox_options {
 struct module_info {
   std::string name;
   std::string type = "channel";  ///< context type: "channel" or "unixpacket"
-  bool remote = false;           ///< a module whose peer lives in another process
+  /// A module whose peer lives in another process. A core sets it from the type
+  /// (`context::type_traits`); the context does not read it.
+  bool remote = false;
   inbox_options inbox;
 };
 

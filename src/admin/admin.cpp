@@ -22,7 +22,7 @@
 #include "admin/snapshot.hpp"
 #include "beehive/codec.hpp"
 #include "beehive/context.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "core/log.hpp"
 
 namespace beehive {
@@ -238,7 +238,7 @@ void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
     res.set_content(detail::error_json("too_many_taps", 0, "every tap slot is in use"), json_type);
     return;
   }
-  auto& hub = context_impl(ctx).tap;
+  auto& hub = detail::context_state_of(ctx).tap;
   struct state {
     std::shared_ptr<detail::tap_subscription> sub;
     std::uint64_t dropped_shown = 0;
@@ -427,7 +427,7 @@ expected<std::unique_ptr<admin>> start_admin(context& ctx, admin_options options
   });
   // stop() is a no-op until the server runs: wait for it, so that a stop cannot be lost.
   while (!server.is_running() && !ended.load()) std::this_thread::yield();
-  context_impl(ctx).sync_latency.enable();
+  detail::context_state_of(ctx).sync_latency.enable();
   detail::log().info("admin API on {}", p->address_text);
   return std::make_unique<admin>(std::move(p));
 }

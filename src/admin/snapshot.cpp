@@ -9,7 +9,7 @@
 
 #include "beehive/context.hpp"
 #include "beehive/core.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive::detail {
 
@@ -35,7 +35,7 @@ system_snapshot take_snapshot(const snapshot_sources& from, const admin_counters
                     std::chrono::system_clock::now().time_since_epoch())
                     .count();
   context& ctx = *from.ctx;
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   out.groups = ctx.groups();
   out.orphan_responses = ctx.orphan_responses();
   out.tap = impl.tap.stats();

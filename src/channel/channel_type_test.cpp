@@ -15,7 +15,7 @@
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive {
 namespace {
@@ -166,7 +166,7 @@ TEST(Channel, ReAddingADropModeModuleCountsWhatCleanupDropped) {
 
 // Waits until `n` threads sleep in the inbox of `module` (a condition, polled; no sleep).
 void await_sleepers(context& ctx, std::string_view module, std::size_t n, bool senders) {
-  auto ep = context_impl(ctx).reg.find(module);
+  auto ep = detail::context_state_of(ctx).reg.find(module);
   ASSERT_TRUE(ep && ep->local());
   const auto asleep = [&] {
     return (senders ? ep->local()->waiting_senders() : ep->local()->waiting_receivers()) >= n;

@@ -17,7 +17,8 @@
 
 #include "channel/channel_type.hpp"
 #include "channel/inbox.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
+#include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "core/module_lease.hpp"
 
@@ -32,8 +33,57 @@ duration effective_timeout(duration timeout) {
   return timeout <= duration::zero() ? duration(message_timeout_default) : timeout;
 }
 
-detail::reply_table::clock::time_point deadline_after(duration timeout) {
-  return detail::reply_table::clock::now() + effective_timeout(timeout);
+// The deadline of a sync call: saturated, so that duration::max() waits for ever.
+detail::reply_table::clock::time_point sync_deadline(duration timeout) {
+  return detail::deadline_after<detail::reply_table::clock>(effective_timeout(timeout));
+}
+
+// What a sync call marks on the caller's request (a fresh id when it has none, `sync`), kept
+// so that a request that does not leave goes back to the caller as it came (the send contract).
+class request_marks {
+ public:
+  explicit request_marks(message& msg)
+      : had_id_(!msg.header.id.empty()), was_sync_(msg.header.sync) {
+    if (!had_id_) msg.header.id = new_uuid();
+    msg.header.sync = true;
+  }
+  void restore(message& msg) const noexcept {
+    if (!had_id_) msg.header.id.clear();
+    msg.header.sync = was_sync_;
+  }
+
+ private:
+  bool had_id_;
+  bool was_sync_;
+};
+
+// How often a receive that may be stopped looks at its stop token while nothing comes.
+constexpr auto stop_poll_interval = std::chrono::milliseconds(10);
+
+// `box.pop_until(deadline)`, also ending with `cancelled` once a stop is requested on `stop`
+// while nothing is queued (a queued message is handed out first).
+//
+// Interim: the inbox cannot yet be woken by a stop token, so this waits in slices of
+// `stop_poll_interval` and looks at the token between two (a stop is seen within one slice;
+// an idle receiver wakes once per slice). Switch to the inbox's own
+// `pop_until(deadline, std::stop_token)` (issue 15, inbox branch) when it lands: same contract,
+// no polling.
+expected<message> pop_until_stopped(detail::inbox& box, detail::inbox::clock::time_point deadline,
+                                    const std::stop_token& stop) {
+  // A token nobody can stop (default-constructed, or its source gone): a plain wait.
+  if (!stop.stop_possible()) return box.pop_until(deadline);
+  for (;;) {
+    const bool stopping = stop.stop_requested();
+    // Once stopping, one look without waiting: a message already queued still comes first.
+    const auto until =
+        stopping
+            ? detail::inbox::clock::time_point::min()
+            : std::min(deadline, detail::deadline_after<detail::inbox::clock>(stop_poll_interval));
+    auto r = box.pop_until(until);
+    if (r || r.error() != errc::timed_out) return r;
+    if (stopping) return unexpected(errc::cancelled);
+    if (until >= deadline) return r;
+  }
 }
 
 // How long the destructor waits for module threads that still use the context.
@@ -41,20 +91,21 @@ constexpr auto lease_wait_limit = std::chrono::seconds(30);
 
 }  // namespace
 
-context::impl::impl() : reg(std::string(context_type_channel)) {
+detail::context_state::context_state() : reg(std::string(context_type_channel)) {
   (void)reg.reserve_type(std::string(context_type_channel),
                          std::make_shared<detail::channel_type>());
   reg.publish_type(context_type_channel);
 }
 
-void context::impl::settle_dropped(std::vector<message>& dropped, errc why) {
+void detail::context_state::settle_dropped(std::vector<message>& dropped, errc why) {
   for (const auto& m : dropped) {
     if (m.header.sync) replies.fail(m, make_error_code(why));
   }
   dropped.clear();
 }
 
-expected<void> context::impl::host::deliver(std::string_view module, message&& msg, delivery how) {
+expected<void> detail::context_state::host::deliver(std::string_view module, message&& msg,
+                                                    delivery how) {
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
@@ -63,16 +114,16 @@ expected<void> context::impl::host::deliver(std::string_view module, message&& m
   return (*ep)->push(std::move(msg), how);
 }
 
-expected<void> context::impl::host::add_peer(std::string_view module,
-                                             std::shared_ptr<detail::endpoint> ep,
-                                             const std::vector<std::string>& groups) {
+expected<void> detail::context_state::host::add_peer(std::string_view module,
+                                                     std::shared_ptr<detail::endpoint> ep,
+                                                     const std::vector<std::string>& groups) {
   const detail::peer_update u{detail::peer_op::add, std::string(module), std::move(ep), groups};
   auto codes = update_peers(std::span(&u, 1));
   if (codes[0]) return tl::unexpected(codes[0]);
   return {};
 }
 
-void context::impl::host::remove_peer(std::string_view module, const detail::endpoint& ep) {
+void detail::context_state::host::remove_peer(std::string_view module, const detail::endpoint& ep) {
   // A non-owning pointer: the registry compares a removal's endpoint by identity only.
   const detail::peer_update u{detail::peer_op::remove,
                               std::string(module),
@@ -82,13 +133,13 @@ void context::impl::host::remove_peer(std::string_view module, const detail::end
   (void)update_peers(std::span(&u, 1));
 }
 
-void context::impl::host::cleanup(std::string_view module, const detail::endpoint& ep) {
+void detail::context_state::host::cleanup(std::string_view module, const detail::endpoint& ep) {
   std::vector<message> dropped;
   (void)owner_.reg.cleanup(module, dropped, &ep);
   owner_.settle_dropped(dropped, errc::channel_closed);
 }
 
-std::vector<std::error_code> context::impl::host::update_peers(
+std::vector<std::error_code> detail::context_state::host::update_peers(
     std::span<const detail::peer_update> batch) {
   std::vector<message> dropped;
   auto codes = owner_.reg.update_peers(type_, batch, dropped);
@@ -96,21 +147,21 @@ std::vector<std::error_code> context::impl::host::update_peers(
   return codes;
 }
 
-context::impl& context_impl(context& ctx) noexcept { return *ctx.impl_; }
+detail::context_state& detail::context_state_of(context& ctx) noexcept { return *ctx.impl_; }
 
 namespace detail {
 
 expected<void> install_type(context& ctx, std::string name, std::shared_ptr<context_type> type) {
   if (name.empty() || !type) return unexpected(errc::invalid_argument);
-  auto& impl = context_impl(ctx);
+  auto& impl = detail::context_state_of(ctx);
   // Reserved first (the name is taken, nobody can use it yet), attached, then published: a
   // concurrent add_module of the type fails with unsupported_type until the type is ready.
   if (auto r = impl.reg.reserve_type(name, type); !r) return r;
-  context::impl::host* h = nullptr;
+  detail::context_state::host* h = nullptr;
   {
     std::lock_guard lock(impl.hosts_mu);
     auto& slot = impl.hosts[name];
-    slot = std::make_unique<context::impl::host>(impl, name);
+    slot = std::make_unique<detail::context_state::host>(impl, name);
     h = slot.get();
   }
   type->attach(*h);
@@ -120,7 +171,7 @@ expected<void> install_type(context& ctx, std::string name, std::shared_ptr<cont
 
 }  // namespace detail
 
-context::context() : impl_(std::make_unique<impl>()) {}
+context::context() : impl_(std::make_unique<detail::context_state>()) {}
 
 context::~context() {
   // 1. Nobody waits any more: every sync caller wakes with `cancelled`.
@@ -135,7 +186,7 @@ context::~context() {
   impl_->settle_dropped(dropped, errc::channel_closed);
   // 5. Module threads that still use this context (a core's overran modules) must end first.
   std::unique_lock lock(impl_->leases_mu);
-  if (impl_->leases.find(detail::core_lease_name) != impl_->leases.end()) {
+  if (impl_->core_leases > 0) {
     // A core that has not shut down still uses this context: waiting would not help.
     detail::log().critical(
         "context destroyed under a running core: shut down the core (or destroy it) first");
@@ -155,6 +206,13 @@ context::~context() {
 bool context::has_type(std::string_view type) const {
   registry::call_scope scope;
   return impl_->reg.current().has_type(type);
+}
+
+expected<context_type_traits> context::type_traits(std::string_view type) const {
+  const auto t = impl_->reg.type(type);
+  if (!t) return unexpected(errc::unsupported_type);
+  return context_type_traits{.remote = t->is_remote(),
+                             .restarts_on_return = t->restarts_on_return()};
 }
 
 expected<void> context::add_module(const module_info& info) {
@@ -202,26 +260,54 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
-                                       : box->pop_until(detail::inbox::clock::now() + timeout);
+  expected<message> r = box == nullptr
+                            ? expected<message>(unexpected(errc::module_not_found))
+                            : box->pop_until(detail::deadline_after<detail::inbox::clock>(timeout));
+  return r;
+}
+
+expected<message> context::receive(std::string_view module, std::stop_token stop) {
+  registry::call_scope scope;
+  auto* const* ep = impl_->reg.current().modules.find(module);
+  detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
+  expected<message> r =
+      box == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                     : pop_until_stopped(*box, detail::inbox::clock::time_point::max(), stop);
+  return r;
+}
+
+expected<message> context::receive_for(std::string_view module, duration timeout,
+                                       std::stop_token stop) {
+  registry::call_scope scope;
+  auto* const* ep = impl_->reg.current().modules.find(module);
+  detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
+  expected<message> r =
+      box == nullptr
+          ? expected<message>(unexpected(errc::module_not_found))
+          : pop_until_stopped(*box, detail::deadline_after<detail::inbox::clock>(timeout), stop);
   return r;
 }
 
 expected<message> context::send_sync(std::string_view module, message&& msg, duration timeout) {
   const detail::sync_latency::timer timed(impl_->sync_latency, module);
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = sync_deadline(timeout);
   registry::call_scope scope;
   auto* const* found = impl_->reg.current().modules.find(module);
   if (found == nullptr) return unexpected(errc::module_not_found);
   detail::endpoint* ep = *found;
-  if (msg.header.id.empty()) msg.header.id = new_uuid();
-  msg.header.sync = true;
+  const request_marks marks(msg);
   if (impl_->tap.active()) [[unlikely]]
     impl_->tap.observe(module, msg);
   // Registered before the request leaves: a reply can come before this thread waits.
   detail::reply_table::waiter wait(impl_->replies, 1);
-  if (auto r = wait.expect(msg.header.id, 0, ep); !r) return unexpected(r.error());
-  if (auto r = ep->push(std::move(msg), delivery::direct); !r) return unexpected(r.error());
+  if (auto r = wait.expect(msg.header.id, 0, ep); !r) {
+    marks.restore(msg);
+    return unexpected(r.error());
+  }
+  if (auto r = ep->push(std::move(msg), delivery::direct); !r) {
+    marks.restore(msg);
+    return unexpected(r.error());
+  }
   wait.wait_until(deadline);
   return wait.take(0);
 }
@@ -271,7 +357,7 @@ expected<group_delivery> context::send_to_group(std::string_view group, const me
 
 expected<group_replies> context::send_to_group_sync(std::string_view group, message&& msg,
                                                     duration timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = sync_deadline(timeout);
   std::shared_ptr<const detail::member_list> members;
   {
     registry::call_scope scope;
@@ -281,21 +367,34 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
   if (cancelled()) return unexpected(errc::cancelled);
   const auto& eps = members->members;
   const std::size_t n = eps.size();
-  if (msg.header.id.empty()) msg.header.id = new_uuid();
-  msg.header.sync = true;
+  const request_marks marks(msg);
   if (impl_->tap.active()) [[unlikely]]
     impl_->tap.observe_group(group, *members, msg);
+  // The request's id, as the caller knows it: every reply returned carries it as its parent id.
+  const auto request_id = msg.header.id;
   detail::reply_table::waiter wait(impl_->replies, n);
-  for (std::size_t i = 0; i < n; ++i) {
-    // One request id per member: a reply is attributed by its parent id alone. The first
-    // member's copy keeps the caller's id.
-    message copy = i + 1 == n ? std::move(msg) : message(msg);
-    if (i != 0) copy.update_id();
-    if (auto r = wait.expect(copy.header.id, i, eps[i].get()); !r) {
+  // Why one request id per member: a reply is then attributed by its parent id alone, so
+  // `missing` is exact. The first member's request keeps the caller's id; the others get fresh
+  // ones. Every member but the last gets a copy; the last takes `msg` itself.
+  auto hand_on = [&](std::size_t i, message& request) {
+    if (i != 0) request.update_id();
+    if (auto r = wait.expect(request.header.id, i, eps[i].get()); !r) {
       wait.settle(i, r.error());
-      continue;
+      return false;
     }
-    if (auto r = eps[i]->push(std::move(copy), delivery::group); !r) wait.settle(i, r.error());
+    if (auto r = eps[i]->push(std::move(request), delivery::group); !r) {
+      wait.settle(i, r.error());
+      return false;
+    }
+    return true;
+  };
+  for (std::size_t i = 0; i + 1 < n; ++i) {
+    message copy(msg);
+    (void)hand_on(i, copy);
+  }
+  if (!hand_on(n - 1, msg)) {
+    msg.header.id = request_id;
+    marks.restore(msg);
   }
   wait.wait_until(deadline);
   group_replies out;
@@ -304,6 +403,7 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
     settled[i] = true;
     auto r = wait.take(i);
     if (r) {
+      r->header.parent_id = request_id;
       out.replies.push_back(std::move(*r));
     } else {
       out.failed.emplace_back(eps[i]->name(), r.error());

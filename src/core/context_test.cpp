@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "bounded_wait.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "fake_context_type.hpp"
 #include "type/context_type.hpp"
 
@@ -215,23 +215,25 @@ TEST_F(ContextWithFake, GroupCallsReachMembersOfEveryType) {
   // Sync: the local member answers, the fake answers for its member; one request id each.
   auto local = std::async(std::launch::async, [&] {
     auto req = ctx.receive_for("local", watchdog);
-    if (!req) return req.error();
-    auto r = ctx.send_resp(new_resp_by_message(*req, "local reply"));
-    return r ? std::error_code{} : r.error();
+    if (!req) return std::string("<none>");
+    EXPECT_TRUE(ctx.send_resp(new_resp_by_message(*req, "local reply")));
+    return std::string(req->header.id);
   });
-  auto replies = ctx.send_to_group_sync("g", new_message(), watchdog);
+  auto request = new_message();
+  const std::string id(request.header.id);
+  auto replies = ctx.send_to_group_sync("g", std::move(request), watchdog);
   ASSERT_TRUE(replies) << replies.error().message();
-  EXPECT_FALSE(local.get());
+  const auto local_id = local.get();
   EXPECT_TRUE(replies->complete());
   ASSERT_EQ(replies->replies.size(), 2U);
   std::set<std::string> bodies;
-  std::set<std::string> parents;
   for (const auto& r : replies->replies) {
     bodies.insert(r.content_data().value_or(""));
-    parents.insert(std::string(r.header.parent_id));
+    EXPECT_EQ(std::string(r.header.parent_id), id);  // the caller's id, as in Go
   }
   EXPECT_EQ(bodies, (std::set<std::string>{"local reply", "fake reply"}));
-  EXPECT_EQ(parents.size(), 2U);  // each member had its own request id
+  // Each member had its own request id.
+  EXPECT_NE(std::string(fake->pushes().back().msg.header.id), local_id);
 }
 
 TEST_F(ContextWithFake, GroupOfOneTypeIsNotSentToOthers) {

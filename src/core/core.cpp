@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "core/module_lease.hpp"
 
@@ -42,8 +43,8 @@ bool default_restart_wait(nanoseconds interval, std::stop_token stop) {
   return !stop.stop_requested();
 }
 
-// Wait before reconnecting a remote module that has no restart policy.
-constexpr nanoseconds remote_reconnect_interval = std::chrono::seconds(1);
+// Wait before restarting a module whose type restarts it on return, when it has no policy.
+constexpr nanoseconds reconnect_interval = std::chrono::seconds(1);
 
 // A restart wait of `ns` nanoseconds, saturated to [0, max(limit, 0)].
 //
@@ -65,14 +66,6 @@ nanoseconds next_restart_wait(nanoseconds previous, const module_restart_policy&
   // `> 1` is false for NaN too: no growth.
   if (!(p.growth_rate > 1)) return previous;
   return saturated_wait(static_cast<double>(previous.count()) * p.growth_rate, p.interval_limit);
-}
-
-// `now + timeout`, or nothing when that does not fit in a time_point (a wait without bound).
-std::optional<steady_clock::time_point> deadline_after(nanoseconds timeout) {
-  const auto now = steady_clock::now();
-  if (timeout > steady_clock::time_point::max() - now) return std::nullopt;
-  return now +
-         std::chrono::duration_cast<steady_clock::duration>(std::max(timeout, nanoseconds(0)));
 }
 
 }  // namespace
@@ -101,16 +94,18 @@ struct module_entry {
   std::atomic<int> restarts{0};
   bool started = false;  // guarded by the core's mutex
   std::thread thread;    // guarded by the core's mutex; joined by whoever takes it out
+  // What the module's type says (asked by start_modules before the thread starts; read only
+  // by the thread afterwards).
+  context_type_traits traits;
 
   // Set when the keeper is done with the module and the context: the thread only returns after.
   std::mutex done_mu;
   std::condition_variable done_cv;
   bool done = false;
 
-  [[nodiscard]] bool remote() const { return options.type != context_type_channel; }
   [[nodiscard]] module_info info() const {
     return module_info{
-        .name = name, .type = options.type, .remote = remote(), .inbox = options.inbox};
+        .name = name, .type = options.type, .remote = traits.remote, .inbox = options.inbox};
   }
   void mark_done() {
     {
@@ -119,14 +114,14 @@ struct module_entry {
     }
     done_cv.notify_all();
   }
-  // Waits for `done` until `deadline` (without bound when there is none).
-  bool wait_done(const std::optional<steady_clock::time_point>& deadline) {
+  // Waits for `done` until `deadline` (without bound for time_point::max(), "for ever").
+  bool wait_done(steady_clock::time_point deadline) {
     std::unique_lock lock(done_mu);
-    if (!deadline) {
+    if (deadline == steady_clock::time_point::max()) {
       done_cv.wait(lock, [&] { return done; });
       return true;
     }
-    return done_cv.wait_until(lock, *deadline, [&] { return done; });
+    return done_cv.wait_until(lock, deadline, [&] { return done; });
   }
 };
 
@@ -152,7 +147,7 @@ expected<void> join_context(context& ctx, const module_entry& e) {
 module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
   const core_options& opts = shared.options;
   const std::optional<module_restart_policy> policy = e.m->restart_policy();
-  nanoseconds interval = policy ? first_restart_wait(*policy) : remote_reconnect_interval;
+  nanoseconds interval = policy ? first_restart_wait(*policy) : reconnect_interval;
   int policy_restarts = 0;
 
   for (;;) {
@@ -175,9 +170,10 @@ module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
 
     const bool policy_restart =
         policy && (policy->type == restart_type::always || error != nullptr);
-    // A remote module's start returns when its connection drops: it reconnects, whatever its
-    // policy says about normal returns, and without using up its retries.
-    const bool reconnect = !policy_restart && e.remote() && !error;
+    // The type says what a normal return means: for a socket client module, that its
+    // connection dropped. It then reconnects, whatever its policy says about normal returns,
+    // and without using up its retries.
+    const bool reconnect = !policy_restart && e.traits.restarts_on_return && !error;
     if (!policy_restart && !reconnect) return final_state;
     if (policy_restart && policy->retries > 0 && policy_restarts >= policy->retries) {
       detail::log().error("module {} gave up after {} restarts", e.name, policy_restarts);
@@ -201,7 +197,9 @@ module_state run_module(core_shared& shared, module_entry& e, context& ctx) {
     const bool waited = opts.restart_wait ? opts.restart_wait(interval, ctx.stop_token())
                                           : default_restart_wait(interval, ctx.stop_token());
     if (!waited) return final_state;
-    if (e.remote()) {
+    // A remote module may have been cleaned up by its type when its link dropped: it joins
+    // again (a module still there is kept as it is).
+    if (e.traits.remote) {
       std::lock_guard lock(shared.lifecycle);
       if (shared.stopping.load() || ctx.cancelled()) return final_state;
       if (auto r = join_context(ctx, e); !r) {
@@ -291,7 +289,7 @@ core::~core() {
   // Every thread is joined here, an overrunning one as soon as its `start` returns: no module
   // thread outlives the core, so none can use the core's state or the context after it.
   for (const auto& e : impl_->started()) {
-    (void)e->wait_done(std::nullopt);
+    (void)e->wait_done(steady_clock::time_point::max());
     impl_->join_done(*e);
   }
 }
@@ -349,15 +347,23 @@ expected<void> core::start_modules() {
     if (!e->started) to_start.push_back(e);
   }
   // Add them all first, so that no module starts while another cannot join, and so that every
-  // module can address every other from its first instruction.
+  // module can address every other from its first instruction. Each type is asked what its
+  // modules are: the core knows no type by name.
   for (const auto& e : to_start) {
+    auto traits = ctx.type_traits(e->options.type);
+    if (!traits) {
+      detail::log().error("module {} cannot join the context: type {}: {}", e->name,
+                          e->options.type, traits.error().message());
+      return unexpected(traits.error());
+    }
+    e->traits = *traits;
     if (auto r = join_context(ctx, *e); !r) {
       detail::log().error("module {} cannot join the context: {}", e->name, r.error().message());
       return r;
     }
   }
   if (!to_start.empty() && !impl_->core_lease) {
-    impl_->core_lease = detail::lease_module(ctx, detail::core_lease_name);
+    impl_->core_lease = detail::lease_core(ctx);
   }
   for (const auto& e : to_start) {
     e->started = true;
@@ -390,14 +396,14 @@ shutdown_report core::shutdown() {
   }
   context& ctx = *impl_->shared->ctx;
   const auto budget = std::max(impl_->shared->options.shutdown_deadline, nanoseconds(0));
-  const auto deadline = deadline_after(budget);
+  const auto deadline = detail::deadline_after(budget);
   // Why a reserve: once a module overruns, the modules after it in stop order would otherwise
   // get no time at all and be reported as overrunning although they stop at once. The last
-  // tenth of the budget is kept for them.
-  std::optional<steady_clock::time_point> ordered_deadline;
-  if (deadline) {
-    ordered_deadline = *deadline - std::chrono::duration_cast<steady_clock::duration>(budget / 10);
-  }
+  // tenth of the budget is kept for them (none is kept from a budget without bound).
+  const auto ordered_deadline =
+      deadline == steady_clock::time_point::max()
+          ? deadline
+          : deadline - std::chrono::duration_cast<steady_clock::duration>(budget / 10);
   {
     std::lock_guard lifecycle(impl_->shared->lifecycle);
     impl_->shared->stopping.store(true);
@@ -440,7 +446,7 @@ shutdown_report core::shutdown() {
 }
 
 bool core::wait_for_modules(std::chrono::nanoseconds timeout) {
-  const auto deadline = deadline_after(timeout);
+  const auto deadline = detail::deadline_after(timeout);
   bool all_ended = true;
   for (const auto& e : impl_->started()) {
     if (e->wait_done(deadline)) {

@@ -20,11 +20,12 @@ namespace detail {
 /// reports the thread as ended, so `core::wait_for_modules` returning true means no lease of
 /// that core is held any more.
 ///
+/// A core holds a lease of its own (`lease_core`) from its first `start_modules` until its
+/// shutdown ends; the context refuses to be destroyed under it. It is counted apart from the
+/// module leases, so that no module name can pass for it.
+///
 /// Movable, not copyable. An empty lease (default-constructed or moved from) holds nothing.
 /// Ending a lease (`release` or the destructor) is thread-safe and never throws.
-/// The name of the lease a core holds from its first `start_modules` until its shutdown ends.
-inline constexpr std::string_view core_lease_name = "(the core's shutdown)";
-
 class module_lease {
  public:
   module_lease() noexcept = default;
@@ -36,23 +37,29 @@ class module_lease {
 
   /// The leased context; null for an empty lease.
   [[nodiscard]] context* ctx() const noexcept { return ctx_; }
-  /// The module the lease was taken for (for diagnostics).
+  /// The module the lease was taken for (for diagnostics); empty for a core's lease.
   [[nodiscard]] const std::string& module_name() const noexcept { return module_; }
+  /// True for a core's lease (`lease_core`).
+  [[nodiscard]] bool of_core() const noexcept { return core_; }
   [[nodiscard]] explicit operator bool() const noexcept { return ctx_ != nullptr; }
   /// Ends the lease now; the lease is empty afterwards. Idempotent.
   void release() noexcept;
 
  private:
   friend module_lease lease_module(context& ctx, std::string_view module);
-  module_lease(context& ctx, std::string_view module);
+  friend module_lease lease_core(context& ctx);
+  module_lease(context& ctx, std::string_view module, bool core);
 
   context* ctx_ = nullptr;
   std::string module_;
+  bool core_ = false;
 };
 
 /// Takes a lease on `ctx` for the thread of `module`. Call it while the context is known to be
 /// alive (the core does, in `start_modules`, before starting the thread). Does not block.
 [[nodiscard]] module_lease lease_module(context& ctx, std::string_view module);
+/// Takes the lease a core holds on `ctx` while it may still shut down (cancel, clean up).
+[[nodiscard]] module_lease lease_core(context& ctx);
 
 }  // namespace detail
 }  // namespace beehive

@@ -18,7 +18,7 @@
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "fake_context_type.hpp"
 
 namespace beehive {
@@ -335,7 +335,7 @@ TEST(Registry, HasTypeTakesNoLock) {
     return before && ctx.has_type("channel") && !ctx.has_type("nope");
   });
   cached.wait();
-  auto hold = context_impl(ctx).reg.lock_for_test();
+  auto hold = detail::context_state_of(ctx).reg.lock_for_test();
   locked.count_down();
   EXPECT_TRUE(get_bounded(asker));
 }

@@ -15,10 +15,10 @@
 #include <cstdint>
 #include <cstring>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <vector>
 
+#include "core/deadline.hpp"
 #include "core/log.hpp"
 
 // Why a self-pipe written by a sigaction handler, and not signalfd: signalfd sees a signal only
@@ -70,16 +70,10 @@ extern "C" void on_termination_signal(int sig) {
   errno = saved;
 }
 
-// `now + timeout`, or nothing when that does not fit in a time_point (waits without bound).
-std::optional<steady_clock::time_point> deadline_after(std::chrono::nanoseconds timeout) {
-  const auto now = steady_clock::now();
-  if (timeout > steady_clock::time_point::max() - now) return std::nullopt;
-  return now + std::chrono::duration_cast<steady_clock::duration>(timeout);
-}
-
-int poll_timeout_ms(const std::optional<steady_clock::time_point>& deadline) {
-  if (!deadline) return -1;
-  const auto left = *deadline - steady_clock::now();
+// poll's timeout for `deadline`: -1 (no bound) for time_point::max(), "for ever".
+int poll_timeout_ms(steady_clock::time_point deadline) {
+  if (deadline == steady_clock::time_point::max()) return -1;
+  const auto left = deadline - steady_clock::now();
   if (left <= steady_clock::duration::zero()) return 0;
   // Rounded up, so that a wait never ends before its deadline.
   const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
@@ -98,7 +92,7 @@ struct signal_waiter::state {
   [[nodiscard]] bool ready() const noexcept { return read_fd >= 0; }
 
   // A signal's number, 0 when stopped (or broken), `timed_out` when the deadline passed.
-  int wait_until(const std::optional<steady_clock::time_point>& deadline) const {
+  int wait_until(steady_clock::time_point deadline) const {
     if (!ready()) return 0;
     for (;;) {
       const int ms = poll_timeout_ms(deadline);
@@ -178,10 +172,10 @@ signal_waiter::~signal_waiter() {
   ::close(s_->stop_fd);
 }
 
-int signal_waiter::wait() { return s_->wait_until(std::nullopt); }
+int signal_waiter::wait() { return s_->wait_until(steady_clock::time_point::max()); }
 
 expected<int> signal_waiter::wait_for(std::chrono::nanoseconds timeout) {
-  const int r = s_->wait_until(deadline_after(std::max(timeout, std::chrono::nanoseconds(0))));
+  const int r = s_->wait_until(detail::deadline_after(timeout));
   if (r == timed_out) return unexpected(errc::timed_out);
   if (r == 0) return unexpected(errc::cancelled);
   return r;

@@ -51,6 +51,15 @@ TEST(SignalWaiter, StopWakesEveryWaitAndStaysSet) {
   EXPECT_EQ(w.wait(), 0);  // later waits return at once
 }
 
+TEST(SignalWaiter, WaitForWithoutBoundWaitsForTheStop) {
+  signal_waiter w;
+  // duration::max() means "for ever": the wait ends by the stop, not by an overflowed deadline.
+  auto r =
+      std::async(std::launch::async, [&] { return w.wait_for(std::chrono::nanoseconds::max()); });
+  w.stop();
+  EXPECT_EQ(get_bounded(r).error(), errc::cancelled);
+}
+
 TEST(SignalWaiter, SigtermSentToTheProcessWakesWaitWithSigterm) {
   signal_waiter w;
   auto result = std::async(std::launch::async, [&] { return w.wait(); });

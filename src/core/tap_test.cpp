@@ -9,7 +9,7 @@
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -25,7 +25,7 @@ struct Tap : ::testing::Test {
     ASSERT_TRUE(ctx.add_module_group("a", "g"));
     ASSERT_TRUE(ctx.add_module_group("b", "g"));
   }
-  tap_hub& hub() { return context_impl(ctx).tap; }
+  tap_hub& hub() { return detail::context_state_of(ctx).tap; }
   context ctx;
 };
 
@@ -146,7 +146,7 @@ TEST_F(Tap, ConcurrentSendersAndAttachDetachLoseNothingUncounted) {
 TEST(SyncLatency, RecordsOnlyOnceEnabled) {
   context ctx;
   ASSERT_TRUE(ctx.add_module(mod("echo")));
-  auto& rec = context_impl(ctx).sync_latency;
+  auto& rec = detail::context_state_of(ctx).sync_latency;
   (void)ctx.send_sync("echo", new_message(), 1ms);
   EXPECT_TRUE(rec.snapshot().empty());
   rec.enable();

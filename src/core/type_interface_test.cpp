@@ -14,7 +14,7 @@
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
 #include "channel_module.hpp"
-#include "core/context_impl.hpp"
+#include "core/context_state.hpp"
 #include "fake_context_type.hpp"
 #include "type/context_type.hpp"
 #include "type/endpoint.hpp"

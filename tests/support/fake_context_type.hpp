@@ -49,6 +49,8 @@ class fake_context_type final : public detail::context_type,
     bool slow_connect = false;             ///< endpoints start `connecting`
     bool refuse_while_connecting = false;  ///< a push while connecting fails (not_connected)
     std::size_t link_capacity = 4;         ///< bound of an endpoint's queue (slow link, connecting)
+    bool remote = true;                    ///< what `is_remote()` answers
+    bool restarts_on_return = true;        ///< what `restarts_on_return()` answers
   };
 
   struct push_record {
@@ -160,8 +162,19 @@ class fake_context_type final : public detail::context_type,
 
   explicit fake_context_type(bool answer_sync = true) : opts_{answer_sync} {}
   explicit fake_context_type(options o) : opts_(o) {}
+  /// `remote` and `restarts_on_return`: what the type answers to `is_remote()` and
+  /// `restarts_on_return()`.
+  fake_context_type(bool answer_sync, bool remote, bool restarts_on_return = true)
+      : opts_{.answer_sync = answer_sync,
+              .remote = remote,
+              .restarts_on_return = restarts_on_return} {}
 
   // ---- the type interface ------------------------------------------------------------------
+
+  [[nodiscard]] bool is_remote() const noexcept override { return opts_.remote; }
+  [[nodiscard]] bool restarts_on_return() const noexcept override {
+    return opts_.restarts_on_return;
+  }
 
   void attach(detail::type_host& host) override {
     std::lock_guard lock(mu_);
@@ -174,6 +187,7 @@ class fake_context_type final : public detail::context_type,
     ++made_;
     endpoints_[info.name] = ep;
     made_names_.insert(info.name);
+    made_for_.push_back(info);
     return ep;
   }
   void presence(std::span<const detail::presence_event> events) override {
@@ -268,6 +282,11 @@ class fake_context_type final : public detail::context_type,
     std::lock_guard lock(mu_);
     return made_;
   }
+  /// The module_info of every make_endpoint call, in order.
+  [[nodiscard]] std::vector<module_info> made_for() const {
+    std::lock_guard lock(mu_);
+    return made_for_;
+  }
   [[nodiscard]] int closes() const {
     std::lock_guard lock(mu_);
     return closes_;
@@ -333,6 +352,7 @@ class fake_context_type final : public detail::context_type,
   std::function<void(std::span<const detail::presence_event>)> on_presence_;
   int presence_batches_ = 0;
   int made_ = 0;
+  std::vector<module_info> made_for_;
   int closes_ = 0;
   int discards_ = 0;
   int stops_ = 0;

@@ -18,17 +18,17 @@
 #include "core/tap.hpp"
 #include "type/context_type.hpp"
 
-namespace beehive {
+namespace beehive::detail {
 
 /// The state of a context: the one registry, the one reply table, the cancellation, and the
-/// hosts given to context types. Private to the library.
-struct context::impl {
-  impl();
+/// hosts given to context types. Private to the library; reached by `context_state_of`.
+struct context_state {
+  context_state();
 
   /// What one installed context type may do to the context (see type_host).
   class host final : public detail::type_host {
    public:
-    host(impl& owner, std::string type) : owner_(owner), type_(std::move(type)) {}
+    host(context_state& owner, std::string type) : owner_(owner), type_(std::move(type)) {}
     [[nodiscard]] detail::reply_table& replies() noexcept override { return owner_.replies; }
     [[nodiscard]] expected<void> deliver(std::string_view module, message&& msg,
                                          detail::delivery how) override;
@@ -43,7 +43,7 @@ struct context::impl {
     [[nodiscard]] bool cancelled() const noexcept override { return owner_.stop.stop_requested(); }
 
    private:
-    impl& owner_;
+    context_state& owner_;
     const std::string type_;
   };
 
@@ -65,9 +65,8 @@ struct context::impl {
   std::mutex leases_mu;
   std::condition_variable leases_cv;
   std::map<std::string, int, std::less<>> leases;
+  // Cores that may still shut down on this context; the destructor refuses to run under one.
+  int core_leases = 0;
 };
 
-/// The state behind a context.
-context::impl& context_impl(context& ctx) noexcept;
-
-}  // namespace beehive
+}  // namespace beehive::detail
