@@ -82,6 +82,8 @@ expected<void> detail::context_state::host::deliver(std::string_view module, mes
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
+  if (owner_.tap.active()) [[unlikely]]
+    owner_.tap.observe(module, msg);
   return (*ep)->push(std::move(msg), how);
 }
 
@@ -208,6 +210,8 @@ expected<void> context::send(std::string_view module, message&& msg) {
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe(module, msg);
   return (*ep)->push(std::move(msg), delivery::direct);
 }
 
@@ -256,12 +260,15 @@ expected<message> context::receive_for(std::string_view module, duration timeout
 }
 
 expected<message> context::send_sync(std::string_view module, message&& msg, duration timeout) {
+  const detail::sync_latency::timer timed(impl_->sync_latency, module);
   const auto deadline = sync_deadline(timeout);
   registry::call_scope scope;
   auto* const* found = impl_->reg.current().modules.find(module);
   if (found == nullptr) return unexpected(errc::module_not_found);
   detail::endpoint* ep = *found;
   const request_marks marks(msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe(module, msg);
   // Registered before the request leaves: a reply can come before this thread waits.
   detail::reply_table::waiter wait(impl_->replies, 1);
   if (auto r = wait.expect(msg.header.id, 0, ep); !r) {
@@ -297,6 +304,8 @@ expected<group_delivery> context::send_to_group(std::string_view group, message&
     if (const auto* g = impl_->reg.current().groups.find(group)) members = *g;
   }
   if (!members || members->members.empty()) return unexpected(errc::group_not_found);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe_group(group, *members, msg);
   group_delivery out;
   const std::size_t n = members->members.size();
   for (std::size_t i = 0; i < n; ++i) {
@@ -330,6 +339,8 @@ expected<group_replies> context::send_to_group_sync(std::string_view group, mess
   const auto& eps = members->members;
   const std::size_t n = eps.size();
   const request_marks marks(msg);
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe_group(group, *members, msg);
   // The request's id, as the caller knows it: every reply returned carries it as its parent id.
   const auto request_id = msg.header.id;
   detail::reply_table::waiter wait(impl_->replies, n);

@@ -14,6 +14,8 @@
 #include "beehive/context.hpp"
 #include "core/registry.hpp"
 #include "core/reply_table.hpp"
+#include "core/sync_latency.hpp"
+#include "core/tap.hpp"
 #include "type/context_type.hpp"
 
 namespace beehive::detail {
@@ -52,6 +54,9 @@ struct context_state {
   detail::registry reg;
   detail::reply_table replies;
   std::stop_source stop;
+  // Observation (the admin API): off until attached; one relaxed load each when off.
+  detail::tap_hub tap;
+  detail::sync_latency sync_latency;
 
   std::mutex hosts_mu;
   std::map<std::string, std::unique_ptr<host>, std::less<>> hosts;

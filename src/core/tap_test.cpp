@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "core/tap.hpp"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "beehive/context.hpp"
+#include "bounded_wait.hpp"
+#include "channel_module.hpp"
+#include "core/context_state.hpp"
+
+namespace beehive::detail {
+namespace {
+
+using namespace std::chrono_literals;
+using test::mod;
+using test::watchdog;
+
+struct Tap : ::testing::Test {
+  void SetUp() override {
+    ASSERT_TRUE(ctx.add_module(mod("a", 100000)));
+    ASSERT_TRUE(ctx.add_module(mod("b", 100000)));
+    ASSERT_TRUE(ctx.add_module_group("a", "g"));
+    ASSERT_TRUE(ctx.add_module_group("b", "g"));
+  }
+  tap_hub& hub() { return detail::context_state_of(ctx).tap; }
+  context ctx;
+};
+
+TEST_F(Tap, InactiveUntilAttachedAndAfterDetach) {
+  EXPECT_FALSE(hub().active());
+  auto sub = hub().attach({tap_scope::all, ""}, 4);
+  EXPECT_TRUE(hub().active());
+  hub().detach(sub);
+  EXPECT_FALSE(hub().active());
+  EXPECT_TRUE(sub->closed());
+  EXPECT_EQ(hub().stats().attached, 0U);
+}
+
+TEST_F(Tap, ModuleTapSeesCopiesSharingTheContent) {
+  auto sub = hub().attach({tap_scope::module, "a"}, 16);
+  const message sent = new_message().fill_body(nlohmann::json{{"k", "v"}});
+  ASSERT_TRUE(ctx.send("a", sent));
+  ASSERT_TRUE(ctx.send("b", new_message().fill_body("not for the tap")));
+  auto got = sub->take_for(watchdog);
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].target, "a");
+  EXPECT_FALSE(got[0].to_group);
+  EXPECT_EQ(got[0].msg.header.id, sent.header.id);
+  EXPECT_TRUE(got[0].msg.content.shares_payload_with(sent.content));
+  // The receiver still gets the message itself.
+  auto received = ctx.receive_for("a", watchdog);
+  ASSERT_TRUE(received);
+  EXPECT_TRUE(received->content.shares_payload_with(sent.content));
+  hub().detach(sub);
+}
+
+TEST_F(Tap, GroupTapSeesOneRecordPerGroupSend) {
+  auto group_tap = hub().attach({tap_scope::group, "g"}, 16);
+  auto member_tap = hub().attach({tap_scope::module, "b"}, 16);
+  auto other_tap = hub().attach({tap_scope::group, "h"}, 16);
+  ASSERT_TRUE(ctx.send_to_group("g", new_message().fill_body("to all")));
+  auto got = group_tap->take_for(watchdog);
+  ASSERT_EQ(got.size(), 1U);
+  EXPECT_EQ(got[0].target, "g");
+  EXPECT_TRUE(got[0].to_group);
+  // A module's tap sees what reaches it through its groups.
+  EXPECT_EQ(member_tap->take_for(watchdog).size(), 1U);
+  EXPECT_TRUE(other_tap->take_for(1ms).empty());
+  EXPECT_EQ(other_tap->delivered(), 0U);
+  hub().detach(group_tap);
+  hub().detach(member_tap);
+  hub().detach(other_tap);
+}
+
+TEST_F(Tap, SyncRequestsAreTappedWithTheirSyncFlag) {
+  auto sub = hub().attach({tap_scope::all, ""}, 16);
+  auto r = ctx.send_sync("a", new_message().fill_body("q"), 1ms);
+  EXPECT_EQ(r.error(), errc::timed_out);
+  (void)ctx.send_to_group_sync("g", new_message().fill_body("q"), 1ms);
+  auto got = sub->take_for(watchdog);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_TRUE(got[0].msg.header.sync);
+  EXPECT_EQ(got[0].target, "a");
+  EXPECT_TRUE(got[1].msg.header.sync);
+  EXPECT_TRUE(got[1].to_group);
+  hub().detach(sub);
+}
+
+TEST_F(Tap, AFloodNeverHoldsTheSenderBackAndDropsAreCounted) {
+  // Nobody reads the tap: its queue fills at 8, every later copy is dropped and counted, and
+  // every send still succeeds (a tap that made the sender wait would hang here).
+  auto sub = hub().attach({tap_scope::module, "a"}, 8);
+  constexpr int n = 20000;
+  for (int i = 0; i < n; ++i) ASSERT_TRUE(ctx.send("a", new_message()));
+  EXPECT_EQ(sub->delivered(), 8U);
+  EXPECT_EQ(sub->dropped(), static_cast<std::uint64_t>(n - 8));
+  EXPECT_EQ(ctx.stats("a")->accepted, static_cast<std::uint64_t>(n));
+  hub().detach(sub);
+  const auto totals = hub().stats();
+  EXPECT_EQ(totals.delivered, 8U);
+  EXPECT_EQ(totals.dropped, static_cast<std::uint64_t>(n - 8));
+}
+
+TEST_F(Tap, TakeWaitsForTheNextMessageAndCloseWakesIt) {
+  auto sub = hub().attach({tap_scope::all, ""}, 8);
+  std::thread sender([&] { (void)ctx.send("b", new_message()); });
+  auto got = sub->take_for(watchdog);
+  sender.join();
+  EXPECT_EQ(got.size(), 1U);
+  std::thread closer([&] { hub().detach(sub); });
+  EXPECT_TRUE(sub->take_for(watchdog).empty());
+  closer.join();
+  // Detached: later sends are not offered and not counted.
+  ASSERT_TRUE(ctx.send("b", new_message()));
+  EXPECT_EQ(sub->delivered(), 1U);
+  EXPECT_EQ(sub->dropped(), 0U);
+}
+
+TEST_F(Tap, ConcurrentSendersAndAttachDetachLoseNothingUncounted) {
+  std::atomic<bool> stop{false};
+  std::thread churn([&] {
+    while (!stop.load()) {
+      auto s = hub().attach({tap_scope::all, ""}, 2);
+      hub().detach(s);
+    }
+  });
+  auto sub = hub().attach({tap_scope::module, "a"}, 20000);
+  constexpr int n = 5000;
+  std::thread s1([&] {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(ctx.send("a", new_message()));
+  });
+  std::thread s2([&] {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(ctx.send_to_group("g", new_message()));
+  });
+  s1.join();
+  s2.join();
+  stop = true;
+  churn.join();
+  EXPECT_EQ(sub->delivered() + sub->dropped(), 2U * n);
+  hub().detach(sub);
+}
+
+TEST(SyncLatency, RecordsOnlyOnceEnabled) {
+  context ctx;
+  ASSERT_TRUE(ctx.add_module(mod("echo")));
+  auto& rec = detail::context_state_of(ctx).sync_latency;
+  (void)ctx.send_sync("echo", new_message(), 1ms);
+  EXPECT_TRUE(rec.snapshot().empty());
+  rec.enable();
+  std::thread echo([&] {
+    auto req = ctx.receive_for("echo", watchdog);  // the first, unanswered request
+    req = ctx.receive_for("echo", watchdog);
+    if (req) (void)ctx.send_resp(new_resp_by_message(*req, "ok"));
+  });
+  ASSERT_TRUE(ctx.send_sync("echo", new_message(), watchdog));
+  echo.join();
+  const auto snap = rec.snapshot();
+  ASSERT_EQ(snap.count("echo"), 1U);
+  EXPECT_EQ(snap.at("echo").count, 1U);
+  EXPECT_GT(snap.at("echo").sum_seconds, 0.0);
+  std::uint64_t in_buckets = 0;
+  for (auto b : snap.at("echo").buckets) in_buckets += b;
+  EXPECT_EQ(in_buckets, 1U);
+}
+
+TEST(SyncLatency, BucketsFollowTheBounds) {
+  sync_latency rec;
+  rec.record("m", std::chrono::microseconds(5));  // <= 10 us: bucket 0
+  rec.record("m", std::chrono::milliseconds(1));  // <= 1 ms: bucket 6
+  rec.record("m", std::chrono::seconds(60));      // +Inf
+  const auto h = rec.snapshot().at("m");
+  EXPECT_EQ(h.buckets[0], 1U);
+  EXPECT_EQ(h.buckets[6], 1U);
+  EXPECT_EQ(h.buckets.back(), 1U);
+  EXPECT_EQ(h.count, 3U);
+  EXPECT_NEAR(h.sum_seconds, 60.001005, 1e-9);
+}
+
+}  // namespace
+}  // namespace beehive::detail
