@@ -535,6 +535,7 @@ TEST(OutboundOptions, AClientModulesInboxOptionsBoundItsConnection) {
   ASSERT_TRUE(reply);
   ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*reply)));
   ASSERT_TRUE(c.join());
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
   EXPECT_EQ(send_until_refused(c.ctx, "srvmod"), make_error_code(errc::queue_full));
   EXPECT_GT(c.type->stats().outbound_rejected, 0U);
 }

@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -271,7 +273,7 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
   // Re-added while the server is down: it keeps trying in the background.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
-  EXPECT_GE(cli->stats().connect_failures, 1U);
+  EXPECT_TRUE(test::eventually([&] { return cli->stats().connect_failures >= 1; }));
 
   context server2;
   auto s2 = register_socket_context(server2, cfg);
@@ -313,8 +315,8 @@ TEST_F(socket_pair, CleanupOfTheServerModuleStopsListening) {
   auto l = register_socket_context(late, cfg);
   ASSERT_TRUE(l);
   ASSERT_TRUE(late.add_module(remote_info("othermod")));  // keeps trying in the background
+  EXPECT_TRUE(test::eventually([&] { return (*l)->stats().connect_failures >= 1; }));
   EXPECT_FALSE((*l)->connected("srvmod"));
-  EXPECT_GE((*l)->stats().connect_failures, 1U);
   // Added again, the server listens again and the waiting client gets in.
   ASSERT_TRUE(server.add_module(remote_info("sockserver")));
   ASSERT_TRUE(srv->wait_connected("othermod", watchdog));
@@ -378,6 +380,7 @@ TEST(SocketHandle, ListenOnALiveServersAddressFailsAndTheFirstKeepsServing) {
   ASSERT_TRUE(c);
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
   ASSERT_TRUE((*a)->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE((*c)->wait_connected("srvmod", watchdog));
   ASSERT_TRUE(client.send("srvmod", new_message().fill_body("to the first")));
   auto got = first.receive_for("srvmod", watchdog);
   ASSERT_TRUE(got);
@@ -406,6 +409,77 @@ TEST(SocketClient, ARecordRightAfterTheHandshakeReachesTheConnectingModule) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->content.to_string().value_or(""), "early");
   EXPECT_EQ(c.type->stats().unknown_destination, 0U);
+}
+
+// Issue 11: adding a socket client module never waits for its connect or handshake (it used to
+// wait up to `handshake_timeout` inside add_module, under a core's lock).
+TEST(SocketClient, AddModuleReturnsWhileTheHandshakeIsUnanswered) {
+  test::temp_dir dir;
+  socket_options o;
+  o.handshake_timeout = std::chrono::hours(1);  // the old add_module waited this long
+  test::hand_served_client c(dir.file("bh.sock"), remote_info("remotemod"), o);
+  ASSERT_GE(c.fd, 0);  // its handshake came; the test does not answer it yet
+  ASSERT_TRUE(c.added_within(watchdog));
+  EXPECT_FALSE(c.type->connected("srvmod"));
+  // The module is there and takes messages meanwhile (they wait in its inbox).
+  ASSERT_TRUE(c.ctx.send("remotemod", new_message().fill_body("meanwhile")));
+  auto answer = c.srvmod_answer();
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*answer)));
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
+  auto got = c.ctx.receive_for("remotemod", watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "meanwhile");
+}
+
+TEST(SocketClient, ACoreStartsAndAnswersWhileTheServerIsSlow) {
+  test::temp_dir dir;
+  test::raw_listener slow(dir.file("bh.sock"));  // accepts into its backlog, never answers
+  ASSERT_TRUE(slow.ok());
+  context ctx;
+  socket_options o;
+  o.handshake_timeout = std::chrono::hours(1);
+  auto sock = register_socket_context(ctx, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}), o);
+  ASSERT_TRUE(sock);
+  core c(ctx);
+  std::atomic<bool> started{false};
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("remotemod", "",
+                                                                [&](context& x) {
+                                                                  started = true;
+                                                                  while (x.receive("remotemod")) {
+                                                                  }
+                                                                }),
+                                register_options{.type = "unixpacket", .inbox = {}}));
+  auto starting = std::async(std::launch::async, [&] { return c.start_modules(); });
+  ASSERT_TRUE(test::get_bounded(starting));
+  auto st = c.state("remotemod");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, module_state::running);
+  EXPECT_TRUE(test::eventually([&] { return started.load(); }));
+  EXPECT_FALSE((*sock)->connected("sockserver"));
+  (*sock)->stop();
+  (void)c.shutdown();
+}
+
+// Issue 11: a re-add whose listen fails leaves the module's inbox closed (it used to reopen the
+// inbox first, so the module accepted messages that nobody would read).
+TEST(SocketServer, AFailedReAddLeavesTheInboxClosed) {
+  test::temp_dir dir;
+  const std::string path = dir.file("bh.sock");
+  context ctx;
+  auto sock = register_socket_context(ctx, test::socket_cfg(path, {"remotemod"}));
+  ASSERT_TRUE(sock);
+  ASSERT_TRUE(ctx.add_module(remote_info("sockserver")));  // the server's module: listens
+  ASSERT_TRUE(ctx.cleanup("sockserver"));                  // stops listening
+  test::raw_listener other(path);                          // a live server takes the address
+  ASSERT_TRUE(other.ok());
+  auto again = ctx.add_module(remote_info("sockserver"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), make_error_code(errc::already_exists));
+  auto sent = ctx.send("sockserver", new_message().fill_body("nobody reads this"));
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error(), make_error_code(errc::channel_closed));
+  (*sock)->stop();
 }
 
 class socket_pair_stream : public socket_pair {

@@ -42,21 +42,10 @@ bool socket_client::start(const std::shared_ptr<hosted_endpoint>& module) {
     generation = module->generation;
     module->retry_wait = opts_.reconnect_initial;
   }
-  auto link = connect_now(module, generation);
-  if (!link && link.error() != make_error_code(errc::not_connected)) {
-    log().error("socket: module '{}' cannot connect: {}", module->name(), link.error().message());
-    return false;  // its entry is unusable: trying again would not help
-  }
-  if (!link) {
-    log().warn("socket: module '{}' could not connect yet; retrying", module->name());
-    connect_later(module, generation);
-    return false;
-  }
-  if (registry_.wait_established(**link, opts_.handshake_timeout)) return true;
-  // Its deadline would close it too; the link's end schedules the next attempt.
-  registry_.expire(**link);
-  log().warn("socket: module '{}' got no handshake answer yet; retrying", module->name());
-  return false;
+  // Never here: the caller may be `add_module`, under a core's lock. The loop connects without
+  // blocking, and a failed attempt tries again after the module's backoff.
+  std::weak_ptr<hosted_endpoint> weak = module;
+  return io_.post([this, weak, generation] { connect_async(weak, generation); });
 }
 
 void socket_client::stop(hosted_endpoint& module) {
@@ -66,6 +55,7 @@ void socket_client::stop(hosted_endpoint& module) {
     ++module.generation;
     up = std::move(module.up);
     module.up.reset();
+    module.ready.store(false, std::memory_order_release);
   }
   if (up) up->conn->wire.shutdown();
 }
@@ -77,27 +67,6 @@ void socket_client::close() {
 
 bool socket_client::current_locked(const hosted_endpoint& module, std::uint64_t generation) const {
   return !closed_ && module.generation == generation;
-}
-
-expected<std::shared_ptr<socket_link>> socket_client::connect_now(
-    const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation) {
-  const socket_entry* entry = cfg_.client(module->name());
-  if (entry == nullptr) return unexpected(errc::config_error);
-  auto kind = link_kind(*entry, opts_);
-  if (!kind) return unexpected(kind.error());
-  // The type refused a module whose address does not fit (`make_endpoint`), before any start.
-  const int fd = unix_asio::with_protocol(*kind, [&](auto protocol) {
-    using protocol_type = decltype(protocol);
-    typename protocol_type::socket s(io_.context());
-    asio::error_code ec;
-    s.connect(unix_asio::endpoint_at<protocol_type>(entry->address), ec);
-    return ec ? -1 : unix_asio::release_descriptor(s, ec);
-  });
-  if (fd < 0) {
-    bump(counters_->connect_failures);
-    return unexpected(errc::not_connected);
-  }
-  return begin_handshake(module, generation, fd);
 }
 
 void socket_client::connect_later(const std::weak_ptr<hosted_endpoint>& weak,
@@ -125,7 +94,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
     std::lock_guard lock(mu_);
     if (!current_locked(*module, generation) || module->up) return;
   }
-  // `start` checked the entry and its kind.
+  // The type checked the entry and its kind (`make_endpoint`).
   const socket_entry* entry = cfg_.client(module->name());
   const socket_kind kind = *link_kind(*entry, opts_);
   unix_asio::with_protocol(kind, [&](auto protocol) {
@@ -151,7 +120,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
 
 expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
     const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd) {
-  // `start` checked the entry and its kind.
+  // The type checked the entry and its kind (`make_endpoint`).
   const socket_entry& entry = *cfg_.client(module->name());
   // The link is the module's own: its records wait for the socket as its inbox options say.
   const inbox* box = module->local();
@@ -206,6 +175,7 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
     if (!current_locked(*module, link->generation)) return false;  // cleaned up meanwhile
     module->up = link;
     module->retry_wait = opts_.reconnect_initial;
+    module->ready.store(true, std::memory_order_release);
   }
   log().info("socket: module '{}' connected to {}", link->owner, cfg_.client(link->owner)->address);
   return true;
@@ -220,6 +190,7 @@ void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_
     std::lock_guard lock(mu_);
     if (module->up == link) {
       module->up.reset();
+      module->ready.store(false, std::memory_order_release);
       retire = !closed_;
     } else if (!was_established) {
       retry = current_locked(*module, link->generation) && !module->up;

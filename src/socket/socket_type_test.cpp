@@ -6,6 +6,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "bounded_wait.hpp"
 #include "channel_module.hpp"
@@ -86,6 +87,43 @@ TEST(SocketType, TheContextsDestructorStopsIt) {
   }
   EXPECT_EQ(type->thread_count(), 0U);
   EXPECT_EQ(type->listen().error(), make_error_code(errc::not_connected));
+}
+
+TEST(SocketType, ItsModulesAreRemoteAndRestartOnReturn) {
+  test::temp_dir dir;
+  socket_type type(test::socket_cfg(dir.file("bh.sock"), {"remotemod"}), {});
+  EXPECT_TRUE(type.is_remote());
+  EXPECT_TRUE(type.restarts_on_return());
+}
+
+TEST(SocketType, AClientModuleIsConnectingUntilItsHandshakeIsAnsweredThenReadyThenClosed) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  context client;
+  auto cli = installed(client, cfg);
+  // Nobody listens: make_endpoint returns at once, connecting (retried in the background).
+  auto ep = cli->make_endpoint(test::remote_info("remotemod"));
+  ASSERT_TRUE(ep);
+  EXPECT_EQ((*ep)->state(), endpoint_state::connecting);
+  std::vector<message> dropped;
+  (*ep)->close(dropped);
+  EXPECT_EQ((*ep)->state(), endpoint_state::closed);
+
+  context server;
+  auto srv = installed(server, cfg);
+  ASSERT_TRUE(server.add_module(test::mod("srvmod")));
+  ASSERT_TRUE(srv->listen());
+  auto up = cli->make_endpoint(test::remote_info("remotemod"));
+  ASSERT_TRUE(up);
+  ASSERT_TRUE(cli->wait_connected("srvmod", watchdog));
+  EXPECT_TRUE(test::eventually([&] { return (*up)->state() == endpoint_state::ready; }));
+  auto listening = srv->make_endpoint(test::remote_info("sockserver"));
+  ASSERT_TRUE(listening);
+  EXPECT_EQ((*listening)->state(), endpoint_state::ready);
+  (*up)->close(dropped);
+  EXPECT_EQ((*up)->state(), endpoint_state::closed);
+  cli->stop();
+  srv->stop();
 }
 
 }  // namespace

@@ -210,9 +210,9 @@ inline bool write_packet(int fd, const std::string& record) {
 }
 
 /// A client module joining a server that the test plays by hand: the listener, the client's
-/// context and socket type, the module being added on a thread (`add_module` returns once its
-/// handshake is answered or its deadline passes), and the accepted connection with the bytes
-/// of the handshake. The test answers on `fd`, then `join`s. Stops the type and joins at
+/// context and socket type, the module being added on a thread (`add_module` returns at once:
+/// the module connects and handshakes in the background), and the accepted connection with the
+/// bytes of the handshake. The test answers on `fd`, then `join`s. Stops the type and joins at
 /// destruction, also after a failed assertion.
 class hand_served_client {
  public:
@@ -221,7 +221,12 @@ class hand_served_client {
     auto c = register_socket_context(ctx, socket_cfg(path, {module.name}), options);
     if (c) type = *c;
     if (!listener.ok() || !type) return;
-    adder_ = std::thread([this, m = std::move(module)] { added_ = ctx.add_module(m); });
+    adder_ = std::thread([this, m = std::move(module)] {
+      auto r = ctx.add_module(m);
+      std::lock_guard lock(mu_);
+      added_ = r;
+      added_cv_.notify_all();
+    });
     auto first = listener.accept_first_record(watchdog);
     fd = first.fd;
     handshake = std::move(first.bytes);
@@ -245,7 +250,13 @@ class hand_served_client {
   /// Waits for `add_module`; true when it succeeded.
   bool join() {
     if (adder_.joinable()) adder_.join();
+    std::lock_guard lock(mu_);
     return added_ && *added_;
+  }
+  /// Waits at most `bound` for `add_module` to return; true when it returned and succeeded.
+  bool added_within(std::chrono::milliseconds bound) {
+    std::unique_lock lock(mu_);
+    return added_cv_.wait_for(lock, bound, [&] { return added_.has_value(); }) && *added_;
   }
 
   raw_listener listener;
@@ -255,6 +266,8 @@ class hand_served_client {
   std::string handshake;  ///< its first record, '\n' included (empty when none came)
 
  private:
+  std::mutex mu_;
+  std::condition_variable added_cv_;
   std::optional<expected<void>> added_;
   std::thread adder_;
 };
