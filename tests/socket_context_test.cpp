@@ -8,9 +8,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -24,6 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::mod;
+using test::raw_peer;
 using test::remote_info;
 using test::responder;
 
@@ -480,6 +483,90 @@ TEST(SocketServer, AFailedReAddLeavesTheInboxClosed) {
   ASSERT_FALSE(sent);
   EXPECT_EQ(sent.error(), make_error_code(errc::channel_closed));
   (*sock)->stop();
+}
+
+// The unix sockets this process has open ("socket:[inode]" of each descriptor).
+std::multiset<std::string> open_sockets() {
+  std::multiset<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec && target.rfind("socket:", 0) == 0) out.insert(target);
+  }
+  return out;
+}
+
+// A thread that sends one message to `module` of `ctx`, then lives on (its routing cache keeps
+// the snapshot it used) until `finish`.
+class lingering_sender {
+ public:
+  lingering_sender(context& ctx, std::string module) {
+    thread_ = std::thread([&ctx, this, m = std::move(module)] {
+      sent_.set_value(ctx.send(m, new_message().fill_body("cached")).has_value());
+      done_.get_future().wait();
+    });
+  }
+  ~lingering_sender() { finish(); }
+  lingering_sender(const lingering_sender&) = delete;
+  lingering_sender& operator=(const lingering_sender&) = delete;
+  bool sent() {
+    auto f = sent_.get_future();
+    return test::get_bounded(f);
+  }
+  void finish() {
+    if (!thread_.joinable()) return;
+    done_.set_value();
+    thread_.join();
+  }
+
+ private:
+  std::promise<bool> sent_;
+  std::promise<void> done_;
+  std::thread thread_;
+};
+
+// Issue 11: a peer's connection releases its descriptor (and writer thread) when its link ends,
+// not when the last endpoint reference goes: a thread's routing cache used to keep the accepted
+// descriptor open after ~context, for as long as the thread that sent to the peer lived.
+TEST(SocketServer, TheAcceptedDescriptorClosesWithTheContextWhileItsSenderLives) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  const auto before = open_sockets();
+  auto ctx = std::make_unique<context>();
+  auto srv = register_socket_context(*ctx, cfg);
+  ASSERT_TRUE(srv);
+  ASSERT_TRUE((*srv)->listen());
+  raw_peer peer(dir.file("bh.sock"));
+  ASSERT_TRUE(peer.handshake("remotemod"));
+  ASSERT_TRUE((*srv)->wait_connected("remotemod", watchdog));
+  lingering_sender sender(*ctx, "remotemod");
+  ASSERT_TRUE(sender.sent());
+  ctx.reset();
+  // Only the test's own end of the connection is left.
+  EXPECT_EQ(open_sockets().size(), before.size() + 1);
+  EXPECT_TRUE(peer.wait_eof(watchdog));
+  sender.finish();
+}
+
+TEST(SocketServer, ThePeersDescriptorClosesAtItsCleanupWhileItsSenderLives) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  context ctx;
+  auto srv = register_socket_context(ctx, cfg);
+  ASSERT_TRUE(srv);
+  ASSERT_TRUE((*srv)->listen());
+  const auto listening = open_sockets();
+  raw_peer peer(dir.file("bh.sock"));
+  ASSERT_TRUE(peer.handshake("remotemod"));
+  ASSERT_TRUE((*srv)->wait_connected("remotemod", watchdog));
+  EXPECT_EQ(open_sockets().size(), listening.size() + 2);  // both ends
+  lingering_sender sender(ctx, "remotemod");
+  ASSERT_TRUE(sender.sent());
+  ASSERT_TRUE(ctx.cleanup("remotemod"));
+  ASSERT_TRUE((*srv)->wait_disconnected("remotemod", watchdog));
+  EXPECT_TRUE(test::eventually([&] { return open_sockets().size() == listening.size() + 1; }));
+  sender.finish();
+  (*srv)->stop();
 }
 
 class socket_pair_stream : public socket_pair {

@@ -69,6 +69,9 @@ void peer_registry::tear_down(const std::shared_ptr<socket_link>& link, bool was
     host_.replies().fail_target(p.get(), make_error_code(errc::not_connected));
   }
   if (origin) host_.replies().forget_origin(origin.get());
+  // Its descriptor and writer thread go now: the connection object itself may live on for a
+  // while in endpoints that threads' routing caches still hold (they answer not_connected).
+  link->conn->wire.release();
   {
     std::lock_guard lock(mu_);
     link->peers.clear();
