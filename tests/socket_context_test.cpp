@@ -569,6 +569,71 @@ TEST(SocketServer, ThePeersDescriptorClosesAtItsCleanupWhileItsSenderLives) {
   (*srv)->stop();
 }
 
+// Issue 11: one instance per type name is no longer hard-coded: two socket types, each with its
+// own config, live in one context under two names (used to fail with already_exists).
+TEST(SocketHandle, TwoSocketTypesLiveInOneContextUnderTwoNames) {
+  test::temp_dir dir;
+  const auto yaml = [&](const std::string& server, const std::string& file,
+                        const std::string& client) {
+    const std::string addr = dir.file(file);
+    return "- {module: " + server + ", server: true, address: " + addr +
+           ", sockettype: unixpacket}\n- {module: " + client + ", server: false, address: " + addr +
+           ", sockettype: unixpacket}\n";
+  };
+  auto cfg_a = parse_socket_config(yaml("sockserver", "a.sock", "remotemod"));
+  auto cfg_b = parse_socket_config(yaml("sockserver_b", "b.sock", "othermod"));
+  ASSERT_TRUE(cfg_a && cfg_b);
+  context hub;
+  auto a = register_socket_context(hub, *cfg_a);
+  socket_options named;
+  named.type_name = "unixpacket_b";
+  auto b = register_socket_context(hub, *cfg_b, named);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(register_socket_context(hub, *cfg_b, named).error(),
+            make_error_code(errc::already_exists));
+  socket_options unnamed;
+  unnamed.type_name.clear();
+  EXPECT_EQ(register_socket_context(hub, *cfg_b, unnamed).error(),
+            make_error_code(errc::invalid_argument));
+  ASSERT_TRUE(hub.add_module(mod("srvmod")));
+  ASSERT_TRUE((*a)->listen());
+  module_info server_b = remote_info("sockserver_b");
+  server_b.type = "unixpacket_b";  // the second type's server module: it listens on b.sock
+  ASSERT_TRUE(hub.add_module(server_b));
+
+  context one;
+  context two;
+  auto c1 = register_socket_context(one, *cfg_a);
+  auto c2 = register_socket_context(two, *cfg_b);
+  ASSERT_TRUE(c1 && c2);
+  ASSERT_TRUE(one.add_module(remote_info("remotemod")));
+  ASSERT_TRUE(two.add_module(remote_info("othermod")));
+  ASSERT_TRUE((*c1)->wait_connected("srvmod", watchdog));
+  ASSERT_TRUE((*c2)->wait_connected("srvmod", watchdog));
+  ASSERT_TRUE((*a)->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE((*b)->wait_connected("othermod", watchdog));
+  EXPECT_EQ(hub.module_type("remotemod").value_or(""), "unixpacket");
+  EXPECT_EQ(hub.module_type("othermod").value_or(""), "unixpacket_b");
+  ASSERT_TRUE(one.send("srvmod", new_message().fill_body("via a")));
+  ASSERT_TRUE(two.send("srvmod", new_message().fill_body("via b")));
+  std::multiset<std::string> bodies;
+  for (int i = 0; i < 2; ++i) {
+    auto got = hub.receive_for("srvmod", watchdog);
+    ASSERT_TRUE(got);
+    bodies.insert(got->content.to_string().value_or(""));
+  }
+  EXPECT_EQ(bodies, (std::multiset<std::string>{"via a", "via b"}));
+  ASSERT_TRUE(hub.send("othermod", new_message().fill_body("to b")));
+  auto back = two.receive_for("othermod", watchdog);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->content.to_string().value_or(""), "to b");
+  (*c1)->stop();
+  (*c2)->stop();
+  (*a)->stop();
+  (*b)->stop();
+}
+
 class socket_pair_stream : public socket_pair {
  public:
   void SetUp() override { SetUpWith("unix"); }

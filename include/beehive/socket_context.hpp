@@ -80,6 +80,11 @@ struct socket_options {
   /// use up to `capacity` more records, then get `queue_full` (`drop_oldest` evicts). `close`
   /// is unused.
   inbox_options outbound{};
+  /// The name the type is installed under in its context: the `module_info::type` of its
+  /// modules. Two socket types (each with its own config: another address, other modules) live
+  /// in one context under two names. The records on the wire say `unixpacket` whatever the name,
+  /// as Go's do.
+  std::string type_name{context_type_unixpacket};
 };
 
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a
@@ -151,8 +156,9 @@ class socket_context final {
   std::shared_ptr<impl> impl_;
 };
 
-/// Makes the `unixpacket` context type from `config`, installs it in `ctx` and returns its
-/// handle. `already_exists` if the type is installed already.
+/// Makes the `unixpacket` context type from `config`, installs it in `ctx` under
+/// `options.type_name` (`unixpacket` by default) and returns its handle. `already_exists` if a
+/// type of that name is installed already; `invalid_argument` for an empty name.
 [[nodiscard]] expected<std::shared_ptr<socket_context>> register_socket_context(
     context& ctx, socket_config config, socket_options options = {});
 

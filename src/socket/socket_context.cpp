@@ -42,8 +42,9 @@ const socket_config& socket_context::config() const noexcept { return impl_->typ
 expected<std::shared_ptr<socket_context>> register_socket_context(context& ctx,
                                                                   socket_config config,
                                                                   socket_options options) {
-  auto type = std::make_shared<detail::socket_type>(std::move(config), options);
-  if (auto r = detail::install_type(ctx, std::string(context_type_unixpacket), type); !r) {
+  std::string name = options.type_name;
+  auto type = std::make_shared<detail::socket_type>(std::move(config), std::move(options));
+  if (auto r = detail::install_type(ctx, std::move(name), type); !r) {
     return unexpected(r.error());
   }
   return std::make_shared<socket_context>(
