@@ -164,9 +164,16 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
     log().warn("socket: malformed handshake answer for '{}': {}", link->owner, answer.reason);
     return false;
   }
+  // The server's modules become peers in one change (one publication of the routing).
+  std::vector<peer_registry::peer_entry> entries;
+  entries.reserve(answer.exchange.modules.size());
   for (const auto& name : answer.exchange.modules) {
-    if (auto r = registry_.add_peer(*link, name, answer.exchange.groups_of(name)); !r) {
-      log().warn("socket: peer module '{}' shadowed by a module of this process; not bound", name);
+    entries.push_back({name, answer.exchange.groups_of(name)});
+  }
+  const auto codes = registry_.add_peers(*link, entries);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (codes[i]) {
+      log().warn("socket: peer module '{}' not bound: {}", entries[i].module, codes[i].message());
     }
   }
   if (!registry_.establish(*link)) return false;  // its deadline passed first
