@@ -3,6 +3,7 @@
 #include "beehive/socket_context.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -632,6 +633,32 @@ TEST(SocketHandle, TwoSocketTypesLiveInOneContextUnderTwoNames) {
   (*c2)->stop();
   (*a)->stop();
   (*b)->stop();
+}
+
+// Issue 11: after its handshake our client subscribes to presence with a record a Go server
+// ignores (resource `module`, an operation other than `add`; see handshake.hpp), under its own
+// name (a Go server closes a link whose record names an unlisted source).
+TEST(SocketClient, ItsPresenceSubscriptionIsARecordAGoServerIgnores) {
+  test::temp_dir dir;
+  test::hand_served_client c(dir.file("bh.sock"), remote_info("remotemod"));
+  ASSERT_GE(c.fd, 0);
+  auto answer = c.srvmod_answer();
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*answer)));
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
+  pollfd p{c.fd, POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, static_cast<int>(watchdog.count() * 1000)), 0);
+  std::string buf(65536, '\0');
+  const ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
+  ASSERT_GT(n, 0);
+  auto sub = decode_message(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(sub->route.resource, "module");
+  EXPECT_EQ(sub->route.operation, "presence");  // not "add": Go's server does nothing with it
+  EXPECT_EQ(sub->route.source, "remotemod");
+  EXPECT_TRUE(sub->route.destination.empty());
+  EXPECT_TRUE(sub->header.parent_id.empty());
+  EXPECT_FALSE(sub->header.sync);
 }
 
 class socket_pair_stream : public socket_pair {

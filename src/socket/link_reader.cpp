@@ -90,7 +90,11 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
 }
 
 // Only the link's reader changes its `peers` and `origin`, so it reads them unlocked.
-void link_reader::route(const socket_link& link, message&& msg) {
+void link_reader::route(socket_link& link, message&& msg) {
+  if (is_presence_record(msg)) {
+    link.handler.on_presence(link, msg);
+    return;
+  }
   reply_table& replies = host_.replies();
   const bool waited =
       !sv(msg.header.parent_id).empty() && replies.waiting(sv(msg.header.parent_id));

@@ -18,7 +18,8 @@ namespace beehive::detail {
 /// - a reply (`parent_msg_id` set) goes to the one reply table, which hands it to the caller
 ///   waiting here or forwards it to the requester's connection;
 /// - a sync request has its origin registered in the reply table (the reply goes back over
-///   the link), then goes, as any other record, to its destination module.
+///   the link), then goes, as any other record, to its destination module;
+/// - a presence record (handshake.hpp) goes to the link's handler.
 ///
 /// Where the link's handshake stands is a `handshake_step`, and `classify_record` says what
 /// each record is in it. A record for another module is handed on as `delivery::relay`: a
@@ -39,7 +40,7 @@ class link_reader {
   void run(const std::shared_ptr<socket_link>& link);
 
   /// Routes one record that came over `link` after its handshake (see the class comment).
-  void route(const socket_link& link, message&& msg);
+  void route(socket_link& link, message&& msg);
 
  private:
   type_host& host_;

@@ -42,7 +42,9 @@ peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn,
 
 expected<void> peer_endpoint::push(message&& msg, delivery how) {
   if (closed_.load(std::memory_order_acquire)) return unexpected(errc::channel_closed);
-  if (!conn_->alive.load(std::memory_order_acquire)) return unexpected(errc::not_connected);
+  if (!conn_->alive.load(std::memory_order_acquire) || retired_.load(std::memory_order_acquire)) {
+    return unexpected(errc::not_connected);
+  }
   const record_sender sender{!conn_->server_side, owner_};
   // The send contract: a failed push leaves the caller's message as it was. Addressing changes
   // at most these three fields (inline strings: no allocation to keep them).

@@ -113,16 +113,44 @@ std::vector<std::error_code> peer_registry::add_peers(socket_link& link,
     batch.push_back({peer_op::add, e.module,
                      std::make_shared<peer_endpoint>(e.module, link.conn, link.owner), e.groups});
   }
+  return apply(link, batch);
+}
+
+std::vector<std::error_code> peer_registry::apply(socket_link& link,
+                                                  const std::vector<peer_update>& batch) {
   auto codes = host_.update_peers(batch);
   codes.resize(batch.size(), make_error_code(errc::invalid_argument));
   {
     std::lock_guard lock(mu_);
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      if (!codes[i]) link.peers.push_back(std::static_pointer_cast<peer_endpoint>(batch[i].ep));
+      if (codes[i]) continue;
+      if (batch[i].op == peer_op::add) {
+        link.peers.push_back(std::static_pointer_cast<peer_endpoint>(batch[i].ep));
+      } else if (batch[i].op == peer_op::remove) {
+        std::erase_if(link.peers, [&](const auto& p) { return p == batch[i].ep; });
+        // The link stays: the endpoint must stop writing to it for that module.
+        if (link.state == link_state::established) {
+          std::static_pointer_cast<peer_endpoint>(batch[i].ep)->retire();
+        }
+      }
     }
   }
   cv_.notify_all();
   return codes;
+}
+
+void peer_registry::subscribe(socket_link& link) {
+  std::lock_guard lock(mu_);
+  link.presence = true;
+}
+
+std::vector<std::shared_ptr<socket_link>> peer_registry::presence_links() const {
+  std::vector<std::shared_ptr<socket_link>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& l : links_) {
+    if (l->presence && l->state == link_state::established) out.push_back(l);
+  }
+  return out;
 }
 
 expected<void> peer_registry::add_peer(socket_link& link, const std::string& module,

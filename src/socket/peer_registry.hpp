@@ -51,6 +51,15 @@ class peer_registry {
   /// a module of this process has the name.
   [[nodiscard]] std::vector<std::error_code> add_peers(socket_link& link,
                                                        const std::vector<peer_entry>& entries);
+  /// Applies `batch`, changes of the peers of `link`, with the host as one change, and keeps
+  /// the link's list of peers in step (an added peer's endpoint must be a `peer_endpoint` of
+  /// the link). Called by the link's reader. One code per entry (`type_host::update_peers`).
+  [[nodiscard]] std::vector<std::error_code> apply(socket_link& link,
+                                                   const std::vector<peer_update>& batch);
+  /// The link's peer subscribed to presence updates.
+  void subscribe(socket_link& link);
+  /// The established, subscribed links not ended.
+  [[nodiscard]] std::vector<std::shared_ptr<socket_link>> presence_links() const;
   /// `add_peers` of one entry.
   [[nodiscard]] expected<void> add_peer(socket_link& link, const std::string& module,
                                         const std::vector<std::string>& groups);

@@ -7,6 +7,7 @@
 #include "socket/socket_client.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
 #include "socket/handshake.hpp"
+#include "socket/peer_endpoint.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -176,6 +178,7 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
       log().warn("socket: peer module '{}' not bound: {}", entries[i].module, codes[i].message());
     }
   }
+  link->known = std::move(answer.exchange);
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   {
     std::lock_guard lock(mu_);
@@ -185,7 +188,73 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
     module->ready.store(true, std::memory_order_release);
   }
   log().info("socket: module '{}' connected to {}", link->owner, cfg_.client(link->owner)->address);
+  // Asks for the server's later changes; a Go server ignores this (handshake.hpp). A refusal
+  // (full queue) only means no updates: the link works as Go's.
+  (void)link->conn->write(make_presence_subscription(link->owner), delivery::reply);
   return true;
+}
+
+namespace {
+
+// The groups in `a` and not in `b` (both sorted).
+std::vector<std::string> minus(const std::vector<std::string>& a,
+                               const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+void socket_client::on_presence(socket_link& link, const message& m) {
+  if (link.server_side()) return;
+  handshake_response next = read_exchange(m, link.owner);
+  if (next.result != response_result::accepted) {
+    bump(counters_->malformed_records);
+    log().warn("socket: malformed presence update for '{}': {}", link.owner, next.reason);
+    return;
+  }
+  const module_exchange& old = link.known;
+  const module_exchange& now = next.exchange;
+  const auto has = [](const module_exchange& x, const std::string& n) {
+    return std::find(x.modules.begin(), x.modules.end(), n) != x.modules.end();
+  };
+  const auto endpoint_of = [&](const std::string& n) -> std::shared_ptr<endpoint> {
+    for (const auto& p : link.peers) {
+      if (p->name() == n) return p;
+    }
+    return nullptr;
+  };
+  std::vector<peer_update> batch;
+  for (const auto& n : old.modules) {
+    if (has(now, n)) continue;
+    if (auto ep = endpoint_of(n)) batch.push_back({peer_op::remove, n, std::move(ep), {}});
+  }
+  for (const auto& n : now.modules) {
+    if (!has(old, n)) {
+      batch.push_back({peer_op::add, n, std::make_shared<peer_endpoint>(n, link.conn, link.owner),
+                       now.groups_of(n)});
+      continue;
+    }
+    auto ep = endpoint_of(n);
+    if (!ep) continue;  // shadowed by a module of this process
+    const auto before = old.groups_of(n);
+    const auto after = now.groups_of(n);
+    if (auto joined = minus(after, before); !joined.empty()) {
+      batch.push_back({peer_op::join, n, ep, std::move(joined)});
+    }
+    if (auto left = minus(before, after); !left.empty()) {
+      batch.push_back({peer_op::leave, n, ep, std::move(left)});
+    }
+  }
+  link.known = std::move(next.exchange);
+  if (batch.empty()) return;
+  const auto codes = registry_.apply(link, batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (codes[i]) {
+      log().warn("socket: presence of '{}' not applied: {}", batch[i].module, codes[i].message());
+    }
+  }
 }
 
 void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_established) {

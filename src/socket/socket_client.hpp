@@ -50,6 +50,9 @@ class socket_client final : public link_handler {
   [[nodiscard]] bool on_handshake(const std::shared_ptr<socket_link>& link,
                                   const message& m) override;
   void on_ended(const std::shared_ptr<socket_link>& link, bool was_established) override;
+  /// A presence update of the server: the peers of the link follow its module exchange (added,
+  /// removed, groups joined and left) in one change.
+  void on_presence(socket_link& link, const message& m) override;
 
  private:
   // Tries again after the module's backoff, on the loop.

@@ -147,6 +147,33 @@ void socket_server::reject(const socket_link& link, const message& m, handshake_
   (void)link.conn->write(make_handshake_refusal(m, why));
 }
 
+void socket_server::on_presence(socket_link& link, const message& m) {
+  if (!link.server_side()) return;
+  {
+    std::lock_guard lock(presence_mu_);
+    link.presence_peer = std::string(std::string_view(m.route.source));
+  }
+  registry_.subscribe(link);
+  send_presence(link, module_exchange());
+}
+
+void socket_server::publish_presence() {
+  const auto links = registry_.presence_links();
+  if (links.empty()) return;
+  const std::string exchange = module_exchange();
+  for (const auto& l : links) send_presence(*l, exchange);
+}
+
+void socket_server::send_presence(socket_link& link, const std::string& exchange) {
+  std::lock_guard lock(presence_mu_);
+  if (link.presence_sent == exchange) return;
+  const socket_entry* entry = cfg_.server();
+  auto update = make_presence_update(entry != nullptr ? entry->module : std::string(),
+                                     link.presence_peer, exchange);
+  // As a reply: never waits for room in the peer's queue.
+  if (link.conn->write(update, delivery::reply)) link.presence_sent = exchange;
+}
+
 // The modules and groups this process hosts (peers excluded) and the server's own socket
 // module, as Go's server answers them (handshake.hpp: module_exchange_json).
 std::string socket_server::module_exchange() const {

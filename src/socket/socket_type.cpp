@@ -101,6 +101,11 @@ bool socket_type::wait_thread_count_for(std::size_t at_most, std::chrono::nanose
   return !registry_ || registry_->wait_reader_threads_for(at_most - loop, bound);
 }
 
+void socket_type::presence(std::span<const presence_event> events) {
+  if (events.empty() || !server_ || (registry_ && registry_->closed())) return;
+  server_->publish_presence();
+}
+
 void socket_type::stop() {
   std::lock_guard stopping(stop_mu_);
   if (!registry_) {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,6 +53,9 @@ class socket_type final : public context_type, public std::enable_shared_from_th
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread;
   /// the host is never called afterwards. Idempotent. Not from a thread of the type.
   void stop() override;
+  /// Every change of the context's modules: the server tells its subscribed clients
+  /// (handshake.hpp, presence).
+  void presence(std::span<const presence_event> events) override;
   /// A module of this type lives in another process, or is this process's end of a link: its
   /// `start` returning normally means its link dropped, and a core restarts it (reconnects).
   [[nodiscard]] bool is_remote() const noexcept override { return true; }
