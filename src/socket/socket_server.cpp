@@ -128,6 +128,11 @@ bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const
     return false;
   }
   const std::string name(m.route.source);
+  // The answer goes out before the peer is registered: once it is, this process may write to
+  // it, and nothing may reach the client before its answer (its module runs from add_module
+  // on, and learns the server's modules from the answer). A name taken meanwhile is refused
+  // right after (the client sees the link close and tries again).
+  if (!link->conn->write(make_handshake_response(m, module_exchange()))) return false;
   if (auto r = registry_.add_peer(*link, name, handshake_groups(m)); !r) {
     reject(*link, m, handshake_result::name_taken);
     return false;
@@ -135,7 +140,6 @@ bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   // A peer that reconnects before its old link noticed the loss replaces it.
   registry_.replace_older(*link, name);
-  if (!link->conn->write(make_handshake_response(m, module_exchange()))) return false;
   log().info("socket: module '{}' joined", name);
   return true;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -123,6 +124,16 @@ class type_host {
       }
     }
     return out;
+  }
+  /// Flow control of a `deliver(…, delivery::relay)` that answered `errc::would_block`: `fn`
+  /// runs once when the endpoint `module` resolves to may take a message again (its
+  /// `endpoint::when_writable`). False, not keeping `fn`, when it has room already or the name
+  /// resolves to nothing: the caller retries at once (the next `deliver` says why).
+  /// (Interim default: false, until the context's host resolves the endpoint — issue 11.)
+  [[nodiscard]] virtual bool when_writable(std::string_view module, std::function<void()> fn) {
+    (void)module;
+    (void)fn;
+    return false;
   }
   /// The modules and groups now registered.
   [[nodiscard]] virtual membership members() const = 0;
