@@ -17,6 +17,10 @@ namespace beehive {
 
 class context;
 
+namespace detail {
+class socket_type;  // src/socket/socket_type.hpp: the context type this is the handle of
+}  // namespace detail
+
 /// Counters of a socket context. Every rejected record, refused connection or message that
 /// could not be delivered is counted here (and logged).
 struct socket_stats {
@@ -119,9 +123,8 @@ struct socket_options {
 /// @endcode
 class socket_context final {
  public:
-  struct impl;  ///< private: the type it is the handle of
   /// Use `register_socket_context`, which makes the type and installs it in a context.
-  explicit socket_context(std::shared_ptr<impl> type);
+  explicit socket_context(std::shared_ptr<detail::socket_type> type);
   /// Does not stop the type: the context owns it and stops it when it goes.
   ~socket_context();
   socket_context(const socket_context&) = delete;
@@ -153,7 +156,7 @@ class socket_context final {
   [[nodiscard]] const socket_config& config() const noexcept;
 
  private:
-  std::shared_ptr<impl> impl_;
+  std::shared_ptr<detail::socket_type> type_;
 };
 
 /// Makes the `unixpacket` context type from `config`, installs it in `ctx` under
