@@ -21,6 +21,7 @@
 #include "beehive/socket_context.hpp"
 #include "socket/line_decoder.hpp"
 #include "socket/outbound_queue.hpp"
+#include "socket/package_frame.hpp"
 
 namespace beehive::detail {
 

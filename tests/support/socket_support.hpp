@@ -26,6 +26,7 @@
 #include "beehive/beehive.hpp"
 #include "beehive/socket.hpp"
 #include "bounded_wait.hpp"
+#include "socket/package_frame.hpp"
 
 namespace beehive::test {
 
@@ -303,7 +304,7 @@ class raw_peer {
   bool write_record(const std::string& json) {
     if (!package_) return write_raw(json + "\n");
     std::string frame;
-    append_package(json, frame);
+    detail::append_package(json, frame);
     return write_raw(frame);
   }
   /// Reads one record within `bound`; nullopt on timeout or EOF (see `eof()`).
@@ -381,13 +382,13 @@ class raw_peer {
   std::optional<std::string> read_frame(std::chrono::milliseconds bound) {
     const auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
-      if (pending_.size() >= package_header_size) {
-        auto len =
-            read_package_header(std::string_view(pending_).substr(0, package_header_size), 1 << 24);
+      if (pending_.size() >= detail::package_header_size) {
+        auto len = detail::read_package_header(
+            std::string_view(pending_).substr(0, detail::package_header_size), 1 << 24);
         if (!len) return std::nullopt;
-        if (pending_.size() >= package_header_size + *len) {
-          std::string out = pending_.substr(package_header_size, *len);
-          pending_.erase(0, package_header_size + *len);
+        if (pending_.size() >= detail::package_header_size + *len) {
+          std::string out = pending_.substr(detail::package_header_size, *len);
+          pending_.erase(0, detail::package_header_size + *len);
           return out;
         }
       }
