@@ -10,6 +10,7 @@
 
 #include "beehive/codec.hpp"
 #include "beehive/message.hpp"
+#include "socket/package_frame.hpp"
 
 namespace {
 
@@ -98,8 +99,8 @@ BENCHMARK(forward);
 
 void frame_decode(benchmark::State& state) {
   std::string stream;
-  for (int i = 0; i < 64; ++i) beehive::append_package(capture_response, stream);
-  beehive::frame_decoder d(1 << 20);
+  for (int i = 0; i < 64; ++i) beehive::detail::append_package(capture_response, stream);
+  beehive::detail::frame_decoder d(1 << 20);
   std::size_t frames = 0;
   for (auto _ : state) {
     d.append(stream);

@@ -5,7 +5,8 @@
 //
 // Input layout: byte 0 seeds the split points, byte 1 picks max_length, the rest is the stream.
 //
-// Why codec.cpp is included: see fuzz_record.cpp (coverage instrumentation of the code under test).
+// Why package_frame.cpp is included: see fuzz_record.cpp (coverage instrumentation of the code
+// under test).
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -14,9 +15,7 @@
 #include <system_error>
 #include <vector>
 
-#include "../src/codec.cpp"      // NOLINT(bugprone-suspicious-include)
-#include "../src/content.cpp"    // NOLINT(bugprone-suspicious-include)
-#include "../src/json_text.cpp"  // NOLINT(bugprone-suspicious-include)
+#include "../src/socket/package_frame.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace {
 
@@ -26,7 +25,7 @@ struct outcome {
   std::size_t buffered = 0;
 };
 
-void drain(beehive::frame_decoder& d, outcome& o) {
+void drain(beehive::detail::frame_decoder& d, outcome& o) {
   for (;;) {
     auto r = d.next();
     if (!r) {
@@ -55,14 +54,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
   outcome whole;
   {
-    beehive::frame_decoder d(max_length);
+    beehive::detail::frame_decoder d(max_length);
     d.append(stream);
     drain(d, whole);
     whole.buffered = d.buffered();
   }
   outcome pieces;
   {
-    beehive::frame_decoder d(max_length);
+    beehive::detail::frame_decoder d(max_length);
     std::size_t pos = 0;
     while (pos < stream.size() && !pieces.error) {
       seed = seed * 1103515245U + 12345U;

@@ -198,7 +198,7 @@ TEST_P(bad_input, OversizedFirstRecordClosesTheConnection) {
 std::string empty_record(bool stream, bool package) {
   if (package) {
     std::string frame;
-    append_package("", frame);
+    detail::append_package("", frame);
     return frame;
   }
   return stream ? "\n" : "";
@@ -246,7 +246,7 @@ TEST_P(bad_stream, RecordsSplitAcrossWritesAndSeveralPerWriteArrive) {
   for (const char* body : {"one", "two", "three"}) {
     const std::string json = record_to("srvmod", body);
     if (package) {
-      append_package(json, bytes);
+      detail::append_package(json, bytes);
     } else {
       bytes += json + "\n";
     }
@@ -270,8 +270,8 @@ TEST_P(bad_stream, PeerClosingMidRecordIsCounted) {
     std::string bytes;
     std::string cut;
     if (package) {
-      append_package(record_to("srvmod", "whole"), bytes);
-      append_package(record_to("srvmod", "cut"), cut);
+      detail::append_package(record_to("srvmod", "whole"), bytes);
+      detail::append_package(record_to("srvmod", "cut"), cut);
     } else {
       bytes = record_to("srvmod", "whole") + "\n";
       cut = record_to("srvmod", "cut") + "\n";
@@ -298,7 +298,7 @@ TEST_P(bad_package, WrongMagicClosesOnlyThatStream) {
   ASSERT_TRUE(p->handshake("remotemod"));
   ASSERT_TRUE(p->write_record(record_to("srvmod", "before")));
   std::string frame;
-  append_package(record_to("srvmod", "bad"), frame);
+  detail::append_package(record_to("srvmod", "bad"), frame);
   frame[0] = 'X';
   ASSERT_TRUE(p->write_raw(frame));
   auto m = server.receive_for("srvmod", watchdog);
@@ -535,6 +535,7 @@ TEST(OutboundOptions, AClientModulesInboxOptionsBoundItsConnection) {
   ASSERT_TRUE(reply);
   ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*reply)));
   ASSERT_TRUE(c.join());
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
   EXPECT_EQ(send_until_refused(c.ctx, "srvmod"), make_error_code(errc::queue_full));
   EXPECT_GT(c.type->stats().outbound_rejected, 0U);
 }

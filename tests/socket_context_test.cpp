@@ -3,12 +3,17 @@
 #include "beehive/socket_context.hpp"
 
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <future>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -22,6 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using test::mod;
+using test::raw_peer;
 using test::remote_info;
 using test::responder;
 
@@ -271,7 +277,7 @@ TEST_F(socket_pair, ClientReconnectsWithBackoffWhenTheServerComesBack) {
   EXPECT_EQ(client.send("srvmod", new_message()).error(), make_error_code(errc::not_connected));
   // Re-added while the server is down: it keeps trying in the background.
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
-  EXPECT_GE(cli->stats().connect_failures, 1U);
+  EXPECT_TRUE(test::eventually([&] { return cli->stats().connect_failures >= 1; }));
 
   context server2;
   auto s2 = register_socket_context(server2, cfg);
@@ -313,8 +319,8 @@ TEST_F(socket_pair, CleanupOfTheServerModuleStopsListening) {
   auto l = register_socket_context(late, cfg);
   ASSERT_TRUE(l);
   ASSERT_TRUE(late.add_module(remote_info("othermod")));  // keeps trying in the background
+  EXPECT_TRUE(test::eventually([&] { return (*l)->stats().connect_failures >= 1; }));
   EXPECT_FALSE((*l)->connected("srvmod"));
-  EXPECT_GE((*l)->stats().connect_failures, 1U);
   // Added again, the server listens again and the waiting client gets in.
   ASSERT_TRUE(server.add_module(remote_info("sockserver")));
   ASSERT_TRUE(srv->wait_connected("othermod", watchdog));
@@ -378,6 +384,7 @@ TEST(SocketHandle, ListenOnALiveServersAddressFailsAndTheFirstKeepsServing) {
   ASSERT_TRUE(c);
   ASSERT_TRUE(client.add_module(remote_info("remotemod")));
   ASSERT_TRUE((*a)->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE((*c)->wait_connected("srvmod", watchdog));
   ASSERT_TRUE(client.send("srvmod", new_message().fill_body("to the first")));
   auto got = first.receive_for("srvmod", watchdog);
   ASSERT_TRUE(got);
@@ -406,6 +413,252 @@ TEST(SocketClient, ARecordRightAfterTheHandshakeReachesTheConnectingModule) {
   ASSERT_TRUE(got) << got.error().message();
   EXPECT_EQ(got->content.to_string().value_or(""), "early");
   EXPECT_EQ(c.type->stats().unknown_destination, 0U);
+}
+
+// Issue 11: adding a socket client module never waits for its connect or handshake (it used to
+// wait up to `handshake_timeout` inside add_module, under a core's lock).
+TEST(SocketClient, AddModuleReturnsWhileTheHandshakeIsUnanswered) {
+  test::temp_dir dir;
+  socket_options o;
+  o.handshake_timeout = std::chrono::hours(1);  // the old add_module waited this long
+  test::hand_served_client c(dir.file("bh.sock"), remote_info("remotemod"), o);
+  ASSERT_GE(c.fd, 0);  // its handshake came; the test does not answer it yet
+  ASSERT_TRUE(c.added_within(watchdog));
+  EXPECT_FALSE(c.type->connected("srvmod"));
+  // The module is there and takes messages meanwhile (they wait in its inbox).
+  ASSERT_TRUE(c.ctx.send("remotemod", new_message().fill_body("meanwhile")));
+  auto answer = c.srvmod_answer();
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*answer)));
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
+  auto got = c.ctx.receive_for("remotemod", watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->content.to_string().value_or(""), "meanwhile");
+}
+
+TEST(SocketClient, ACoreStartsAndAnswersWhileTheServerIsSlow) {
+  test::temp_dir dir;
+  test::raw_listener slow(dir.file("bh.sock"));  // accepts into its backlog, never answers
+  ASSERT_TRUE(slow.ok());
+  context ctx;
+  socket_options o;
+  o.handshake_timeout = std::chrono::hours(1);
+  auto sock = register_socket_context(ctx, test::socket_cfg(dir.file("bh.sock"), {"remotemod"}), o);
+  ASSERT_TRUE(sock);
+  core c(ctx);
+  std::atomic<bool> started{false};
+  ASSERT_TRUE(c.register_module(std::make_shared<simple_module>("remotemod", "",
+                                                                [&](context& x) {
+                                                                  started = true;
+                                                                  while (x.receive("remotemod")) {
+                                                                  }
+                                                                }),
+                                register_options{.type = "unixpacket", .inbox = {}}));
+  auto starting = std::async(std::launch::async, [&] { return c.start_modules(); });
+  ASSERT_TRUE(test::get_bounded(starting));
+  auto st = c.state("remotemod");
+  ASSERT_TRUE(st);
+  EXPECT_EQ(*st, module_state::running);
+  EXPECT_TRUE(test::eventually([&] { return started.load(); }));
+  EXPECT_FALSE((*sock)->connected("sockserver"));
+  (*sock)->stop();
+  (void)c.shutdown();
+}
+
+// Issue 11: a re-add whose listen fails leaves the module's inbox closed (it used to reopen the
+// inbox first, so the module accepted messages that nobody would read).
+TEST(SocketServer, AFailedReAddLeavesTheInboxClosed) {
+  test::temp_dir dir;
+  const std::string path = dir.file("bh.sock");
+  context ctx;
+  auto sock = register_socket_context(ctx, test::socket_cfg(path, {"remotemod"}));
+  ASSERT_TRUE(sock);
+  ASSERT_TRUE(ctx.add_module(remote_info("sockserver")));  // the server's module: listens
+  ASSERT_TRUE(ctx.cleanup("sockserver"));                  // stops listening
+  test::raw_listener other(path);                          // a live server takes the address
+  ASSERT_TRUE(other.ok());
+  auto again = ctx.add_module(remote_info("sockserver"));
+  ASSERT_FALSE(again);
+  EXPECT_EQ(again.error(), make_error_code(errc::already_exists));
+  auto sent = ctx.send("sockserver", new_message().fill_body("nobody reads this"));
+  ASSERT_FALSE(sent);
+  EXPECT_EQ(sent.error(), make_error_code(errc::channel_closed));
+  (*sock)->stop();
+}
+
+// The unix sockets this process has open ("socket:[inode]" of each descriptor).
+std::multiset<std::string> open_sockets() {
+  std::multiset<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) {
+    std::error_code ec;
+    const auto target = std::filesystem::read_symlink(e.path(), ec).string();
+    if (!ec && target.rfind("socket:", 0) == 0) out.insert(target);
+  }
+  return out;
+}
+
+// A thread that sends one message to `module` of `ctx`, then lives on (its routing cache keeps
+// the snapshot it used) until `finish`.
+class lingering_sender {
+ public:
+  lingering_sender(context& ctx, std::string module) {
+    thread_ = std::thread([&ctx, this, m = std::move(module)] {
+      sent_.set_value(ctx.send(m, new_message().fill_body("cached")).has_value());
+      done_.get_future().wait();
+    });
+  }
+  ~lingering_sender() { finish(); }
+  lingering_sender(const lingering_sender&) = delete;
+  lingering_sender& operator=(const lingering_sender&) = delete;
+  bool sent() {
+    auto f = sent_.get_future();
+    return test::get_bounded(f);
+  }
+  void finish() {
+    if (!thread_.joinable()) return;
+    done_.set_value();
+    thread_.join();
+  }
+
+ private:
+  std::promise<bool> sent_;
+  std::promise<void> done_;
+  std::thread thread_;
+};
+
+// Issue 11: a peer's connection releases its descriptor (and writer thread) when its link ends,
+// not when the last endpoint reference goes: a thread's routing cache used to keep the accepted
+// descriptor open after ~context, for as long as the thread that sent to the peer lived.
+TEST(SocketServer, TheAcceptedDescriptorClosesWithTheContextWhileItsSenderLives) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  const auto before = open_sockets();
+  auto ctx = std::make_unique<context>();
+  auto srv = register_socket_context(*ctx, cfg);
+  ASSERT_TRUE(srv);
+  ASSERT_TRUE((*srv)->listen());
+  raw_peer peer(dir.file("bh.sock"));
+  ASSERT_TRUE(peer.handshake("remotemod"));
+  ASSERT_TRUE((*srv)->wait_connected("remotemod", watchdog));
+  lingering_sender sender(*ctx, "remotemod");
+  ASSERT_TRUE(sender.sent());
+  ctx.reset();
+  // Only the test's own end of the connection is left.
+  EXPECT_EQ(open_sockets().size(), before.size() + 1);
+  EXPECT_TRUE(peer.wait_eof(watchdog));
+  sender.finish();
+}
+
+TEST(SocketServer, ThePeersDescriptorClosesAtItsCleanupWhileItsSenderLives) {
+  test::temp_dir dir;
+  const auto cfg = test::socket_cfg(dir.file("bh.sock"), {"remotemod"});
+  context ctx;
+  auto srv = register_socket_context(ctx, cfg);
+  ASSERT_TRUE(srv);
+  ASSERT_TRUE((*srv)->listen());
+  const auto listening = open_sockets();
+  raw_peer peer(dir.file("bh.sock"));
+  ASSERT_TRUE(peer.handshake("remotemod"));
+  ASSERT_TRUE((*srv)->wait_connected("remotemod", watchdog));
+  EXPECT_EQ(open_sockets().size(), listening.size() + 2);  // both ends
+  lingering_sender sender(ctx, "remotemod");
+  ASSERT_TRUE(sender.sent());
+  ASSERT_TRUE(ctx.cleanup("remotemod"));
+  ASSERT_TRUE((*srv)->wait_disconnected("remotemod", watchdog));
+  EXPECT_TRUE(test::eventually([&] { return open_sockets().size() == listening.size() + 1; }));
+  sender.finish();
+  (*srv)->stop();
+}
+
+// Issue 11: one instance per type name is no longer hard-coded: two socket types, each with its
+// own config, live in one context under two names (used to fail with already_exists).
+TEST(SocketHandle, TwoSocketTypesLiveInOneContextUnderTwoNames) {
+  test::temp_dir dir;
+  const auto yaml = [&](const std::string& server, const std::string& file,
+                        const std::string& client) {
+    const std::string addr = dir.file(file);
+    return "- {module: " + server + ", server: true, address: " + addr +
+           ", sockettype: unixpacket}\n- {module: " + client + ", server: false, address: " + addr +
+           ", sockettype: unixpacket}\n";
+  };
+  auto cfg_a = parse_socket_config(yaml("sockserver", "a.sock", "remotemod"));
+  auto cfg_b = parse_socket_config(yaml("sockserver_b", "b.sock", "othermod"));
+  ASSERT_TRUE(cfg_a && cfg_b);
+  context hub;
+  auto a = register_socket_context(hub, *cfg_a);
+  socket_options named;
+  named.type_name = "unixpacket_b";
+  auto b = register_socket_context(hub, *cfg_b, named);
+  ASSERT_TRUE(a);
+  ASSERT_TRUE(b) << b.error().message();
+  EXPECT_EQ(register_socket_context(hub, *cfg_b, named).error(),
+            make_error_code(errc::already_exists));
+  socket_options unnamed;
+  unnamed.type_name.clear();
+  EXPECT_EQ(register_socket_context(hub, *cfg_b, unnamed).error(),
+            make_error_code(errc::invalid_argument));
+  ASSERT_TRUE(hub.add_module(mod("srvmod")));
+  ASSERT_TRUE((*a)->listen());
+  module_info server_b = remote_info("sockserver_b");
+  server_b.type = "unixpacket_b";  // the second type's server module: it listens on b.sock
+  ASSERT_TRUE(hub.add_module(server_b));
+
+  context one;
+  context two;
+  auto c1 = register_socket_context(one, *cfg_a);
+  auto c2 = register_socket_context(two, *cfg_b);
+  ASSERT_TRUE(c1 && c2);
+  ASSERT_TRUE(one.add_module(remote_info("remotemod")));
+  ASSERT_TRUE(two.add_module(remote_info("othermod")));
+  ASSERT_TRUE((*c1)->wait_connected("srvmod", watchdog));
+  ASSERT_TRUE((*c2)->wait_connected("srvmod", watchdog));
+  ASSERT_TRUE((*a)->wait_connected("remotemod", watchdog));
+  ASSERT_TRUE((*b)->wait_connected("othermod", watchdog));
+  EXPECT_EQ(hub.module_type("remotemod").value_or(""), "unixpacket");
+  EXPECT_EQ(hub.module_type("othermod").value_or(""), "unixpacket_b");
+  ASSERT_TRUE(one.send("srvmod", new_message().fill_body("via a")));
+  ASSERT_TRUE(two.send("srvmod", new_message().fill_body("via b")));
+  std::multiset<std::string> bodies;
+  for (int i = 0; i < 2; ++i) {
+    auto got = hub.receive_for("srvmod", watchdog);
+    ASSERT_TRUE(got);
+    bodies.insert(got->content.to_string().value_or(""));
+  }
+  EXPECT_EQ(bodies, (std::multiset<std::string>{"via a", "via b"}));
+  ASSERT_TRUE(hub.send("othermod", new_message().fill_body("to b")));
+  auto back = two.receive_for("othermod", watchdog);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->content.to_string().value_or(""), "to b");
+  (*c1)->stop();
+  (*c2)->stop();
+  (*a)->stop();
+  (*b)->stop();
+}
+
+// Issue 11: after its handshake our client subscribes to presence with a record a Go server
+// ignores (resource `module`, an operation other than `add`; see handshake.hpp), under its own
+// name (a Go server closes a link whose record names an unlisted source).
+TEST(SocketClient, ItsPresenceSubscriptionIsARecordAGoServerIgnores) {
+  test::temp_dir dir;
+  test::hand_served_client c(dir.file("bh.sock"), remote_info("remotemod"));
+  ASSERT_GE(c.fd, 0);
+  auto answer = c.srvmod_answer();
+  ASSERT_TRUE(answer);
+  ASSERT_TRUE(test::write_packet(c.fd, *encode_message(*answer)));
+  ASSERT_TRUE(c.type->wait_connected("srvmod", watchdog));
+  pollfd p{c.fd, POLLIN, 0};
+  ASSERT_GT(::poll(&p, 1, static_cast<int>(watchdog.count() * 1000)), 0);
+  std::string buf(65536, '\0');
+  const ssize_t n = ::recv(c.fd, buf.data(), buf.size(), 0);
+  ASSERT_GT(n, 0);
+  auto sub = decode_message(std::string_view(buf.data(), static_cast<std::size_t>(n)));
+  ASSERT_TRUE(sub);
+  EXPECT_EQ(sub->route.resource, "module");
+  EXPECT_EQ(sub->route.operation, "presence");  // not "add": Go's server does nothing with it
+  EXPECT_EQ(sub->route.source, "remotemod");
+  EXPECT_TRUE(sub->route.destination.empty());
+  EXPECT_TRUE(sub->header.parent_id.empty());
+  EXPECT_FALSE(sub->header.sync);
 }
 
 class socket_pair_stream : public socket_pair {

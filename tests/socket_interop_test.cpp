@@ -328,6 +328,14 @@ struct go_records_client : ::testing::Test {
     ASSERT_TRUE(hs);
     ASSERT_TRUE(added && *added);
     ASSERT_TRUE(cli->wait_connected("srvmod", 10s));
+    // Then our client subscribes to presence: a record a Go server reads and ignores
+    // (resource `module`, operation not `add`; handshake.hpp). The replay goes on after it.
+    auto sub = read_record();
+    ASSERT_TRUE(sub);
+    auto m = decode_message(*sub);
+    ASSERT_TRUE(m);
+    EXPECT_EQ(m->route.resource, "module");
+    EXPECT_EQ(m->route.operation, "presence");
   }
   void TearDown() override {
     if (cli) cli->stop();

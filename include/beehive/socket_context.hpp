@@ -17,6 +17,10 @@ namespace beehive {
 
 class context;
 
+namespace detail {
+class socket_type;  // src/socket/socket_type.hpp: the context type this is the handle of
+}  // namespace detail
+
 /// Counters of a socket context. Every rejected record, refused connection or message that
 /// could not be delivered is counted here (and logged).
 struct socket_stats {
@@ -80,6 +84,11 @@ struct socket_options {
   /// use up to `capacity` more records, then get `queue_full` (`drop_oldest` evicts). `close`
   /// is unused.
   inbox_options outbound{};
+  /// The name the type is installed under in its context: the `module_info::type` of its
+  /// modules. Two socket types (each with its own config: another address, other modules) live
+  /// in one context under two names. The records on the wire say `unixpacket` whatever the name,
+  /// as Go's do.
+  std::string type_name{context_type_unixpacket};
 };
 
 /// The `unixpacket` context type (Go's socket context): modules in other processes join over a
@@ -114,9 +123,8 @@ struct socket_options {
 /// @endcode
 class socket_context final {
  public:
-  struct impl;  ///< private: the type it is the handle of
   /// Use `register_socket_context`, which makes the type and installs it in a context.
-  explicit socket_context(std::shared_ptr<impl> type);
+  explicit socket_context(std::shared_ptr<detail::socket_type> type);
   /// Does not stop the type: the context owns it and stops it when it goes.
   ~socket_context();
   socket_context(const socket_context&) = delete;
@@ -148,11 +156,12 @@ class socket_context final {
   [[nodiscard]] const socket_config& config() const noexcept;
 
  private:
-  std::shared_ptr<impl> impl_;
+  std::shared_ptr<detail::socket_type> type_;
 };
 
-/// Makes the `unixpacket` context type from `config`, installs it in `ctx` and returns its
-/// handle. `already_exists` if the type is installed already.
+/// Makes the `unixpacket` context type from `config`, installs it in `ctx` under
+/// `options.type_name` (`unixpacket` by default) and returns its handle. `already_exists` if a
+/// type of that name is installed already; `invalid_argument` for an empty name.
 [[nodiscard]] expected<std::shared_ptr<socket_context>> register_socket_context(
     context& ctx, socket_config config, socket_options options = {});
 

@@ -87,6 +87,12 @@ expected<void> detail::context_state::host::deliver(std::string_view module, mes
   return (*ep)->push(std::move(msg), how);
 }
 
+bool detail::context_state::host::when_writable(std::string_view module, std::function<void()> fn) {
+  registry::call_scope scope;
+  auto* const* ep = owner_.reg.current().modules.find(module);
+  return ep != nullptr && (*ep)->when_writable(std::move(fn));
+}
+
 expected<void> detail::context_state::host::add_peer(std::string_view module,
                                                      std::shared_ptr<detail::endpoint> ep,
                                                      const std::vector<std::string>& groups) {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -39,6 +40,7 @@ struct context_state {
     void cleanup(std::string_view module, const detail::endpoint& ep) override;
     [[nodiscard]] std::vector<std::error_code> update_peers(
         std::span<const detail::peer_update> batch) override;
+    [[nodiscard]] bool when_writable(std::string_view module, std::function<void()> fn) override;
     [[nodiscard]] detail::membership members() const override { return owner_.reg.members(); }
     [[nodiscard]] bool cancelled() const noexcept override { return owner_.stop.stop_requested(); }
 

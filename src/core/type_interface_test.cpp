@@ -264,3 +264,35 @@ TEST(TypeInterface, ATypeIsInvisibleUntilAttached) {
 
 }  // namespace
 }  // namespace beehive
+
+namespace beehive {
+namespace {
+
+// The host's side of relay flow control, on a channel inbox: a relay into a full inbox answers
+// would_block and leaves the message; the host's when_writable fires once the receiver took
+// one; the retry goes through. An unknown name has nothing to wait for.
+TEST(TypeInterface, TheHostSaysWhenAFullInboxHasRoomAgain) {
+  context ctx;
+  auto remote = std::make_shared<test::fake_context_type>();
+  ASSERT_TRUE(detail::install_type(ctx, "remote", remote));
+  ASSERT_TRUE(ctx.add_module(test::mod("near", 1)));
+  auto* host = remote->host();
+  ASSERT_TRUE(host->deliver("near", new_message().set_destination("1"), detail::delivery::relay));
+  message second = new_message().set_destination("2");
+  auto r = host->deliver("near", std::move(second), detail::delivery::relay);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::would_block);
+  EXPECT_EQ(second.route.destination, "2");  // left to the caller
+  std::atomic<int> fired{0};
+  ASSERT_TRUE(host->when_writable("near", [&] { ++fired; }));
+  EXPECT_EQ(fired.load(), 0);
+  ASSERT_TRUE(ctx.receive("near"));
+  EXPECT_EQ(fired.load(), 1);
+  ASSERT_TRUE(host->deliver("near", std::move(second), detail::delivery::relay));
+  EXPECT_EQ(ctx.stats("near")->accepted, 2U);
+  EXPECT_FALSE(host->when_writable("nobody", [&] { ++fired; }));
+  EXPECT_EQ(fired.load(), 1);
+}
+
+}  // namespace
+}  // namespace beehive

@@ -207,6 +207,34 @@ handshake_response read_handshake_response(const message& answer, std::string_vi
     }
     return out;
   }
+  return read_exchange(answer, self);
+}
+
+bool is_presence_record(const message& m) noexcept {
+  return sv(m.route.resource) == handshake_resource &&
+         sv(m.route.operation) == presence_operation && sv(m.header.parent_id).empty();
+}
+
+message make_presence_subscription(std::string_view module) {
+  message m = new_message();
+  m.set_type(context_type_unixpacket);
+  m.build_router(module, std::string_view(), handshake_resource, presence_operation);
+  m.fill_body(content(std::string()));
+  return m;
+}
+
+message make_presence_update(std::string_view server_module, std::string_view peer,
+                             std::string exchange_json) {
+  message m = new_message();
+  m.set_type(context_type_unixpacket);
+  m.build_router(server_module, std::string_view(), handshake_resource, presence_operation);
+  m.set_destination(peer);
+  m.content = content::from_trusted_json_text(std::move(exchange_json));
+  return m;
+}
+
+handshake_response read_exchange(const message& answer, std::string_view self) {
+  handshake_response out;
   std::string text;
   if (answer.content.kind() == content_kind::raw_json) {
     text = std::string(answer.content.raw_json());

@@ -173,4 +173,35 @@ struct handshake_response {
 [[nodiscard]] handshake_response read_handshake_response(const message& answer,
                                                          std::string_view self);
 
+/// The module exchange in `answer`'s content (see `read_handshake_response`), whatever its
+/// operation: `accepted` or `malformed`.
+[[nodiscard]] handshake_response read_exchange(const message& answer, std::string_view self);
+
+// ---- presence: the server's modules added or removed after the handshake ---------------------
+//
+// Go's handshake is the only time a Go server tells a client its modules. Ours also tells a
+// client of later changes, but only a client that asks, so that a Go peer never sees a record it
+// does not know:
+//  1. once established, our client writes `make_presence_subscription(module)`: resource
+//     `module`, operation `presence`. A Go server ignores it: it handles a record of resource
+//     `module` itself (never forwards it) and acts on operation `add` only.
+//  2. our server answers at once, and after every change of its modules, with
+//     `make_presence_update`: the full module exchange, as in the handshake's answer. A record
+//     carries the whole state, not a change, so a lost one (a full outbound queue) is repaired
+//     by the next. A Go client never subscribes, so it never gets one.
+
+/// The operation of presence records (with resource `module`).
+inline constexpr std::string_view presence_operation = "presence";
+
+/// Whether an ordinary record is a presence subscription or update (not a message to route).
+[[nodiscard]] bool is_presence_record(const message& m) noexcept;
+/// What a client module writes to subscribe: type `unixpacket`, route {source `module`,
+/// operation `presence`, resource `module`}, content the empty string.
+[[nodiscard]] message make_presence_subscription(std::string_view module);
+/// What a server writes to a subscribed client `peer`: route {source `server_module`,
+/// destination `peer`, operation `presence`, resource `module`}, content `exchange_json`
+/// (`module_exchange_json`, written verbatim). Read it with `read_exchange`.
+[[nodiscard]] message make_presence_update(std::string_view server_module, std::string_view peer,
+                                           std::string exchange_json);
+
 }  // namespace beehive::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -18,12 +19,21 @@ class socket_type;
 /// type listens) or a client module (it has a client entry: while it lives, the type keeps it
 /// connected to the server). Cleanup closes the inbox and ends the listening or the connection;
 /// adding it again (`reopen`) listens or connects again, keeping the queued messages.
+///
+/// State: a client module is `connecting` from `make_endpoint` (which returns at once) until
+/// its handshake is answered, `ready` while its link is up, `connecting` again while a failed
+/// attempt is retried, `closed` once cleaned up. Messages for it wait in its inbox meanwhile,
+/// under its inbox options, as always. The server's module is `ready` while it listens.
 class hosted_endpoint final : public inbox_endpoint {
  public:
   hosted_endpoint(const module_info& info, std::weak_ptr<socket_type> type, bool serves,
                   bool connects);
 
+  /// Listens again (server module) first: when that fails the inbox stays closed, so that no
+  /// message is accepted that nobody would read. Then reopens the inbox and connects again
+  /// (client module; in the background).
   [[nodiscard]] bool reopen(const module_info& info) override;
+  [[nodiscard]] endpoint_state state() const noexcept override;
   void close(std::vector<message>& dropped) override;
   void discard(std::vector<message>& dropped) override;
 
@@ -39,6 +49,8 @@ class hosted_endpoint final : public inbox_endpoint {
   std::uint64_t generation = 0;
   /// How long the next reconnect waits (doubles up to `reconnect_max`).
   std::chrono::milliseconds retry_wait{0};
+  /// Set with `up` (under the client's mutex); read by `state` without it.
+  std::atomic<bool> ready{false};
 
  private:
   const std::weak_ptr<socket_type> type_;

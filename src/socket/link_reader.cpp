@@ -2,6 +2,8 @@
 #include "socket/link_reader.hpp"
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -89,8 +91,46 @@ void link_reader::run(const std::shared_ptr<socket_link>& link) {
   }
 }
 
+bool link_reader::wait_writable(const socket_link& link, endpoint* owner, std::string_view dest,
+                                unsigned& unsignalled) {
+  struct gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;
+  };
+  auto g = std::make_shared<gate>();
+  auto fn = [g] {
+    {
+      std::lock_guard lock(g->mu);
+      g->open = true;
+    }
+    g->cv.notify_all();
+  };
+  const bool registered =
+      owner != nullptr ? owner->when_writable(fn) : host_.when_writable(dest, fn);
+  const transport& wire = link.conn->wire;
+  std::unique_lock lock(g->mu);
+  if (!registered) {
+    // Room already (retry at once), or a host that cannot signal: then a short pause keeps
+    // this from spinning.
+    if (unsignalled++ > 0) g->cv.wait_for(lock, relay_pause);
+    return !wire.is_shut_down();
+  }
+  unsignalled = 0;
+  // Why a bounded wait in a loop: the link may be shut down meanwhile (a stop, a cleanup), and
+  // the reader must then return without waiting for room that may never come.
+  while (!g->cv.wait_for(lock, shutdown_check, [&] { return g->open; })) {
+    if (wire.is_shut_down()) return false;
+  }
+  return true;
+}
+
 // Only the link's reader changes its `peers` and `origin`, so it reads them unlocked.
-void link_reader::route(const socket_link& link, message&& msg) {
+void link_reader::route(socket_link& link, message&& msg) {
+  if (is_presence_record(msg)) {
+    link.handler.on_presence(link, msg);
+    return;
+  }
   reply_table& replies = host_.replies();
   const bool waited =
       !sv(msg.header.parent_id).empty() && replies.waiting(sv(msg.header.parent_id));
@@ -138,6 +178,17 @@ void link_reader::route(const socket_link& link, message&& msg) {
   if (!link.server_side() && dest == link.owner) owner = link.owner_ep.lock();
   auto r = owner ? owner->push(std::move(msg), delivery::relay)
                  : host_.deliver(dest, std::move(msg), delivery::relay);
+  // A full destination: this reader holds the message and reads nothing more from its link
+  // (back-pressure on this one peer) until the destination has room again, or the link ends.
+  unsigned unsignalled = 0;
+  while (!r && r.error() == make_error_code(errc::would_block)) {
+    if (!wait_writable(link, owner.get(), dest, unsignalled)) {
+      r = unexpected(errc::not_connected);
+      break;
+    }
+    r = owner ? owner->push(std::move(msg), delivery::relay)
+              : host_.deliver(dest, std::move(msg), delivery::relay);
+  }
   if (r) {
     bump(counters_.forwarded);
     return;

@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <functional>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "beehive/codec.hpp"
+#include "bounded_wait.hpp"
 #include "core/reply_table.hpp"
 #include "fake_type_host.hpp"
 #include "socket/peer_endpoint.hpp"
@@ -240,6 +243,133 @@ TEST(LinkReader, ReturnsWhenThePeerCloses) {
   f.close_peer();
   f.thread.join();
   EXPECT_EQ(f.counters->truncated_frames.load(), 0U);
+}
+
+// A host whose destination answers `would_block` while `full`, as the relay contract says (the
+// message is left to the caller), and keeps the `when_writable` signal for the test to fire.
+class full_host final : public type_host {
+ public:
+  reply_table& replies() noexcept override { return replies_; }
+  expected<void> deliver(std::string_view module, message&& msg, delivery how) override {
+    std::lock_guard lock(mu);
+    EXPECT_EQ(how, delivery::relay);
+    if (full) {
+      ++refused;
+      return unexpected(errc::would_block);
+    }
+    delivered.emplace_back(module, std::string(std::string_view(msg.header.id)));
+    return {};
+  }
+  bool when_writable(std::string_view /*module*/, std::function<void()> fn) override {
+    std::lock_guard lock(mu);
+    signal = std::move(fn);
+    return true;
+  }
+  expected<void> add_peer(std::string_view, std::shared_ptr<endpoint>,
+                          const std::vector<std::string>&) override {
+    return {};
+  }
+  void remove_peer(std::string_view, const endpoint&) override {}
+  void cleanup(std::string_view, const endpoint&) override {}
+  std::vector<std::error_code> update_peers(std::span<const peer_update> batch) override {
+    return std::vector<std::error_code>(batch.size());
+  }
+  membership members() const override { return {}; }
+  bool cancelled() const noexcept override { return false; }
+
+  // Makes room and fires the signal, outside the lock (as an inbox does).
+  void make_room() {
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu);
+      full = false;
+      fn = std::move(signal);
+    }
+    if (fn) fn();
+  }
+
+  std::mutex mu;
+  bool full = true;
+  int refused = 0;
+  std::function<void()> signal;
+  std::vector<std::pair<std::string, std::string>> delivered;
+
+ private:
+  reply_table replies_;
+};
+
+TEST(LinkReaderFlow, AFullDestinationHoldsTheLinkUntilItIsWritable) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  auto counters = std::make_shared<socket_counters>();
+  recording_handler handler(true);
+  full_host host;
+  link_reader reader(host, *counters);
+  auto conn = std::make_shared<connection>(fds[0], socket_kind::seqpacket, 65536, true, counters);
+  auto link = std::make_shared<socket_link>(conn, handler, "test link");
+  link->origin = std::make_shared<peer_endpoint>("origin", conn);
+  std::thread t([&] { reader.run(link); });
+  const auto put = [&](const message& m) {
+    const std::string text = *encode_message(m) + "\n";
+    ASSERT_EQ(::send(fds[1], text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
+  };
+  put(reader_fixture::handshake());
+  const message a = reader_fixture::to("srvmod", "a");
+  const message b = reader_fixture::to("srvmod", "b");
+  put(a);
+  put(b);
+  // The reader holds `a` and waits for the signal; `b` stays unread meanwhile.
+  ASSERT_TRUE(test::eventually([&] {
+    std::lock_guard lock(host.mu);
+    return static_cast<bool>(host.signal);
+  }));
+  {
+    std::lock_guard lock(host.mu);
+    EXPECT_EQ(host.refused, 1);
+    EXPECT_TRUE(host.delivered.empty());
+  }
+  host.make_room();
+  ASSERT_TRUE(test::eventually([&] {
+    std::lock_guard lock(host.mu);
+    return host.delivered.size() == 2;
+  }));
+  {
+    std::lock_guard lock(host.mu);
+    EXPECT_EQ(host.delivered[0].second, std::string_view(a.header.id));  // in order, none lost
+    EXPECT_EQ(host.delivered[1].second, std::string_view(b.header.id));
+  }
+  EXPECT_EQ(counters->forwarded.load(), 2U);
+  EXPECT_EQ(counters->undeliverable.load(), 0U);
+  ::close(fds[1]);
+  t.join();
+}
+
+TEST(LinkReaderFlow, AReaderHeldByAFullDestinationReturnsWhenItsLinkIsShutDown) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  auto counters = std::make_shared<socket_counters>();
+  recording_handler handler(true);
+  full_host host;
+  link_reader reader(host, *counters);
+  auto conn = std::make_shared<connection>(fds[0], socket_kind::seqpacket, 65536, true, counters);
+  auto link = std::make_shared<socket_link>(conn, handler, "test link");
+  link->origin = std::make_shared<peer_endpoint>("origin", conn);
+  std::thread t([&] { reader.run(link); });
+  for (const auto& m : {reader_fixture::handshake(), reader_fixture::to("srvmod", "held")}) {
+    const std::string text = *encode_message(m) + "\n";
+    ASSERT_EQ(::send(fds[1], text.data(), text.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(text.size()));
+  }
+  ASSERT_TRUE(test::eventually([&] {
+    std::lock_guard lock(host.mu);
+    return static_cast<bool>(host.signal);
+  }));
+  conn->wire.shutdown();  // a stop or a cleanup: the reader gives up the held record
+  auto done = std::async(std::launch::async, [&] { t.join(); });
+  test::get_bounded(done);
+  EXPECT_EQ(counters->undeliverable.load(), 1U);  // counted, not lost silently
+  ::close(fds[1]);
 }
 
 }  // namespace

@@ -68,6 +68,19 @@ std::size_t outbound_queue::lane_pending(std::size_t lane) const {
   return lane < lane_count_.size() ? lane_count_[lane] : 0;
 }
 
+void outbound_queue::close_and_join() noexcept {
+  close();
+  std::thread writer;
+  {
+    std::unique_lock lock(mu_);
+    // A sender's write (the latency path) may still be in the sink; once it returns nothing
+    // starts another: every path that writes checks `closed_` first.
+    room_cv_.wait(lock, [&] { return !writing_; });
+    writer = std::move(writer_);
+  }
+  if (writer.joinable()) writer.join();
+}
+
 std::size_t outbound_queue::pending() const {
   std::lock_guard lock(mu_);
   return pending_locked();
@@ -298,6 +311,7 @@ expected<void> outbound_queue::write_locked(std::unique_lock<std::mutex>& lock,
   lock.lock();
   writing_ = false;
   inflight_ = 0;
+  if (closed_) room_cv_.notify_all();  // `close_and_join` may wait for this write
   if (!r) {
     add(counters_, &socket_counters::outbound_unsent, records.size());
     fail_locked();

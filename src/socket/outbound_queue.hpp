@@ -102,6 +102,11 @@ class outbound_queue {
   /// the socket down to end it). Idempotent.
   void close() noexcept;
 
+  /// Closes (as `close`), waits for a write in progress to return (shut the socket down first,
+  /// so that it returns at once) and joins the writer: afterwards nothing writes to the sink
+  /// again. Not from the writer's own thread. Idempotent.
+  void close_and_join() noexcept;
+
   /// Records accepted and not yet written.
   [[nodiscard]] std::size_t pending() const;
   /// Senders now waiting for room (`block`); for tests and monitoring.

@@ -42,8 +42,15 @@ peer_endpoint::peer_endpoint(std::string name, std::shared_ptr<connection> conn,
 
 expected<void> peer_endpoint::push(message&& msg, delivery how) {
   if (closed_.load(std::memory_order_acquire)) return unexpected(errc::channel_closed);
-  if (!conn_->alive.load(std::memory_order_acquire)) return unexpected(errc::not_connected);
+  if (!conn_->alive.load(std::memory_order_acquire) || retired_.load(std::memory_order_acquire)) {
+    return unexpected(errc::not_connected);
+  }
   const record_sender sender{!conn_->server_side, owner_};
+  // The send contract: a failed push leaves the caller's message as it was. Addressing changes
+  // at most these three fields (inline strings: no allocation to keep them).
+  auto source = msg.route.source;
+  auto destination = msg.route.destination;
+  auto type = msg.header.type;
   if (auto r = address_record(msg, how, name(), sender); !r) {
     log().warn(
         "socket: record {} from '{}' not written: a client connection carries records of its "
@@ -51,7 +58,13 @@ expected<void> peer_endpoint::push(message&& msg, delivery how) {
         std::string_view(msg.header.id), std::string_view(msg.route.source), owner_);
     return r;
   }
-  return conn_->write(msg, how);
+  auto r = conn_->write(msg, how);
+  if (!r) {
+    msg.route.source = std::move(source);
+    msg.route.destination = std::move(destination);
+    msg.header.type = std::move(type);
+  }
+  return r;
 }
 
 void peer_endpoint::close(std::vector<message>& /*dropped*/) {

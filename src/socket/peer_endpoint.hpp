@@ -56,11 +56,15 @@ class peer_endpoint final : public endpoint {
   /// connection belongs to that one module and is closed too (the module is gone from here).
   void close(std::vector<message>& dropped) override;
   void discard(std::vector<message>& dropped) override { close(dropped); }
+  /// The module left the other process (a presence update) while the connection stays: later
+  /// pushes fail with `not_connected`, as after the connection's end.
+  void retire() noexcept { retired_.store(true, std::memory_order_release); }
 
  private:
   const std::shared_ptr<connection> conn_;
   const std::string owner_;
   std::atomic<bool> closed_{false};
+  std::atomic<bool> retired_{false};
 };
 
 }  // namespace beehive::detail

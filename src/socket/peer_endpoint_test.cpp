@@ -212,5 +212,38 @@ TEST_F(client_link, AForeignSourceIsRefusedAndNothingIsWritten) {
   EXPECT_EQ(counters->records_out.load(), 1U);
 }
 
+// The send contract (issue 15 item 7): a push that fails after addressing leaves the caller's
+// message exactly as it was, route and type included.
+TEST_F(client_link, AFailedWriteLeavesTheMessageUnchanged) {
+  struct opaque {
+    int n = 0;
+  };
+  peer_endpoint srvmod("srvmod", conn, "remotemod");
+  message m = new_message().build_router("", "", "res", "insert");
+  m.content = content::make_object<opaque>();  // no JSON form: the write fails
+  const message before = m;
+  auto r = srvmod.push(std::move(m), delivery::direct);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::not_serializable));
+  EXPECT_EQ(m.header, before.header);  // NOLINT(bugprone-use-after-move): not moved from
+  EXPECT_EQ(m.route, before.route);
+  EXPECT_TRUE(m.route.source.empty());
+  EXPECT_TRUE(m.route.destination.empty());
+  EXPECT_TRUE(m.header.type.empty());
+  EXPECT_EQ(counters->records_out.load(), 0U);
+}
+
+TEST_F(client_link, AWriteToAnEndedConnectionLeavesTheMessageUnchanged) {
+  peer_endpoint srvmod("srvmod", conn, "remotemod");
+  conn->wire.shutdown();  // still `alive`: the failure comes from the write itself
+  message m = new_message().build_router("", "", "res", "insert").fill_body("x");
+  const message before = m;
+  auto r = srvmod.push(std::move(m), delivery::relay);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::not_connected));
+  EXPECT_EQ(m.header, before.header);  // NOLINT(bugprone-use-after-move): not moved from
+  EXPECT_EQ(m.route, before.route);
+}
+
 }  // namespace
 }  // namespace beehive::detail

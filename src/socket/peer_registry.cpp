@@ -63,12 +63,21 @@ void peer_registry::tear_down(const std::shared_ptr<socket_link>& link, bool was
   if (was_established) socket_counters::bump(counters_.connections_lost);
   link->conn->alive.store(false, std::memory_order_release);
   link->conn->wire.shutdown();
-  for (const auto& p : peers) host_.remove_peer(p->name(), *p);
+  if (!peers.empty()) {
+    // One change of the routing for all of them.
+    std::vector<peer_update> batch;
+    batch.reserve(peers.size());
+    for (const auto& p : peers) batch.push_back({peer_op::remove, p->name(), p, {}});
+    (void)host_.update_peers(batch);
+  }
   // Callers waiting on a module of this link wake now rather than at their timeout.
   for (const auto& p : peers) {
     host_.replies().fail_target(p.get(), make_error_code(errc::not_connected));
   }
   if (origin) host_.replies().forget_origin(origin.get());
+  // Its descriptor and writer thread go now: the connection object itself may live on for a
+  // while in endpoints that threads' routing caches still hold (they answer not_connected).
+  link->conn->wire.release();
   {
     std::lock_guard lock(mu_);
     link->peers.clear();
@@ -96,15 +105,58 @@ void peer_registry::reap(const std::shared_ptr<socket_link>& link) {
   cv_.notify_all();
 }
 
-expected<void> peer_registry::add_peer(socket_link& link, const std::string& module,
-                                       const std::vector<std::string>& groups) {
-  auto ep = std::make_shared<peer_endpoint>(module, link.conn, link.owner);
-  if (auto r = host_.add_peer(module, ep, groups); !r) return r;
+std::vector<std::error_code> peer_registry::add_peers(socket_link& link,
+                                                      const std::vector<peer_entry>& entries) {
+  std::vector<peer_update> batch;
+  batch.reserve(entries.size());
+  for (const auto& e : entries) {
+    batch.push_back({peer_op::add, e.module,
+                     std::make_shared<peer_endpoint>(e.module, link.conn, link.owner), e.groups});
+  }
+  return apply(link, batch);
+}
+
+std::vector<std::error_code> peer_registry::apply(socket_link& link,
+                                                  const std::vector<peer_update>& batch) {
+  auto codes = host_.update_peers(batch);
+  codes.resize(batch.size(), make_error_code(errc::invalid_argument));
   {
     std::lock_guard lock(mu_);
-    link.peers.push_back(std::move(ep));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (codes[i]) continue;
+      if (batch[i].op == peer_op::add) {
+        link.peers.push_back(std::static_pointer_cast<peer_endpoint>(batch[i].ep));
+      } else if (batch[i].op == peer_op::remove) {
+        std::erase_if(link.peers, [&](const auto& p) { return p == batch[i].ep; });
+        // The link stays: the endpoint must stop writing to it for that module.
+        if (link.state == link_state::established) {
+          std::static_pointer_cast<peer_endpoint>(batch[i].ep)->retire();
+        }
+      }
+    }
   }
   cv_.notify_all();
+  return codes;
+}
+
+void peer_registry::subscribe(socket_link& link) {
+  std::lock_guard lock(mu_);
+  link.presence = true;
+}
+
+std::vector<std::shared_ptr<socket_link>> peer_registry::presence_links() const {
+  std::vector<std::shared_ptr<socket_link>> out;
+  std::lock_guard lock(mu_);
+  for (const auto& l : links_) {
+    if (l->presence && l->state == link_state::established) out.push_back(l);
+  }
+  return out;
+}
+
+expected<void> peer_registry::add_peer(socket_link& link, const std::string& module,
+                                       const std::vector<std::string>& groups) {
+  const auto codes = add_peers(link, {peer_entry{module, groups}});
+  if (codes.at(0)) return unexpected(codes[0]);
   return {};
 }
 

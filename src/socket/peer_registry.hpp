@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <vector>
 
 #include "socket/link_reader.hpp"
@@ -39,8 +40,27 @@ class peer_registry {
 
   /// Adds `link` and starts its reader. False once closed (the link is not kept).
   [[nodiscard]] bool start(const std::shared_ptr<socket_link>& link);
-  /// Registers `module`, a peer reached over `link`, with the host in `groups`. Called by the
-  /// link's reader. `already_exists` when a module of this process has the name.
+  /// A peer module to register, and the groups it joins.
+  struct peer_entry {
+    std::string module;
+    std::vector<std::string> groups;
+  };
+  /// Registers `entries`, peers reached over `link`, with the host as one change
+  /// (`type_host::update_peers`: a handshake's module exchange is one call). Called by the
+  /// link's reader. One code per entry, in order: empty when registered, `already_exists` when
+  /// a module of this process has the name.
+  [[nodiscard]] std::vector<std::error_code> add_peers(socket_link& link,
+                                                       const std::vector<peer_entry>& entries);
+  /// Applies `batch`, changes of the peers of `link`, with the host as one change, and keeps
+  /// the link's list of peers in step (an added peer's endpoint must be a `peer_endpoint` of
+  /// the link). Called by the link's reader. One code per entry (`type_host::update_peers`).
+  [[nodiscard]] std::vector<std::error_code> apply(socket_link& link,
+                                                   const std::vector<peer_update>& batch);
+  /// The link's peer subscribed to presence updates.
+  void subscribe(socket_link& link);
+  /// The established, subscribed links not ended.
+  [[nodiscard]] std::vector<std::shared_ptr<socket_link>> presence_links() const;
+  /// `add_peers` of one entry.
   [[nodiscard]] expected<void> add_peer(socket_link& link, const std::string& module,
                                         const std::vector<std::string>& groups);
   /// The handshake completed: `link` is established (a client link counts a connect). False

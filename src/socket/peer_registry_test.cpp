@@ -5,9 +5,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -204,6 +206,88 @@ TEST_F(PeerRegistry, StopShutsEveryLinkAndJoinsEveryReader) {
   EXPECT_EQ(handler.ends().size(), 3U);
   EXPECT_FALSE(registry.start(make_link(true).link));
   EXPECT_EQ(registry.reader_threads(), 0U);
+}
+
+// A host that counts `update_peers` calls and hands everything else to a fake host.
+class counting_host final : public type_host {
+ public:
+  reply_table& replies() noexcept override { return inner.replies(); }
+  expected<void> deliver(std::string_view module, message&& msg, delivery how) override {
+    return inner.deliver(module, std::move(msg), how);
+  }
+  expected<void> add_peer(std::string_view module, std::shared_ptr<endpoint> ep,
+                          const std::vector<std::string>& groups) override {
+    ++single_calls;
+    return inner.add_peer(module, std::move(ep), groups);
+  }
+  void remove_peer(std::string_view module, const endpoint& ep) override {
+    ++single_calls;
+    inner.remove_peer(module, ep);
+  }
+  void cleanup(std::string_view module, const endpoint& ep) override { inner.cleanup(module, ep); }
+  bool when_writable(std::string_view module, std::function<void()> fn) override {
+    return inner.when_writable(module, std::move(fn));
+  }
+  std::vector<std::error_code> update_peers(std::span<const peer_update> batch) override {
+    std::vector<std::error_code> out;
+    {
+      std::lock_guard lock(mu);
+      batches.push_back(batch.size());
+    }
+    for (const auto& u : batch) {
+      if (u.op == peer_op::add) {
+        auto r = inner.add_peer(u.module, u.ep, u.groups);
+        out.push_back(r ? std::error_code() : r.error());
+      } else {
+        inner.remove_peer(u.module, *u.ep);
+        out.emplace_back();
+      }
+    }
+    return out;
+  }
+  membership members() const override { return inner.members(); }
+  bool cancelled() const noexcept override { return false; }
+  std::vector<std::size_t> calls() {
+    std::lock_guard lock(mu);
+    return batches;
+  }
+
+  test::fake_type_host inner;
+  std::atomic<int> single_calls{0};
+  std::mutex mu;
+  std::vector<std::size_t> batches;
+};
+
+// Issue 11: a handshake's module exchange and a link's end are one change of the routing each.
+TEST(PeerRegistryBatches, AnExchangeAndALinksEndAreOneUpdateEach) {
+  auto counters = std::make_shared<socket_counters>();
+  counting_host host;
+  host.inner.add_local("srvmod");
+  socket_io io;
+  ends_handler handler;
+  peer_registry registry{host, *counters, io};
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), 0);
+  auto conn = std::make_shared<connection>(fds[0], socket_kind::seqpacket, 4096, false, counters);
+  auto link = std::make_shared<socket_link>(conn, handler, "test link");
+  ASSERT_TRUE(registry.start(link));
+  const auto codes =
+      registry.add_peers(*link, {{"a", {"g"}}, {"srvmod", {}}, {"b", {"g", "h"}}, {"c", {}}});
+  ASSERT_EQ(codes.size(), 4U);
+  EXPECT_FALSE(codes[0]);
+  EXPECT_EQ(codes[1], make_error_code(errc::already_exists));  // a module of this process
+  EXPECT_FALSE(codes[2]);
+  EXPECT_FALSE(codes[3]);
+  EXPECT_EQ(host.calls(), (std::vector<std::size_t>{4}));
+  EXPECT_EQ(registry.peer_names().size(), 3U);
+  ASSERT_TRUE(registry.establish(*link));
+  ::close(fds[1]);  // the link ends: its three peers go in one update
+  ASSERT_TRUE(handler.wait_ends(1));
+  EXPECT_EQ(host.calls(), (std::vector<std::size_t>{4, 3}));
+  EXPECT_EQ(host.single_calls.load(), 0);
+  EXPECT_EQ(host.inner.removed().size(), 3U);
+  io.stop();
+  registry.stop();
 }
 
 }  // namespace

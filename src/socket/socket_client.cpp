@@ -7,6 +7,7 @@
 #include "socket/socket_client.hpp"
 
 #include <algorithm>
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "socket/asio_unix.hpp"
 #include "socket/connection.hpp"
 #include "socket/handshake.hpp"
+#include "socket/peer_endpoint.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -42,21 +44,10 @@ bool socket_client::start(const std::shared_ptr<hosted_endpoint>& module) {
     generation = module->generation;
     module->retry_wait = opts_.reconnect_initial;
   }
-  auto link = connect_now(module, generation);
-  if (!link && link.error() != make_error_code(errc::not_connected)) {
-    log().error("socket: module '{}' cannot connect: {}", module->name(), link.error().message());
-    return false;  // its entry is unusable: trying again would not help
-  }
-  if (!link) {
-    log().warn("socket: module '{}' could not connect yet; retrying", module->name());
-    connect_later(module, generation);
-    return false;
-  }
-  if (registry_.wait_established(**link, opts_.handshake_timeout)) return true;
-  // Its deadline would close it too; the link's end schedules the next attempt.
-  registry_.expire(**link);
-  log().warn("socket: module '{}' got no handshake answer yet; retrying", module->name());
-  return false;
+  // Never here: the caller may be `add_module`, under a core's lock. The loop connects without
+  // blocking, and a failed attempt tries again after the module's backoff.
+  std::weak_ptr<hosted_endpoint> weak = module;
+  return io_.post([this, weak, generation] { connect_async(weak, generation); });
 }
 
 void socket_client::stop(hosted_endpoint& module) {
@@ -66,6 +57,7 @@ void socket_client::stop(hosted_endpoint& module) {
     ++module.generation;
     up = std::move(module.up);
     module.up.reset();
+    module.ready.store(false, std::memory_order_release);
   }
   if (up) up->conn->wire.shutdown();
 }
@@ -77,27 +69,6 @@ void socket_client::close() {
 
 bool socket_client::current_locked(const hosted_endpoint& module, std::uint64_t generation) const {
   return !closed_ && module.generation == generation;
-}
-
-expected<std::shared_ptr<socket_link>> socket_client::connect_now(
-    const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation) {
-  const socket_entry* entry = cfg_.client(module->name());
-  if (entry == nullptr) return unexpected(errc::config_error);
-  auto kind = link_kind(*entry, opts_);
-  if (!kind) return unexpected(kind.error());
-  // The type refused a module whose address does not fit (`make_endpoint`), before any start.
-  const int fd = unix_asio::with_protocol(*kind, [&](auto protocol) {
-    using protocol_type = decltype(protocol);
-    typename protocol_type::socket s(io_.context());
-    asio::error_code ec;
-    s.connect(unix_asio::endpoint_at<protocol_type>(entry->address), ec);
-    return ec ? -1 : unix_asio::release_descriptor(s, ec);
-  });
-  if (fd < 0) {
-    bump(counters_->connect_failures);
-    return unexpected(errc::not_connected);
-  }
-  return begin_handshake(module, generation, fd);
 }
 
 void socket_client::connect_later(const std::weak_ptr<hosted_endpoint>& weak,
@@ -125,7 +96,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
     std::lock_guard lock(mu_);
     if (!current_locked(*module, generation) || module->up) return;
   }
-  // `start` checked the entry and its kind.
+  // The type checked the entry and its kind (`make_endpoint`).
   const socket_entry* entry = cfg_.client(module->name());
   const socket_kind kind = *link_kind(*entry, opts_);
   unix_asio::with_protocol(kind, [&](auto protocol) {
@@ -151,7 +122,7 @@ void socket_client::connect_async(const std::weak_ptr<hosted_endpoint>& weak,
 
 expected<std::shared_ptr<socket_link>> socket_client::begin_handshake(
     const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation, int fd) {
-  // `start` checked the entry and its kind.
+  // The type checked the entry and its kind (`make_endpoint`).
   const socket_entry& entry = *cfg_.client(module->name());
   // The link is the module's own: its records wait for the socket as its inbox options say.
   const inbox* box = module->local();
@@ -195,20 +166,95 @@ bool socket_client::on_handshake(const std::shared_ptr<socket_link>& link, const
     log().warn("socket: malformed handshake answer for '{}': {}", link->owner, answer.reason);
     return false;
   }
+  // The server's modules become peers in one change (one publication of the routing).
+  std::vector<peer_registry::peer_entry> entries;
+  entries.reserve(answer.exchange.modules.size());
   for (const auto& name : answer.exchange.modules) {
-    if (auto r = registry_.add_peer(*link, name, answer.exchange.groups_of(name)); !r) {
-      log().warn("socket: peer module '{}' shadowed by a module of this process; not bound", name);
+    entries.push_back({name, answer.exchange.groups_of(name)});
+  }
+  const auto codes = registry_.add_peers(*link, entries);
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    if (codes[i]) {
+      log().warn("socket: peer module '{}' not bound: {}", entries[i].module, codes[i].message());
     }
   }
+  link->known = std::move(answer.exchange);
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   {
     std::lock_guard lock(mu_);
     if (!current_locked(*module, link->generation)) return false;  // cleaned up meanwhile
     module->up = link;
     module->retry_wait = opts_.reconnect_initial;
+    module->ready.store(true, std::memory_order_release);
   }
   log().info("socket: module '{}' connected to {}", link->owner, cfg_.client(link->owner)->address);
+  // Asks for the server's later changes; a Go server ignores this (handshake.hpp). A refusal
+  // (full queue) only means no updates: the link works as Go's.
+  (void)link->conn->write(make_presence_subscription(link->owner), delivery::reply);
   return true;
+}
+
+namespace {
+
+// The groups in `a` and not in `b` (both sorted).
+std::vector<std::string> minus(const std::vector<std::string>& a,
+                               const std::vector<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+void socket_client::on_presence(socket_link& link, const message& m) {
+  if (link.server_side()) return;
+  handshake_response next = read_exchange(m, link.owner);
+  if (next.result != response_result::accepted) {
+    bump(counters_->malformed_records);
+    log().warn("socket: malformed presence update for '{}': {}", link.owner, next.reason);
+    return;
+  }
+  const module_exchange& old = link.known;
+  const module_exchange& now = next.exchange;
+  const auto has = [](const module_exchange& x, const std::string& n) {
+    return std::find(x.modules.begin(), x.modules.end(), n) != x.modules.end();
+  };
+  const auto endpoint_of = [&](const std::string& n) -> std::shared_ptr<endpoint> {
+    for (const auto& p : link.peers) {
+      if (p->name() == n) return p;
+    }
+    return nullptr;
+  };
+  std::vector<peer_update> batch;
+  for (const auto& n : old.modules) {
+    if (has(now, n)) continue;
+    if (auto ep = endpoint_of(n)) batch.push_back({peer_op::remove, n, std::move(ep), {}});
+  }
+  for (const auto& n : now.modules) {
+    if (!has(old, n)) {
+      batch.push_back({peer_op::add, n, std::make_shared<peer_endpoint>(n, link.conn, link.owner),
+                       now.groups_of(n)});
+      continue;
+    }
+    auto ep = endpoint_of(n);
+    if (!ep) continue;  // shadowed by a module of this process
+    const auto before = old.groups_of(n);
+    const auto after = now.groups_of(n);
+    if (auto joined = minus(after, before); !joined.empty()) {
+      batch.push_back({peer_op::join, n, ep, std::move(joined)});
+    }
+    if (auto left = minus(before, after); !left.empty()) {
+      batch.push_back({peer_op::leave, n, ep, std::move(left)});
+    }
+  }
+  link.known = std::move(next.exchange);
+  if (batch.empty()) return;
+  const auto codes = registry_.apply(link, batch);
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    if (codes[i]) {
+      log().warn("socket: presence of '{}' not applied: {}", batch[i].module, codes[i].message());
+    }
+  }
 }
 
 void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_established) {
@@ -220,6 +266,7 @@ void socket_client::on_ended(const std::shared_ptr<socket_link>& link, bool was_
     std::lock_guard lock(mu_);
     if (module->up == link) {
       module->up.reset();
+      module->ready.store(false, std::memory_order_release);
       retire = !closed_;
     } else if (!was_established) {
       retry = current_locked(*module, link->generation) && !module->up;

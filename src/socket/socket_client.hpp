@@ -20,7 +20,9 @@ namespace beehive::detail {
 /// client entry) connected to the server at its entry's address.
 ///
 /// An attempt connects, writes the handshake request and waits for the answer, whose modules
-/// and groups become peers of the host. An attempt that fails (nobody listens, the server
+/// and groups become peers of the host. Every attempt runs on the type's event loop, never in
+/// the caller: adding a module returns at once, its endpoint `connecting` until the answer
+/// came (`hosted_endpoint::state`). An attempt that fails (nobody listens, the server
 /// refuses or closes, no answer within `handshake_timeout`) is retried on a timer of the
 /// type's event loop, `reconnect_initial` later, doubling up to `reconnect_max`: no thread
 /// per reconnecting module. When an established link drops, the module is cleaned up (its
@@ -36,9 +38,9 @@ class socket_client final : public link_handler {
   socket_client& operator=(const socket_client&) = delete;
   ~socket_client() = default;
 
-  /// Keeps `module` connected from now on: connects and handshakes, waiting at most
-  /// `handshake_timeout`; when that fails, retries in the background. True when connected on
-  /// return.
+  /// Keeps `module` connected from now on: queues its first attempt on the event loop and
+  /// returns at once (never blocks on I/O); a failed attempt is retried in the background.
+  /// False once closed (the type stops).
   bool start(const std::shared_ptr<hosted_endpoint>& module);
   /// `module` was cleaned up: its link closes and its attempts end.
   void stop(hosted_endpoint& module);
@@ -48,11 +50,11 @@ class socket_client final : public link_handler {
   [[nodiscard]] bool on_handshake(const std::shared_ptr<socket_link>& link,
                                   const message& m) override;
   void on_ended(const std::shared_ptr<socket_link>& link, bool was_established) override;
+  /// A presence update of the server: the peers of the link follow its module exchange (added,
+  /// removed, groups joined and left) in one change.
+  void on_presence(socket_link& link, const message& m) override;
 
  private:
-  // Connects now (blocking) and starts the handshake.
-  [[nodiscard]] expected<std::shared_ptr<socket_link>> connect_now(
-      const std::shared_ptr<hosted_endpoint>& module, std::uint64_t generation);
   // Tries again after the module's backoff, on the loop.
   void connect_later(const std::weak_ptr<hosted_endpoint>& module, std::uint64_t generation);
   // On the loop: connects without blocking it, then starts the handshake.

@@ -12,6 +12,7 @@
 #include "beehive/socket_config.hpp"
 #include "beehive/socket_context.hpp"
 #include "socket/connection.hpp"
+#include "socket/handshake.hpp"
 
 namespace beehive::detail {
 
@@ -42,6 +43,9 @@ class link_handler {
   /// The link ended and its peers are forgotten; `was_established` says whether its handshake
   /// had completed.
   virtual void on_ended(const std::shared_ptr<socket_link>& link, bool was_established) = 0;
+  /// A presence record (`is_presence_record`) came over an established link: a subscription
+  /// (server side) or an update (client side). See handshake.hpp.
+  virtual void on_presence(socket_link& /*link*/, const message& /*m*/) {}
 
  protected:
   ~link_handler() = default;
@@ -80,6 +84,15 @@ struct socket_link {
   /// Where replies to sync requests that came over this link go (not registered).
   std::shared_ptr<peer_endpoint> origin;
   std::thread reader;
+  /// Server side: the peer subscribed to presence updates.
+  bool presence = false;
+
+  // Server side, the server's presence mutex: the subscribed peer and the exchange last sent.
+  std::string presence_peer;
+  std::string presence_sent;
+
+  // Client side, the link's reader only: the server's modules and groups as last learned.
+  module_exchange known;
 };
 
 /// The kind of socket the links of `entry` use. `config_error` for an unknown socket type.

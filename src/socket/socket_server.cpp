@@ -128,6 +128,11 @@ bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const
     return false;
   }
   const std::string name(m.route.source);
+  // The answer goes out before the peer is registered: once it is, this process may write to
+  // it, and nothing may reach the client before its answer (its module runs from add_module
+  // on, and learns the server's modules from the answer). A name taken meanwhile is refused
+  // right after (the client sees the link close and tries again).
+  if (!link->conn->write(make_handshake_response(m, module_exchange()))) return false;
   if (auto r = registry_.add_peer(*link, name, handshake_groups(m)); !r) {
     reject(*link, m, handshake_result::name_taken);
     return false;
@@ -135,7 +140,6 @@ bool socket_server::on_handshake(const std::shared_ptr<socket_link>& link, const
   if (!registry_.establish(*link)) return false;  // its deadline passed first
   // A peer that reconnects before its old link noticed the loss replaces it.
   registry_.replace_older(*link, name);
-  if (!link->conn->write(make_handshake_response(m, module_exchange()))) return false;
   log().info("socket: module '{}' joined", name);
   return true;
 }
@@ -145,6 +149,33 @@ void socket_server::reject(const socket_link& link, const message& m, handshake_
   log().warn("socket: handshake from '{}' rejected: {}", std::string_view(m.route.source),
              describe(why));
   (void)link.conn->write(make_handshake_refusal(m, why));
+}
+
+void socket_server::on_presence(socket_link& link, const message& m) {
+  if (!link.server_side()) return;
+  {
+    std::lock_guard lock(presence_mu_);
+    link.presence_peer = std::string(std::string_view(m.route.source));
+  }
+  registry_.subscribe(link);
+  send_presence(link, module_exchange());
+}
+
+void socket_server::publish_presence() {
+  const auto links = registry_.presence_links();
+  if (links.empty()) return;
+  const std::string exchange = module_exchange();
+  for (const auto& l : links) send_presence(*l, exchange);
+}
+
+void socket_server::send_presence(socket_link& link, const std::string& exchange) {
+  std::lock_guard lock(presence_mu_);
+  if (link.presence_sent == exchange) return;
+  const socket_entry* entry = cfg_.server();
+  auto update = make_presence_update(entry != nullptr ? entry->module : std::string(),
+                                     link.presence_peer, exchange);
+  // As a reply: never waits for room in the peer's queue.
+  if (link.conn->write(update, delivery::reply)) link.presence_sent = exchange;
 }
 
 // The modules and groups this process hosts (peers excluded) and the server's own socket

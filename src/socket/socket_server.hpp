@@ -54,11 +54,18 @@ class socket_server final : public link_handler {
   [[nodiscard]] bool on_handshake(const std::shared_ptr<socket_link>& link,
                                   const message& m) override;
   void on_ended(const std::shared_ptr<socket_link>& /*link*/, bool /*was_established*/) override {}
+  /// A client subscribed to presence: it gets the module exchange now and after every change.
+  void on_presence(socket_link& link, const message& m) override;
+  /// The modules of this process changed: every subscribed client whose last update differs
+  /// gets the new exchange. Never waits on a peer (a full queue refuses; the next change
+  /// repairs it).
+  void publish_presence();
 
  private:
   void on_accepted(int fd, const socket_entry& entry, socket_kind kind);
   void reject(const socket_link& link, const message& m, handshake_result why);
   [[nodiscard]] std::string module_exchange() const;
+  void send_presence(socket_link& link, const std::string& exchange);
 
   const socket_config& cfg_;
   const socket_options& opts_;
@@ -72,6 +79,7 @@ class socket_server final : public link_handler {
   const void* owner_ = nullptr;
   inbox_options outbound_;  // of the connections accepted next
   bool closed_ = false;
+  std::mutex presence_mu_;  // the presence fields of every link; one update at a time
 };
 
 }  // namespace beehive::detail

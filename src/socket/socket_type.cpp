@@ -27,34 +27,39 @@ expected<std::shared_ptr<endpoint>> socket_type::make_endpoint(const module_info
   if (info.name.empty() || info.inbox.capacity == 0) return unexpected(errc::invalid_argument);
   const socket_entry* server = cfg_.server();
   const bool serves = server != nullptr && server->module == info.name;
-  const bool connects = cfg_.client(info.name) != nullptr;
+  const socket_entry* client = cfg_.client(info.name);
+  const bool connects = client != nullptr;
   if (!serves && !connects) {
     log().error("socket: module '{}' has no entry in the socket config", info.name);
     return unexpected(errc::config_error);
   }
   // A client entry it could never connect with is refused now, not retried for ever.
-  if (connects && !fits_socket_path(cfg_.client(info.name)->address)) {
+  if (connects && !fits_socket_path(client->address)) {
     log().error("socket: module '{}': address '{}' is not a usable unix socket path", info.name,
-                cfg_.client(info.name)->address);
+                client->address);
     return unexpected(errc::invalid_argument);
+  }
+  if (connects && !link_kind(*client, opts_)) {
+    log().error("socket: module '{}': unknown socket type '{}'", info.name, client->socket_type);
+    return unexpected(errc::config_error);
   }
   auto ep = std::make_shared<hosted_endpoint>(info, weak_from_this(), serves, connects);
   ep->self = ep;
-  if (auto r = host(*ep); !r) return unexpected(r.error());
+  if (auto r = serve(*ep); !r) return unexpected(r.error());
+  connect(*ep);
   return std::shared_ptr<endpoint>(std::move(ep));
 }
 
-expected<void> socket_type::host(hosted_endpoint& ep) {
+expected<void> socket_type::serve(hosted_endpoint& ep) {
   if (!registry_ || registry_->closed()) return unexpected(errc::not_connected);
-  auto self = ep.self.lock();
-  if (!self) return unexpected(errc::not_connected);
-  if (ep.serves) {
-    // The server module's inbox options bound what waits for each peer's socket.
-    if (auto r = server_->listen(&ep, ep.local()->options()); !r) return r;
-  }
-  // A failed attempt is retried in the background.
-  if (ep.connects) (void)client_->start(self);
+  // The server module's inbox options bound what waits for each peer's socket.
+  if (ep.serves) return server_->listen(&ep, ep.local()->options());
   return {};
+}
+
+void socket_type::connect(hosted_endpoint& ep) {
+  if (!ep.connects || !registry_) return;
+  if (auto self = ep.self.lock()) (void)client_->start(self);
 }
 
 void socket_type::unhost(hosted_endpoint& ep) {
@@ -94,6 +99,11 @@ bool socket_type::wait_thread_count_for(std::size_t at_most, std::chrono::nanose
   const std::size_t loop = io_.thread_count();
   if (loop > at_most) return false;
   return !registry_ || registry_->wait_reader_threads_for(at_most - loop, bound);
+}
+
+void socket_type::presence(std::span<const presence_event> events) {
+  if (events.empty() || !server_ || (registry_ && registry_->closed())) return;
+  server_->publish_presence();
 }
 
 void socket_type::stop() {

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,13 +44,22 @@ class socket_type final : public context_type, public std::enable_shared_from_th
 
   /// Makes the parts, bound to `host`. Called once, before any other call but the queries.
   void attach(type_host& host) override;
-  /// A hosted module's endpoint. `config_error` without a config entry for the module;
-  /// `invalid_argument` for an empty name, a zero capacity, or a client entry whose address is
-  /// not a usable unix socket path.
+  /// A hosted module's endpoint; never blocks on I/O. A client module's endpoint comes back
+  /// `connecting` and connects in the background. `config_error` without a config entry for
+  /// the module, or for a client entry whose socket type is unknown; `invalid_argument` for an
+  /// empty name, a zero capacity, or a client entry whose address is not a usable unix socket
+  /// path; `not_connected` once stopped; the listener's errors for the server module.
   [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
   /// Closes every connection and the listener, ends reconnect attempts and joins every thread;
   /// the host is never called afterwards. Idempotent. Not from a thread of the type.
   void stop() override;
+  /// Every change of the context's modules: the server tells its subscribed clients
+  /// (handshake.hpp, presence).
+  void presence(std::span<const presence_event> events) override;
+  /// A module of this type lives in another process, or is this process's end of a link: its
+  /// `start` returning normally means its link dropped, and a core restarts it (reconnects).
+  [[nodiscard]] bool is_remote() const noexcept override { return true; }
+  [[nodiscard]] bool restarts_on_return() const noexcept override { return true; }
 
   /// Listens on the server entry's address. Idempotent. `config_error` without a server entry;
   /// `not_connected` once stopped (or never attached); `already_exists` when a live server
@@ -73,10 +83,12 @@ class socket_type final : public context_type, public std::enable_shared_from_th
                                            std::chrono::nanoseconds bound) const;
 
   // For `hosted_endpoint`.
-  /// Starts serving the module: listens (server module) or connects (client module; a failed
-  /// attempt is retried in the background). Fails only when the type is stopped or cannot
-  /// listen.
-  [[nodiscard]] expected<void> host(hosted_endpoint& ep);
+  /// Starts serving the module, the part that can fail: listens (server module). `not_connected`
+  /// when the type is stopped; the listener's errors.
+  [[nodiscard]] expected<void> serve(hosted_endpoint& ep);
+  /// Starts connecting a client module, in the background (never blocks; an attempt that
+  /// fails is retried). Does nothing for the server module or once stopped.
+  void connect(hosted_endpoint& ep);
   /// The module was cleaned up: its connection closes, its reconnects end, the listener of the
   /// server module closes.
   void unhost(hosted_endpoint& ep);

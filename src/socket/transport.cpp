@@ -60,8 +60,9 @@ expected<socket_kind> socket_kind_of(const socket_entry& entry, const socket_opt
 
 // ---- owned resources ------------------------------------------------------------------------
 
-transport::unique_fd::~unique_fd() {
-  if (fd_ >= 0) ::close(fd_);
+void transport::unique_fd::reset() noexcept {
+  const int fd = fd_.exchange(-1, std::memory_order_acq_rel);
+  if (fd >= 0) ::close(fd);
 }
 
 transport::reserved_area::~reserved_area() {
@@ -111,8 +112,21 @@ transport::transport(int fd, socket_kind kind, std::size_t buffer_size, inbox_op
 transport::~transport() { shutdown(); }
 
 void transport::shutdown() noexcept {
-  if (!shut_.exchange(true)) ::shutdown(fd_.get(), SHUT_RDWR);
+  {
+    // Held across the syscall: `release` must not close (and the process reuse) the descriptor
+    // between the check and the call.
+    std::lock_guard lock(fd_mu_);
+    if (!shut_.exchange(true)) ::shutdown(fd_.get(), SHUT_RDWR);
+  }
   queue_.close();
+}
+
+void transport::release() noexcept {
+  shutdown();
+  // No writer, no sender's write uses the descriptor after this; the caller is its reader.
+  queue_.close_and_join();
+  std::lock_guard lock(fd_mu_);
+  fd_.reset();
 }
 
 bool transport::is_shut_down() const noexcept { return shut_.load(); }

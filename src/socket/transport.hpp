@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -20,6 +21,7 @@
 #include "beehive/socket_context.hpp"
 #include "socket/line_decoder.hpp"
 #include "socket/outbound_queue.hpp"
+#include "socket/package_frame.hpp"
 
 namespace beehive::detail {
 
@@ -126,6 +128,11 @@ class transport final : private record_sink {
   /// written are dropped (counted as unsent). Idempotent, thread-safe.
   void shutdown() noexcept;
   [[nodiscard]] bool is_shut_down() const noexcept;
+  /// Shuts down (as `shutdown`), ends the writer (joined) and closes the descriptor now, rather
+  /// than when the last reference to the transport goes (an endpoint kept in a thread's routing
+  /// cache may hold it long after its link ended). Call once the transport is no longer read:
+  /// from its reader after `read` returned, or after the reader was joined. Idempotent.
+  void release() noexcept;
   [[nodiscard]] int native_handle() const noexcept { return fd_.get(); }
   [[nodiscard]] socket_kind kind() const noexcept { return kind_; }
   [[nodiscard]] std::size_t buffer_size() const noexcept { return buffer_size_; }
@@ -143,13 +150,15 @@ class transport final : private record_sink {
   class unique_fd {
    public:
     explicit unique_fd(int fd) noexcept : fd_(fd) {}
-    ~unique_fd();
+    ~unique_fd() { reset(); }
     unique_fd(const unique_fd&) = delete;
     unique_fd& operator=(const unique_fd&) = delete;
-    [[nodiscard]] int get() const noexcept { return fd_; }
+    [[nodiscard]] int get() const noexcept { return fd_.load(std::memory_order_acquire); }
+    /// Closes the descriptor (once).
+    void reset() noexcept;
 
    private:
-    int fd_;
+    std::atomic<int> fd_;
   };
   // Anonymous memory reserved, not touched: pages become resident only where data is written.
   class reserved_area {
@@ -204,6 +213,7 @@ class transport final : private record_sink {
   // Writer state: one write at a time (the queue's rule); the scratch iovecs of a stream write.
   std::vector<struct iovec> iov_;
   std::atomic<bool> shut_{false};
+  std::mutex fd_mu_;  // orders `shutdown`'s syscall before `release` closes the descriptor
 
   outbound_queue queue_;  // last: destroyed (its writer joined) before the members it uses
 };

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "socket/transport.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -154,6 +155,21 @@ TEST(Transport, SeqpacketCarriesOneRecordPerPacketWithNewline) {
   const ssize_t r = ::recv(p.b, buf, sizeof buf, 0);
   ASSERT_EQ(r, 8);
   EXPECT_EQ(std::string(buf, 8), "{\"x\":1}\n");  // Go's wire form: JSON + '\n'
+  ::close(p.b);
+}
+
+TEST(Transport, ReleaseClosesTheDescriptorAndLaterSendsFail) {
+  auto p = make_pair(SOCK_SEQPACKET);
+  transport a(p.a, socket_kind::seqpacket, 4096);
+  ASSERT_TRUE(a.send("{\"x\":1}"));
+  a.release();
+  EXPECT_EQ(a.native_handle(), -1);
+  EXPECT_EQ(::fcntl(p.a, F_GETFD), -1);  // closed (nothing reopened it in between)
+  EXPECT_EQ(a.send("{}").error(), make_error_code(errc::not_connected));
+  a.release();  // idempotent
+  char buf[64];
+  EXPECT_EQ(::recv(p.b, buf, sizeof buf, 0), 8);  // what was sent before arrived
+  EXPECT_EQ(::recv(p.b, buf, sizeof buf, 0), 0);  // then the close
   ::close(p.b);
 }
 

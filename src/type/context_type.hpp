@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <span>
@@ -111,6 +112,11 @@ class type_host {
   /// a lock that the type's `presence` takes.
   [[nodiscard]] virtual std::vector<std::error_code> update_peers(
       std::span<const peer_update> batch) = 0;
+  /// Flow control of a `deliver(…, delivery::relay)` that answered `errc::would_block`: `fn`
+  /// runs once when the endpoint `module` resolves to may take a message again (its
+  /// `endpoint::when_writable`). False, not keeping `fn`, when it has room already or the name
+  /// resolves to nothing: the caller retries at once (the next `deliver` says why).
+  [[nodiscard]] virtual bool when_writable(std::string_view module, std::function<void()> fn) = 0;
   /// The modules and groups now registered.
   [[nodiscard]] virtual membership members() const = 0;
   /// True once the context is cancelled.

@@ -26,6 +26,7 @@
 #include "beehive/beehive.hpp"
 #include "beehive/socket.hpp"
 #include "bounded_wait.hpp"
+#include "socket/package_frame.hpp"
 
 namespace beehive::test {
 
@@ -210,9 +211,9 @@ inline bool write_packet(int fd, const std::string& record) {
 }
 
 /// A client module joining a server that the test plays by hand: the listener, the client's
-/// context and socket type, the module being added on a thread (`add_module` returns once its
-/// handshake is answered or its deadline passes), and the accepted connection with the bytes
-/// of the handshake. The test answers on `fd`, then `join`s. Stops the type and joins at
+/// context and socket type, the module being added on a thread (`add_module` returns at once:
+/// the module connects and handshakes in the background), and the accepted connection with the
+/// bytes of the handshake. The test answers on `fd`, then `join`s. Stops the type and joins at
 /// destruction, also after a failed assertion.
 class hand_served_client {
  public:
@@ -221,7 +222,12 @@ class hand_served_client {
     auto c = register_socket_context(ctx, socket_cfg(path, {module.name}), options);
     if (c) type = *c;
     if (!listener.ok() || !type) return;
-    adder_ = std::thread([this, m = std::move(module)] { added_ = ctx.add_module(m); });
+    adder_ = std::thread([this, m = std::move(module)] {
+      auto r = ctx.add_module(m);
+      std::lock_guard lock(mu_);
+      added_ = r;
+      added_cv_.notify_all();
+    });
     auto first = listener.accept_first_record(watchdog);
     fd = first.fd;
     handshake = std::move(first.bytes);
@@ -245,7 +251,13 @@ class hand_served_client {
   /// Waits for `add_module`; true when it succeeded.
   bool join() {
     if (adder_.joinable()) adder_.join();
+    std::lock_guard lock(mu_);
     return added_ && *added_;
+  }
+  /// Waits at most `bound` for `add_module` to return; true when it returned and succeeded.
+  bool added_within(std::chrono::milliseconds bound) {
+    std::unique_lock lock(mu_);
+    return added_cv_.wait_for(lock, bound, [&] { return added_.has_value(); }) && *added_;
   }
 
   raw_listener listener;
@@ -255,6 +267,8 @@ class hand_served_client {
   std::string handshake;  ///< its first record, '\n' included (empty when none came)
 
  private:
+  std::mutex mu_;
+  std::condition_variable added_cv_;
   std::optional<expected<void>> added_;
   std::thread adder_;
 };
@@ -290,7 +304,7 @@ class raw_peer {
   bool write_record(const std::string& json) {
     if (!package_) return write_raw(json + "\n");
     std::string frame;
-    append_package(json, frame);
+    detail::append_package(json, frame);
     return write_raw(frame);
   }
   /// Reads one record within `bound`; nullopt on timeout or EOF (see `eof()`).
@@ -368,13 +382,13 @@ class raw_peer {
   std::optional<std::string> read_frame(std::chrono::milliseconds bound) {
     const auto deadline = std::chrono::steady_clock::now() + bound;
     for (;;) {
-      if (pending_.size() >= package_header_size) {
-        auto len =
-            read_package_header(std::string_view(pending_).substr(0, package_header_size), 1 << 24);
+      if (pending_.size() >= detail::package_header_size) {
+        auto len = detail::read_package_header(
+            std::string_view(pending_).substr(0, detail::package_header_size), 1 << 24);
         if (!len) return std::nullopt;
-        if (pending_.size() >= package_header_size + *len) {
-          std::string out = pending_.substr(package_header_size, *len);
-          pending_.erase(0, package_header_size + *len);
+        if (pending_.size() >= detail::package_header_size + *len) {
+          std::string out = pending_.substr(detail::package_header_size, *len);
+          pending_.erase(0, detail::package_header_size + *len);
           return out;
         }
       }
