@@ -26,11 +26,12 @@ struct nats_config {
   std::string name_space{"beehive"};
 
   // `credentials:` (at most one way besides user/password: token, creds or nkey).
-  std::string user;        ///< `credentials.user`
-  std::string password;    ///< `credentials.password`
-  std::string token;       ///< `credentials.token`
-  std::string creds_file;  ///< `credentials.creds`: a .creds file (JWT + nkey seed)
-  std::string nkey_file;   ///< `credentials.nkey`: a file holding an nkey seed (SU...)
+  std::string user;         ///< `credentials.user`
+  std::string password;     ///< `credentials.password`
+  std::string token;        ///< `credentials.token`
+  std::string creds_file;   ///< `credentials.creds`: a .creds file (JWT + nkey seed)
+  std::string nkey_file;    ///< `credentials.nkey`: a file holding an nkey seed (SU...)
+  std::string nkey_public;  ///< `credentials.nkey_public`: its public key (U...), with `nkey`
 
   // `tls:` (a `ca` alone verifies the server; `cert` + `key` present a client certificate).
   std::string tls_ca;    ///< `tls.ca`

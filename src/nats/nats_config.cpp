@@ -86,6 +86,8 @@ const std::map<std::string, reader, std::less<>>& readers() {
        [](const YAML::Node& v, nats_config& c) { return as_string(v, c.creds_file); }},
       {"credentials.nkey",
        [](const YAML::Node& v, nats_config& c) { return as_string(v, c.nkey_file); }},
+      {"credentials.nkey_public",
+       [](const YAML::Node& v, nats_config& c) { return as_string(v, c.nkey_public); }},
       {"tls.ca", [](const YAML::Node& v, nats_config& c) { return as_string(v, c.tls_ca); }},
       {"tls.cert", [](const YAML::Node& v, nats_config& c) { return as_string(v, c.tls_cert); }},
       {"tls.key", [](const YAML::Node& v, nats_config& c) { return as_string(v, c.tls_key); }},
@@ -193,6 +195,12 @@ expected<nats_config> parse_nats_config(std::string_view yaml, std::string* why)
   }
   if (!cfg.password.empty() && cfg.user.empty()) {
     return fail("'credentials.user': a password needs a user", why);
+  }
+  if (cfg.nkey_file.empty() != cfg.nkey_public.empty()) {
+    return fail(fmt::format("'{}': an nkey needs both credentials.nkey and "
+                            "credentials.nkey_public",
+                            cfg.nkey_file.empty() ? "credentials.nkey" : "credentials.nkey_public"),
+                why);
   }
   const int ways = (cfg.user.empty() ? 0 : 1) + (cfg.token.empty() ? 0 : 1) +
                    (cfg.creds_file.empty() ? 0 : 1) + (cfg.nkey_file.empty() ? 0 : 1);

@@ -88,6 +88,7 @@ TEST(NatsConfig, BadFileNamesTheKey) {
       {"credentials: {token: t, user: u}\n", "credentials"},
       {"sever: nats://x\n", "sever"},
       {"replicas: worker\n", "replicas"},
+      {"credentials: {nkey: /s.nk}\n", "credentials.nkey_public"},
   };
   for (const auto& [text, key] : cases) {
     std::string why;
