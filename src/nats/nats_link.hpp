@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "beehive/message.hpp"
 #include "beehive/nats_config.hpp"
@@ -30,7 +30,8 @@ namespace beehive::detail {
 /// - `rpc` (`SendAsap`: every publish is written at once): sync requests, replies, credits
 ///   and presence, whose latency matters more than their rate.
 struct nats_link {
-  nats_link(nats_config c, std::string process) : cfg(std::move(c)), subj(cfg.name_space, std::move(process)) {}
+  nats_link(nats_config c, std::string process)
+      : cfg(std::move(c)), subj(cfg.name_space, std::move(process)) {}
 
   /// Encodes `msg` (Go beehive JSON) and publishes it on `conn`. `message_too_large` when the
   /// record is larger than the server's max_payload (nothing is sent), `not_serializable`,

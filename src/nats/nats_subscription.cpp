@@ -35,8 +35,8 @@ nats_subscription::~nats_subscription() {
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
 }
 
-void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/,
-                                   natsMsg* msg, void* closure) {
+void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
+                                   void* closure) {
   auto* s = static_cast<nats_subscription*>(closure);
   {
     std::lock_guard lk(s->mu_);

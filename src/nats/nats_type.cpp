@@ -114,8 +114,8 @@ bool nats_type::claim(const std::string& module, bool replica) {
   // Ask the namespace: a host answers (taken), or the server says "no responders" at once.
   natsMsg* reply = nullptr;
   const natsStatus st =
-      natsConnection_Request(&reply, link_->rpc->raw(), link_->subj.module(module).c_str(), "",
-                             0, link_->cfg.connect_timeout.count());
+      natsConnection_Request(&reply, link_->rpc->raw(), link_->subj.module(module).c_str(), "", 0,
+                             link_->cfg.connect_timeout.count());
   if (st == NATS_NO_RESPONDERS) return true;
   if (st == NATS_OK) {
     const std::string_view answer(natsMsg_GetData(reply),
@@ -170,7 +170,13 @@ std::shared_ptr<nats_subscription> nats_type::unhost(nats_hosted_endpoint& ep) {
     if (it != hosted_.end() && it->second.lock().get() == &ep) hosted_.erase(it);
   }
   if (s) s->stop();
-  if (!stopped_) announce();
+  if (!stopped_) {
+    // The unsubscribe (on the buffered data connection) reaches the server before the
+    // announcement (on the rpc connection): a process that then claims the name is not
+    // answered by a subscription that is already gone here.
+    (void)link_->data->flush(link_->cfg.connect_timeout);
+    announce();
+  }
   return s;
 }
 
@@ -225,7 +231,8 @@ void nats_type::presence_loop() {
           m.groups.assign(ep->groups.begin(), ep->groups.end());
           const auto opts = ep->local()->options();
           m.overflow = opts.overflow;
-          m.block_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(opts.block_timeout);
+          m.block_timeout =
+              std::chrono::duration_cast<std::chrono::milliseconds>(opts.block_timeout);
           m.replica = ep->replica;
           a.modules.push_back(std::move(m));
         }
@@ -276,8 +283,7 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         ep->gone();
         host_->remove_peer(name, *ep);
         host_->replies().fail_target(ep.get(), make_error_code(errc::not_connected));
-        nats_counters::bump(c.expired ? link_->counters.peers_expired
-                                      : link_->counters.peers_left);
+        nats_counters::bump(c.expired ? link_->counters.peers_expired : link_->counters.peers_left);
         log().info("nats: module '{}' of another process {}", name,
                    c.expired ? "fell silent (expired)" : "left");
         break;
@@ -355,9 +361,8 @@ std::vector<std::string> nats_type::peers() const {
 bool nats_type::wait_peer(std::string_view module, bool present,
                           std::chrono::nanoseconds bound) const {
   std::unique_lock lk(presence_mu_);
-  return presence_cv_.wait_for(lk, bound, [&] {
-    return (peers_.find(module) != peers_.end()) == present;
-  });
+  return presence_cv_.wait_for(lk, bound,
+                               [&] { return (peers_.find(module) != peers_.end()) == present; });
 }
 
 }  // namespace beehive::detail
