@@ -269,7 +269,14 @@ TEST_F(NatsCalls, CrashedProcessModulesExpireAndWaitersWake) {
   natsSubscription_Destroy(sub);
 }
 
-// A module announced but subscribed by nobody: a sync request fails at once.
+void answer_probe(natsConnection* nc, natsSubscription* /*sub*/, natsMsg* msg, void* /*closure*/) {
+  if (natsMsg_GetReply(msg) != nullptr)
+    (void)natsConnection_PublishString(nc, natsMsg_GetReply(msg), "ok");
+  natsMsg_Destroy(msg);
+}
+
+// A module announced by a process that is reachable but does not subscribe to it: a sync
+// request fails at once with module_not_found.
 TEST_F(NatsCalls, SendSyncWithoutResponderIsModuleNotFoundAtOnce) {
   const auto cfg = config();
   nats_process a(cfg);
@@ -277,6 +284,10 @@ TEST_F(NatsCalls, SendSyncWithoutResponderIsModuleNotFoundAtOnce) {
   o.urls = servers_->url(0);
   auto ghost = nats_client::connect(o);
   ASSERT_TRUE(ghost);
+  natsSubscription* probe = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(&probe, ghost->get(), (cfg.name_space + ".x.cafe").c_str(),
+                                     answer_probe, nullptr),
+            NATS_OK);
   const std::string hb = R"({"pid":"cafe","mods":[{"n":"nobody","g":[],"o":0,"bt":0,"r":false}]})";
   ASSERT_EQ(
       natsConnection_PublishString(ghost->get(), (cfg.name_space + ".p.hb").c_str(), hb.c_str()),
@@ -289,6 +300,35 @@ TEST_F(NatsCalls, SendSyncWithoutResponderIsModuleNotFoundAtOnce) {
   EXPECT_EQ(r.error(), errc::module_not_found);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
   EXPECT_EQ(a.nats->stats().no_responders, 1U);
+  natsSubscription_Destroy(probe);
+}
+
+// A process that nobody can reach any more (it died, or a link to it is cut) while its modules
+// are still known: the first sync request fails at once with not_connected, and every module
+// of that process goes at once (later calls: not_connected), without waiting for its expiry.
+TEST_F(NatsCalls, UnreachableProcessIsNotConnectedAtOnce) {
+  auto cfg = config();
+  cfg.presence_interval = 5s;  // expiry alone would take 12 s
+  nats_process a(cfg);
+  nats_client_options o;
+  o.urls = servers_->url(0);
+  auto ghost = nats_client::connect(o);
+  ASSERT_TRUE(ghost);
+  const std::string hb =
+      R"({"pid":"gone","mods":[{"n":"m1","g":[],"o":0,"bt":0,"r":false},{"n":"m2","g":[],"o":0,"bt":0,"r":false}]})";
+  ASSERT_EQ(
+      natsConnection_PublishString(ghost->get(), (cfg.name_space + ".p.hb").c_str(), hb.c_str()),
+      NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(ghost->get()), NATS_OK);
+  ASSERT_TRUE(a.nats->wait_peer("m2", 5s));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = a.ctx->send_sync("m1", new_message(), 20s);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::not_connected);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  EXPECT_FALSE(a.ctx->has_module("m2"));
+  EXPECT_EQ(a.ctx->send("m2", new_message()).error(), errc::not_connected);
+  EXPECT_EQ(a.nats->stats().peers_expired, 2U);
 }
 
 TEST_F(NatsCalls, BadCredentialsAreNotConnectedNamingTheCause) {

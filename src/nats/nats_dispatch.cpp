@@ -123,13 +123,17 @@ std::shared_ptr<nats_reply_endpoint> nats_type::reply_origin(std::string_view re
 void nats_type::on_reply(natsMsg* raw) {
   msg_ptr m(raw);
   if (natsMsg_IsNoResponders(m.get())) {
-    // Nobody hosts the module any more: the caller hears it at once.
+    // Nobody subscribes to the module: the caller hears it at once, and why (its process
+    // gone or cut off: not_connected; the module alone gone: module_not_found).
     bump(link_->counters.no_responders);
-    auto id = decode_token(subjects::last_token(natsMsg_GetSubject(m.get())));
-    if (!id) return;
+    std::string_view subject = natsMsg_GetSubject(m.get());
+    auto id = decode_token(subjects::last_token(subject));
+    subject = subject.substr(0, subject.size() - subjects::last_token(subject).size() - 1);
+    auto module = decode_token(subjects::last_token(subject));
+    if (!id || !module) return;
     message request;
     request.header.id = *id;
-    host_->replies().fail(request, make_error_code(errc::module_not_found));
+    host_->replies().fail(request, unreachable(*module));
     return;
   }
   auto msg = decode_message(data_of(m.get()));
@@ -145,6 +149,36 @@ void nats_type::on_reply(natsMsg* raw) {
       bump(link_->counters.undeliverable);
     }
   }
+}
+
+void nats_type::on_probe(natsMsg* raw) {
+  msg_ptr m(raw);
+  if (const char* reply = natsMsg_GetReply(m.get())) (void)link_->rpc->publish(reply, "ok");
+}
+
+std::error_code nats_type::unreachable(const std::string& module) {
+  std::vector<std::string> hosts;
+  {
+    std::lock_guard lk(presence_mu_);
+    hosts = table_.hosts(module);
+  }
+  bool any = false;
+  for (const auto& pid : hosts) {
+    natsMsg* reply = nullptr;
+    const natsStatus st = natsConnection_RequestString(
+        &reply, link_->rpc->raw(), link_->subj.probe(pid).c_str(), "",
+        std::min<std::int64_t>(link_->cfg.connect_timeout.count(), 500));
+    if (st == NATS_OK) {
+      natsMsg_Destroy(reply);
+      any = true;
+      continue;
+    }
+    log().warn("nats: process {} (hosting '{}') is unreachable: {}", pid, module,
+               natsStatus_GetText(st));
+    std::lock_guard lk(presence_mu_);
+    apply(table_.drop(pid));
+  }
+  return make_error_code(any ? errc::module_not_found : errc::not_connected);
 }
 
 void nats_type::on_credit(natsMsg* raw) {

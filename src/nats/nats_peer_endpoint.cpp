@@ -50,7 +50,7 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   }
   const bool request = msg.header.sync;
   auto r = request ? link_->send(*link_->rpc, subject_, msg,
-                                 link_->subj.reply_to(std::string_view(msg.header.id)))
+                                 link_->subj.reply_to(name(), std::string_view(msg.header.id)))
                    : link_->send(*link_->data, subject_, msg);
   if (!r && took) grant(1);
   return r;

@@ -90,6 +90,12 @@ std::vector<presence_change> presence_table::left(std::string_view process) {
   return out;
 }
 
+std::vector<presence_change> presence_table::drop(std::string_view process) {
+  std::vector<presence_change> out;
+  drop_process(process, true, out);
+  return out;
+}
+
 std::vector<presence_change> presence_table::expire(clock::time_point now,
                                                     clock::duration silence) {
   std::vector<presence_change> out;

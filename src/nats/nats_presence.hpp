@@ -62,6 +62,8 @@ class presence_table {
   [[nodiscard]] std::vector<presence_change> heard(const announcement& a, clock::time_point now);
   /// `process` left cleanly.
   [[nodiscard]] std::vector<presence_change> left(std::string_view process);
+  /// `process` is unreachable (a probe found nobody): gone as if it fell silent.
+  [[nodiscard]] std::vector<presence_change> drop(std::string_view process);
   /// Every process silent for longer than `silence` is gone.
   [[nodiscard]] std::vector<presence_change> expire(clock::time_point now, clock::duration silence);
   /// True when some other process hosts `module` now.

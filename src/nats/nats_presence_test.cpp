@@ -79,6 +79,10 @@ TEST(NatsPresence, SilentProcessExpires) {
   }
   EXPECT_TRUE(t.hosted("c"));
   EXPECT_FALSE(t.hosted("a"));
+  c = t.drop("p2");
+  ASSERT_EQ(c.size(), 1U);
+  EXPECT_TRUE(c[0].expired);
+  EXPECT_FALSE(t.hosted("c"));
 }
 
 TEST(NatsPresence, ReplicasAreOneModuleUntilTheLastHostGoes) {

@@ -67,8 +67,8 @@ std::string subjects::module_wildcard(std::string_view module_name) const {
   return ns + ".m." + encode_token(module_name) + ".*";
 }
 
-std::string subjects::reply_to(std::string_view request_id) const {
-  return reply_prefix() + "." + encode_token(request_id);
+std::string subjects::reply_to(std::string_view module_name, std::string_view request_id) const {
+  return reply_prefix() + "." + encode_token(module_name) + "." + encode_token(request_id);
 }
 
 std::string_view subjects::last_token(std::string_view subject) {

@@ -19,8 +19,10 @@ namespace beehive::detail {
 ///
 /// - `<ns>.m.<module>.<sender>`: messages for a module, sent by process `sender` (the hosting
 ///   process subscribes to `<ns>.m.<module>.*`; replicas as one queue group);
-/// - `<ns>.r.<requester>.<request id>`: the reply to a sync request (the requester subscribes
-///   to `<ns>.r.<requester>.*`; "no responders" comes back on it too);
+/// - `<ns>.r.<requester>.<module>.<request id>`: the reply to a sync request sent to `module`
+///   (the requester subscribes to `<ns>.r.<requester>.*.*`; "no responders" comes back on it
+///   too);
+/// - `<ns>.x.<process>`: a process's probe, answered while it is reachable;
 /// - `<ns>.c.<sender>`: credits granted back to a sender process;
 /// - `<ns>.p.hb`, `<ns>.p.bye`, `<ns>.p.hello`: presence (heartbeats carrying a process's
 ///   modules and groups, a clean leave, a newcomer asking everyone to announce now).
@@ -30,8 +32,14 @@ struct subjects {
   [[nodiscard]] std::string module(std::string_view module_name) const;  ///< `<ns>.m.<tok>.<me>`
   [[nodiscard]] std::string module_wildcard(std::string_view module_name) const;
   [[nodiscard]] std::string reply_prefix() const { return ns + ".r." + process; }
-  [[nodiscard]] std::string reply_wildcard() const { return reply_prefix() + ".*"; }
-  [[nodiscard]] std::string reply_to(std::string_view request_id) const;
+  [[nodiscard]] std::string reply_wildcard() const { return reply_prefix() + ".*.*"; }
+  /// `<ns>.r.<me>.<module>.<request id>`: the module in it tells whom a "no responders" is of.
+  [[nodiscard]] std::string reply_to(std::string_view module_name,
+                                     std::string_view request_id) const;
+  /// `<ns>.x.<process>`: every process answers there while it is reachable.
+  [[nodiscard]] std::string probe(std::string_view process_id) const {
+    return ns + ".x." + std::string(process_id);
+  }
   [[nodiscard]] std::string credits(std::string_view sender) const {
     return ns + ".c." + std::string(sender);
   }

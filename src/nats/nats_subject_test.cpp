@@ -49,8 +49,9 @@ TEST(NatsSubject, SubjectsOfANamespace) {
   subjects s("ns1", "p1");
   EXPECT_EQ(s.module("a.b"), "ns1.m." + encode_token("a.b") + ".p1");
   EXPECT_EQ(s.module_wildcard("m"), "ns1.m.m.*");
-  EXPECT_EQ(s.reply_to("id-1"), "ns1.r.p1.id-1");
-  EXPECT_EQ(s.reply_wildcard(), "ns1.r.p1.*");
+  EXPECT_EQ(s.reply_to("m.x", "id-1"), "ns1.r.p1." + encode_token("m.x") + ".id-1");
+  EXPECT_EQ(s.reply_wildcard(), "ns1.r.p1.*.*");
+  EXPECT_EQ(s.probe("p2"), "ns1.x.p2");
   EXPECT_EQ(s.credits("p2"), "ns1.c.p2");
   EXPECT_EQ(subjects::last_token("ns1.m.x.p9"), "p9");
   EXPECT_EQ(subjects::last_token("nodot"), "");

@@ -85,6 +85,7 @@ void nats_type::attach(type_host& host) {
   sub(link_->subj.reply_wildcard(), &nats_type::on_reply);
   sub(link_->subj.credits(link_->subj.process), &nats_type::on_credit);
   sub(link_->subj.presence_wildcard(), &nats_type::on_presence);
+  sub(link_->subj.probe(link_->subj.process), &nats_type::on_probe);
   (void)link_->rpc->flush(link_->cfg.connect_timeout);
   // A newcomer asks everyone to announce now: the namespace is known within one round trip.
   (void)link_->rpc->publish(link_->subj.hello(), link_->subj.process);
@@ -248,6 +249,9 @@ void nats_type::presence_loop() {
 // Called with presence_mu_ held.
 void nats_type::apply(const std::vector<presence_change>& changes) {
   if (host_ == nullptr) return;
+  // Callers waiting on removed peers wake after every change is applied: a woken caller sees
+  // the whole change (every module of a process gone).
+  std::vector<std::shared_ptr<nats_peer_endpoint>> removed;
   for (const auto& c : changes) {
     const std::string& name = c.info.name;
     switch (c.what) {
@@ -282,7 +286,7 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         peers_.erase(it);
         ep->gone();
         host_->remove_peer(name, *ep);
-        host_->replies().fail_target(ep.get(), make_error_code(errc::not_connected));
+        removed.push_back(std::move(ep));
         nats_counters::bump(c.expired ? link_->counters.peers_expired : link_->counters.peers_left);
         log().info("nats: module '{}' of another process {}", name,
                    c.expired ? "fell silent (expired)" : "left");
@@ -293,6 +297,9 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         log().warn("nats: module '{}' is announced by several processes", name);
         break;
     }
+  }
+  for (const auto& ep : removed) {
+    host_->replies().fail_target(ep.get(), make_error_code(errc::not_connected));
   }
   presence_cv_.notify_all();
 }

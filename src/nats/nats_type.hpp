@@ -86,6 +86,11 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void on_reply(natsMsg* m);
   void on_credit(natsMsg* m);
   void on_presence(natsMsg* m);
+  void on_probe(natsMsg* m);
+  /// A sync request to `module` found no responder: are its processes reachable? Those that
+  /// are not are dropped at once (their modules go, their waiters wake with not_connected).
+  /// Returns not_connected when none is reachable, module_not_found otherwise.
+  [[nodiscard]] std::error_code unreachable(const std::string& module);
   [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg);
   void grant(nats_hosted_endpoint& ep, std::string_view sender);
   [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
