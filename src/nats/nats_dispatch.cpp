@@ -55,6 +55,10 @@ void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw) {
   }
   const bool request = msg->header.sync && reply != nullptr;
   if (request) {
+    // A module answers with send_resp, which routes by the request's type (as Go's does): here
+    // the request came by nats, whatever type its sender's side gave it (a socket peer's
+    // `unixpacket`, which this process may not have).
+    msg->header.type = std::string(context_type_nats);
     host_->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
   auto r = relay(ep, std::move(*msg));

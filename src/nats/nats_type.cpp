@@ -31,7 +31,9 @@ expected<void> nats_type::connect(std::string* why) {
   std::weak_ptr<nats_type> weak = weak_from_this();
   nats_counters& counters = link_->counters;
   nats_connection::events data_ev;
-  data_ev.disconnected = [&counters] {
+  const nats_link* link = link_.get();
+  data_ev.disconnected = [&counters, link] {
+    if (link->stopping) return;  // our own close
     nats_counters::bump(counters.disconnects);
     log().warn("nats: disconnected; reconnecting");
   };
@@ -119,8 +121,8 @@ bool nats_type::claim(const std::string& module, bool replica) {
                              link_->cfg.connect_timeout.count());
   if (st == NATS_NO_RESPONDERS) return true;
   if (st == NATS_OK) {
-    const std::string_view answer(natsMsg_GetData(reply),
-                                  static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
+    const std::string answer(natsMsg_GetData(reply),
+                             static_cast<std::size_t>(natsMsg_GetDataLength(reply)));
     natsMsg_Destroy(reply);
     if (replica && answer == "replica") return true;
     log().warn("nats: module '{}' is hosted by another process of namespace '{}'", module,
@@ -256,6 +258,25 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
     const std::string& name = c.info.name;
     switch (c.what) {
       case presence_change::kind::add: {
+        // A module this process is configured to host as a replica is never a peer here: the
+        // name is kept free for the local replica (a send from here reaches the local one).
+        if (c.info.replica && link_->cfg.is_replica(name)) break;
+        bool here = false;
+        {
+          std::lock_guard hl(hosted_mu_);
+          auto h = hosted_.find(name);
+          if (h != hosted_.end()) {
+            auto mine = h->second.lock();
+            here = mine != nullptr;
+            // Another replica of a module hosted here as a replica: not a conflict.
+            if (mine && mine->replica && c.info.replica) break;
+          }
+        }
+        if (here) {
+          nats_counters::bump(link_->counters.name_conflicts);
+          log().warn("nats: module '{}' is hosted here and announced by another process", name);
+          break;
+        }
         auto ep = std::make_shared<nats_peer_endpoint>(name, link_, c.info);
         auto r = host_->add_peer(name, ep, c.info.groups);
         if (!r) {
