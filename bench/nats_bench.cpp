@@ -11,6 +11,8 @@
 //                              doing 1.5 us of work per record (slower than the publisher);
 //                              raw uses a credit window of the same size as ours
 //   nats_cluster_send_unbounded  the same, raw only, without a window: what core NATS loses
+//   nats_failover_kill         time from SIGKILL of the requester's node to its next good call
+//   nats_failover_hang         the same with SIGSTOP (found by pings: 1 s x 2)
 //
 // Raw side: nats.c connections with the options of tests/support/nats_client.hpp. Records
 // carry a sequence number in their first 8 bytes; a receiver counts records that come out of
@@ -316,6 +318,60 @@ json raw_cluster_send(nats_servers& servers, const nats_bench_params& p, bool wi
   return out;
 }
 
+// A requester on node 0 (listing every node, node 0 first) calls a responder on node 2 in a
+// loop (250 ms timeout, about one call per ms); node 0 is killed or hung after 200 calls.
+// failover_ms: from the kill (stop) to the first call that succeeds.
+json raw_failover(nats_servers& servers, bool hang) {
+  auto responder = connect(servers.url(2), /*send_asap=*/true);
+  beehive::test::nats_client_options o;
+  o.urls = servers.hub_urls();
+  o.no_randomize = true;
+  o.name = "nats-bench-failover";
+  auto requester = nats_client::connect(o);
+  if (!requester) throw std::runtime_error("connect requester");
+  natsSubscription* sub = nullptr;
+  auto reply = [](natsConnection* nc, natsSubscription*, natsMsg* m, void*) {
+    if (natsMsg_GetReply(m) != nullptr) natsConnection_PublishString(nc, natsMsg_GetReply(m), "");
+    natsMsg_Destroy(m);
+  };
+  natsConnection_Subscribe(&sub, responder->get(), "bench.raw.failover", reply, nullptr);
+  natsConnection_Flush(responder->get());
+  if (!servers.wait_interest(0, "bench.raw.failover")) throw std::runtime_error("no interest");
+  std::uint64_t failed = 0, errors = 0;
+  double failover_ms = -1;
+  clock::time_point t_fault{};
+  for (int i = 0; i < 30'000; ++i) {
+    if (i == 200) {
+      t_fault = clock::now();
+      if (hang) {
+        servers.hang(0);
+      } else {
+        servers.kill(0);
+      }
+    }
+    natsMsg* m = nullptr;
+    const natsStatus st =
+        natsConnection_RequestString(&m, requester->get(), "bench.raw.failover", "ping", 250);
+    natsMsg_Destroy(m);
+    if (st != NATS_OK) {
+      if (i < 200) ++errors;
+      ++failed;
+    } else if (i >= 200) {
+      failover_ms = std::chrono::duration<double, std::milli>(clock::now() - t_fault).count();
+      break;
+    }
+    std::this_thread::sleep_for(1ms);  // the call rate of the scenario, not a wait
+  }
+  if (hang) servers.resume(0);
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+  json out;
+  out["raw_failover_ms"] = round_to(failover_ms, 1);
+  out["raw_failed_calls"] = failed;
+  out["raw_errors"] = errors + (failover_ms < 0 ? 1 : 0);
+  return out;
+}
+
 // ---- the scenarios --------------------------------------------------------------------------
 
 // Adds ours (if built) and vs_raw to `line`: `key` is the figure compared, `higher_is_better`
@@ -411,6 +467,19 @@ json nats_cluster_send_unbounded() {
   return line;
 }
 
+json nats_failover(bool hang) {
+  auto servers = nats_servers::cluster(3);
+  const nats_bench_params p;
+  json line{{"fault", hang ? "SIGSTOP" : "SIGKILL"}};
+  const json raw = raw_failover(servers, hang);
+  for (const auto& [k, v] : raw.items()) line[k] = v;
+  // Ours runs on fresh servers: node 0 is down or hung after raw's run.
+  auto fresh = nats_servers::cluster(3);
+  add_ours(line, hang ? ours().failover_hang : ours().failover_kill, fresh, p, "failover_ms",
+           false);
+  return line;
+}
+
 const std::vector<beehive::bench::scenario>& scenarios() {
   static const std::vector<beehive::bench::scenario> all = {
       {"nats_send", "1 -> 1 through one server, 1M records of 250 bytes", nats_send},
@@ -420,6 +489,10 @@ const std::vector<beehive::bench::scenario>& scenarios() {
        nats_cluster_send},
       {"nats_cluster_send_unbounded", "node 1 -> node 3, raw nats.c without a window",
        nats_cluster_send_unbounded},
+      {"nats_failover_kill", "calls from node 1 to node 3 while node 1 is SIGKILLed",
+       [] { return nats_failover(false); }},
+      {"nats_failover_hang", "calls from node 1 to node 3 while node 1 is SIGSTOPped",
+       [] { return nats_failover(true); }},
   };
   return all;
 }

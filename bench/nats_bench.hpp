@@ -18,6 +18,10 @@
 //   fan_out_8      {"deliveries_per_s", "lost", "errors"}          1 -> 8 receivers, node 0
 //   cluster_send   {"msgs_per_s", "lost", "errors"}               node 0 -> node 2, `block`
 //                  inbox, window p.credit_window, a consumer doing p.consumer_work_ns per msg
+//   failover_kill  {"failover_ms", "failed_calls", "errors"}      a requester on node 0 (knowing
+//   failover_hang                                                   every node) calls a responder
+//                  on node 2 every ms; node 0 is SIGKILLed (SIGSTOPped): failover_ms is the time
+//                  from then to the first call that succeeds
 // A missing function (empty std::function) leaves that line raw-only.
 
 #include <cstddef>
@@ -47,6 +51,8 @@ struct nats_bench_ours {
   nats_bench_fn send_sync_rtt;
   nats_bench_fn fan_out_8;
   nats_bench_fn cluster_send;
+  nats_bench_fn failover_kill;
+  nats_bench_fn failover_hang;
 };
 
 /// Defined in bench/nats_bench_ours.cpp (built with the nats type only).
