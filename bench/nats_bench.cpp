@@ -195,10 +195,15 @@ json raw_send(nats_servers& servers, const nats_bench_params& p, std::size_t fan
   return out;
 }
 
-json raw_send_sync_rtt(nats_servers& servers, const nats_bench_params& p) {
-  // The responder's reply goes out at once (SetSendAsap): without it, it waits for nats.c's
-  // flusher (about 1 ms).
-  auto responder = connect(servers.url(0), /*send_asap=*/true);
+// Request/reply round trips; the latencies (ns) of the measured calls, errors and timeouts.
+struct rtt_result {
+  std::vector<std::uint64_t> ns;
+  std::uint64_t errors = 0;
+  std::uint64_t timeouts = 0;
+};
+
+rtt_result measure_rtt(nats_servers& servers, const nats_bench_params& p, bool send_asap) {
+  auto responder = connect(servers.url(0), send_asap);
   auto requester = connect(servers.url(0));
   natsSubscription* sub = nullptr;
   const std::string body = record(p.record_bytes);
@@ -213,9 +218,8 @@ json raw_send_sync_rtt(nats_servers& servers, const nats_bench_params& p) {
     throw std::runtime_error("subscribe");
   }
   natsConnection_Flush(responder->get());
-  std::vector<std::uint64_t> ns;
-  ns.reserve(p.messages);
-  std::uint64_t errors = 0, timeouts = 0;
+  rtt_result r;
+  r.ns.reserve(p.messages);
   for (std::uint64_t i = 0; i < p.warmup + p.messages; ++i) {
     natsMsg* m = nullptr;
     const auto s = clock::now();
@@ -223,23 +227,37 @@ json raw_send_sync_rtt(nats_servers& servers, const nats_bench_params& p) {
                                                  static_cast<int>(body.size()), 1000);
     const auto e = clock::now();
     if (st != NATS_OK) {
-      ++errors;
-      if (st == NATS_TIMEOUT) ++timeouts;
+      ++r.errors;
+      if (st == NATS_TIMEOUT) ++r.timeouts;
     }
     natsMsg_Destroy(m);
     if (i >= p.warmup) {
-      ns.push_back(static_cast<std::uint64_t>(
+      r.ns.push_back(static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::nanoseconds>(e - s).count()));
     }
   }
   natsSubscription_Unsubscribe(sub);
   natsSubscription_Destroy(sub);
+  return r;
+}
+
+json raw_send_sync_rtt(nats_servers& servers, const nats_bench_params& p) {
+  // The responder's reply goes out at once (SetSendAsap). Without it, it waits for nats.c's
+  // flusher: measured on 2k calls as raw_no_send_asap_p50_us, the reason for the option.
+  rtt_result r = measure_rtt(servers, p, /*send_asap=*/true);
   json lat;
-  beehive::bench::add_percentiles(lat, ns);
+  beehive::bench::add_percentiles(lat, r.ns);
   json out;
   for (auto& [k, v] : lat.items()) out["raw_" + k] = v;
-  out["raw_errors"] = errors;
-  out["raw_timeouts"] = timeouts;
+  out["raw_errors"] = r.errors;
+  out["raw_timeouts"] = r.timeouts;
+  nats_bench_params few = p;
+  few.messages = 2'000;
+  few.warmup = 100;
+  rtt_result slow = measure_rtt(servers, few, /*send_asap=*/false);
+  json slow_lat;
+  beehive::bench::add_percentiles(slow_lat, slow.ns);
+  out["raw_no_send_asap_p50_us"] = slow_lat["p50_us"];
   return out;
 }
 
