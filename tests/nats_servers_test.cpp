@@ -13,9 +13,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <fstream>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/bounded_wait.hpp"
@@ -433,6 +435,79 @@ TEST(NatsClient, NoReconnectBufferMakesPublishFailWhileDisconnected) {
   EXPECT_EQ(s, NATS_INSUFFICIENT_BUFFER) << natsStatus_GetText(s);
   EXPECT_GT(accepted, 0);
   EXPECT_LT(accepted, 20);
+}
+
+TEST(NatsClient, PendingRequestFailsAtDisconnectNotAtItsTimeout) {
+  auto servers = nats_servers::single();
+  auto silent = connect_to(servers.url(0));  // subscribes, never answers
+  auto requester = connect_to(servers.url(0));
+  ASSERT_TRUE(silent && requester);
+  sync_sub sub(silent->get(), "t.silent");
+  std::promise<natsStatus> result;
+  auto status = result.get_future();
+  std::thread caller([&] {
+    natsMsg* m = nullptr;
+    result.set_value(natsConnection_RequestString(&m, requester->get(), "t.silent", "q", 60000));
+    natsMsg_Destroy(m);
+  });
+  // The request is on the server once the silent subscriber has it.
+  EXPECT_EQ(sub.next(), "q");
+  servers.kill(0);
+  // With SetFailRequestsOnDisconnect the call ends now, not after its 60 s.
+  EXPECT_EQ(get_bounded(status), NATS_CONNECTION_DISCONNECTED);
+  caller.join();
+}
+
+TEST(NatsClient, SlowConsumerDropsAreCountedAndReported) {
+  auto servers = nats_servers::single();
+  auto pub = connect_to(servers.url(0));
+  auto rx = connect_to(servers.url(0));
+  ASSERT_TRUE(pub && rx);
+  struct gate {
+    std::mutex m;
+    std::condition_variable cv;
+    bool open = false;
+  } g;
+  natsSubscription* sub = nullptr;
+  ASSERT_EQ(natsConnection_Subscribe(
+                &sub, rx->get(), "t.slow",
+                [](natsConnection*, natsSubscription*, natsMsg* m, void* closure) {
+                  auto* gp = static_cast<gate*>(closure);
+                  std::unique_lock lock(gp->m);
+                  gp->cv.wait(lock, [&] { return gp->open; });  // a consumer that is stuck
+                  natsMsg_Destroy(m);
+                },
+                &g),
+            NATS_OK);
+  ASSERT_EQ(natsSubscription_SetPendingLimits(sub, 10, 1 << 20), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(rx->get()), NATS_OK);
+  for (int i = 0; i < 100; ++i)
+    ASSERT_EQ(natsConnection_PublishString(pub->get(), "t.slow", "m"), NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(pub->get()), NATS_OK);
+  int64_t dropped = 0;
+  EXPECT_TRUE(eventually([&] {
+    natsSubscription_GetDropped(sub, &dropped);
+    return dropped >= 89;  // 100 - 10 pending - 1 in the callback
+  })) << dropped;
+  // nats.c reports it to the error handler, which is how the type counts it.
+  EXPECT_TRUE(eventually([&] { return rx->last_async_error() == NATS_SLOW_CONSUMER; }));
+  {
+    std::lock_guard lock(g.m);
+    g.open = true;
+  }
+  g.cv.notify_all();
+  natsSubscription_Unsubscribe(sub);
+  natsSubscription_Destroy(sub);
+}
+
+TEST(NatsClient, ReconnectBufferCannotBeTurnedOff) {
+  // nats.c 3.4.1 refuses a negative size and reads 0 as its 8 MiB default: the smallest bound
+  // is a small positive buffer (NoReconnectBufferMakesPublishFailWhileDisconnected).
+  natsOptions* opts = nullptr;
+  ASSERT_EQ(natsOptions_Create(&opts), NATS_OK);
+  EXPECT_EQ(natsOptions_SetReconnectBufSize(opts, -1), NATS_INVALID_ARG);
+  EXPECT_EQ(natsOptions_SetReconnectBufSize(opts, 0), NATS_OK);
+  natsOptions_Destroy(opts);
 }
 
 }  // namespace

@@ -58,6 +58,7 @@ natsStatus make_nats_options(const nats_client_options& o, natsOptions** out) {
   for (const auto& u : urls) url_ptrs.push_back(u.c_str());
   step(natsOptions_SetServers(opts, url_ptrs.data(), static_cast<int>(url_ptrs.size())));
   step(natsOptions_SetName(opts, o.name.c_str()));
+  step(natsOptions_SetNoRandomize(opts, o.no_randomize));
   if (!o.user.empty()) step(natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str()));
   if (!o.token.empty()) step(natsOptions_SetToken(opts, o.token.c_str()));
   if (o.secure || !o.ca_file.empty() || !o.cert_file.empty()) {

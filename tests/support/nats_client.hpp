@@ -45,6 +45,7 @@ struct nats_client_options {
   bool fail_requests_on_disconnect = true;          ///< natsOptions_SetFailRequestsOnDisconnect
   int max_pending_msgs = 65536;                     ///< natsOptions_SetMaxPendingMsgs
   bool allow_reconnect = true;                      ///< natsOptions_SetAllowReconnect
+  bool no_randomize = false;  ///< natsOptions_SetNoRandomize: try the URLs in the given order
 };
 
 /// natsOptions for `o` (the caller destroys them); NATS_OK or the first failing call's status.
