@@ -333,6 +333,8 @@ void nats_type::on_reconnected() {
     for (const auto& [n, ep] : peers_) all.push_back(ep);
   }
   for (auto& ep : all) ep->restart_window();
+  // Everyone announces now: what expired here while the link was down comes back at once.
+  (void)link_->rpc->publish(link_->subj.hello(), link_->subj.process);
   announce();
 }
 
