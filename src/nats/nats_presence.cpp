@@ -50,7 +50,8 @@ std::vector<presence_change> presence_table::heard(const announcement& a, clock:
   p.last = now;
   // Modules this process no longer announces are gone from it (cleaned up).
   std::vector<std::string> gone;
-  for (const auto& [name, m] : p.modules) {
+  for (const auto& entry : p.modules) {
+    const std::string& name = entry.first;
     const bool still = std::any_of(a.modules.begin(), a.modules.end(),
                                    [&](const announced_module& x) { return x.name == name; });
     if (!still) gone.push_back(name);

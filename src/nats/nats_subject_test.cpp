@@ -10,7 +10,8 @@ namespace {
 
 bool valid_token(const std::string& t) {
   if (t.empty()) return false;
-  for (const unsigned char c : t) {
+  for (const char ch : t) {
+    const auto c = static_cast<unsigned char>(ch);
     if (c <= ' ' || c >= 0x7f || c == '.' || c == '*' || c == '>') return false;
   }
   return true;
