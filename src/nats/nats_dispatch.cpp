@@ -35,6 +35,8 @@ void bump(std::atomic<std::uint64_t>& c) { nats_counters::bump(c); }
 
 void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw) {
   msg_ptr m(raw);
+  type_host* const h = host_.load();
+  if (h == nullptr) return;
   const char* reply = natsMsg_GetReply(m.get());
   const std::string_view data = data_of(m.get());
   if (data.empty()) {
@@ -59,7 +61,7 @@ void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw) {
     // the request came by nats, whatever type its sender's side gave it (a socket peer's
     // `unixpacket`, which this process may not have).
     msg->header.type = std::string(context_type_nats);
-    host_->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
+    h->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
   auto r = relay(ep, std::move(*msg));
   grant(ep, sender);
@@ -70,7 +72,7 @@ void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw) {
   bump(link_->counters.undeliverable);
   log().warn("nats: record for '{}' not delivered: {}", ep.name(), r.error().message());
   // The requester gets an error reply at once (the message was not moved from).
-  if (request) host_->replies().fail(*msg, r.error());
+  if (request) h->replies().fail(*msg, r.error());
 }
 
 expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg) {
@@ -79,8 +81,7 @@ expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg) {
     // The inbox of this branch blocks a relay under `block`: wait for room here first, in
     // timed waits, so that a stop is noticed. (With would_block, the push below answers at
     // once and `when_writable` wakes us.)
-    if (box->options().overflow == overflow_policy::block &&
-        box->options().block_timeout.count() == 0) {
+    if (ep.waits_without_bound) {
       while (!link_->stopping && !box->closed()) {
         const auto st = box->stats();
         if (st.queued < st.capacity) break;
@@ -126,6 +127,8 @@ std::shared_ptr<nats_reply_endpoint> nats_type::reply_origin(std::string_view re
 
 void nats_type::on_reply(natsMsg* raw) {
   msg_ptr m(raw);
+  type_host* const h = host_.load();
+  if (h == nullptr) return;
   if (natsMsg_IsNoResponders(m.get())) {
     // Nobody subscribes to the module: the caller hears it at once, and why (its process
     // gone or cut off: not_connected; the module alone gone: module_not_found).
@@ -137,7 +140,7 @@ void nats_type::on_reply(natsMsg* raw) {
     if (!id || !module) return;
     message request;
     request.header.id = *id;
-    host_->replies().fail(request, unreachable(*module));
+    h->replies().fail(request, unreachable(*module));
     return;
   }
   auto msg = decode_message(data_of(m.get()));
@@ -146,7 +149,7 @@ void nats_type::on_reply(natsMsg* raw) {
     return;
   }
   bump(link_->counters.replies_in);
-  if (auto r = host_->replies().deliver(std::move(*msg)); !r) {
+  if (auto r = h->replies().deliver(std::move(*msg)); !r) {
     if (r.error() == make_error_code(errc::orphan_response)) {
       bump(link_->counters.orphan_replies);
     } else {

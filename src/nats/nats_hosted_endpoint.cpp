@@ -7,7 +7,10 @@ namespace beehive::detail {
 
 nats_hosted_endpoint::nats_hosted_endpoint(const module_info& info, std::weak_ptr<nats_type> type,
                                            bool is_replica)
-    : inbox_endpoint(info), replica(is_replica), type_(std::move(type)) {}
+    : inbox_endpoint(info), replica(is_replica), type_(std::move(type)) {
+  waits_without_bound =
+      info.inbox.overflow == overflow_policy::block && info.inbox.block_timeout.count() == 0;
+}
 
 bool nats_hosted_endpoint::reopen(const module_info& info) {
   auto type = type_.lock();
@@ -16,6 +19,8 @@ bool nats_hosted_endpoint::reopen(const module_info& info) {
   // new endpoint, whose make_endpoint says already_exists.
   if (!type->claim(info.name, replica)) return false;
   (void)inbox_endpoint::reopen(info);
+  waits_without_bound =
+      info.inbox.overflow == overflow_policy::block && info.inbox.block_timeout.count() == 0;
   if (!type->host(*this)) {
     std::vector<message> none;
     inbox_endpoint::close(none);

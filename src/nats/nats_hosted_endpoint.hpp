@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -30,6 +31,10 @@ class nats_hosted_endpoint final : public inbox_endpoint {
 
   const bool replica;
   std::weak_ptr<nats_hosted_endpoint> self;  ///< set once by the type
+  /// The inbox blocks a push without bound (`block`, no block_timeout): the dispatch waits for
+  /// room itself (see `nats_type::relay`). Written by the constructor and `reopen` only, before
+  /// the subscription (re)starts.
+  std::atomic<bool> waits_without_bound{false};
 
   // Owned by the type (under its hosted mutex).
   std::shared_ptr<nats_subscription> sub;

@@ -66,7 +66,7 @@ expected<void> nats_type::connect(std::string* why) {
 }
 
 void nats_type::attach(type_host& host) {
-  host_ = &host;
+  host_.store(&host);
   if (!link_->rpc) return;
   std::weak_ptr<nats_type> weak = weak_from_this();
   auto sub = [&](const std::string& subject, void (nats_type::*fn)(natsMsg*)) {
@@ -250,7 +250,8 @@ void nats_type::presence_loop() {
 
 // Called with presence_mu_ held.
 void nats_type::apply(const std::vector<presence_change>& changes) {
-  if (host_ == nullptr) return;
+  type_host* const h = host_.load();
+  if (h == nullptr) return;
   // Callers waiting on removed peers wake after every change is applied: a woken caller sees
   // the whole change (every module of a process gone).
   std::vector<std::shared_ptr<nats_peer_endpoint>> removed;
@@ -264,9 +265,9 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         bool here = false;
         {
           std::lock_guard hl(hosted_mu_);
-          auto h = hosted_.find(name);
-          if (h != hosted_.end()) {
-            auto mine = h->second.lock();
+          auto it = hosted_.find(name);
+          if (it != hosted_.end()) {
+            auto mine = it->second.lock();
             here = mine != nullptr;
             // Another replica of a module hosted here as a replica: not a conflict.
             if (mine && mine->replica && c.info.replica) break;
@@ -278,7 +279,7 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
           break;
         }
         auto ep = std::make_shared<nats_peer_endpoint>(name, link_, c.info);
-        auto r = host_->add_peer(name, ep, c.info.groups);
+        auto r = h->add_peer(name, ep, c.info.groups);
         if (!r) {
           nats_counters::bump(link_->counters.name_conflicts);
           log().warn("nats: module '{}' of another process not added: {}", name,
@@ -294,9 +295,9 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         if (it == peers_.end()) break;
         it->second->update(c.info);
         const peer_update u{peer_op::join, name, it->second, c.info.groups};
-        auto codes = host_->update_peers(std::span<const peer_update>(&u, 1));
+        auto codes = h->update_peers(std::span<const peer_update>(&u, 1));
         if (!codes.empty() && codes[0] == make_error_code(errc::invalid_argument)) {
-          (void)host_->add_peer(name, it->second, c.info.groups);  // interim registry
+          (void)h->add_peer(name, it->second, c.info.groups);  // interim registry
         }
         break;
       }
@@ -306,7 +307,7 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
         auto ep = std::move(it->second);
         peers_.erase(it);
         ep->gone();
-        host_->remove_peer(name, *ep);
+        h->remove_peer(name, *ep);
         removed.push_back(std::move(ep));
         nats_counters::bump(c.expired ? link_->counters.peers_expired : link_->counters.peers_left);
         log().info("nats: module '{}' of another process {}", name,
@@ -320,7 +321,7 @@ void nats_type::apply(const std::vector<presence_change>& changes) {
     }
   }
   for (const auto& ep : removed) {
-    host_->replies().fail_target(ep.get(), make_error_code(errc::not_connected));
+    h->replies().fail_target(ep.get(), make_error_code(errc::not_connected));
   }
   presence_cv_.notify_all();
 }
@@ -362,7 +363,7 @@ void nats_type::stop() {
   if (link_->data) link_->data->close();
   if (link_->rpc) link_->rpc->close();
   for (const auto& s : subs) s->wait();
-  host_ = nullptr;
+  host_.store(nullptr);
 }
 
 nats_stats nats_type::stats() const {

@@ -102,7 +102,8 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void on_reconnected();
 
   std::shared_ptr<nats_link> link_;
-  type_host* host_ = nullptr;
+  // Null before attach and after stop; a handler that outlived stop's wait finds it null.
+  std::atomic<type_host*> host_{nullptr};
   std::atomic<bool> stopped_{false};
   std::mutex stop_mu_;
 
