@@ -94,8 +94,8 @@ struct inbox_options {
   overflow_policy overflow = overflow_policy::block;
   std::chrono::nanoseconds block_timeout{0};  ///< for `block`: 0 waits without bound
   beehive::close_mode close = close_mode::drain;
-  lanes_options lanes;            ///< priority lanes; none by default
-  coalescing_options coalescing;  ///< latest value wins; off by default
+  lanes_options lanes{};            ///< priority lanes; none by default
+  coalescing_options coalescing{};  ///< latest value wins; off by default
 
   /// True when lanes or coalescing are asked for.
   [[nodiscard]] bool shaped() const noexcept { return !lanes.lanes.empty() || coalescing.enabled; }
@@ -134,7 +134,7 @@ struct inbox_stats {
   std::uint64_t dropped_oldest = 0;      ///< `drop_oldest` evictions
   std::uint64_t dropped_on_close = 0;  ///< queued messages dropped by `cleanup` (close_mode::drop)
   std::uint64_t coalesced = 0;         ///< queued messages replaced by a newer one (coalescing)
-  std::vector<lane_stats> lanes;       ///< one per lane; empty without lanes
+  std::vector<lane_stats> lanes{};     ///< one per lane; empty without lanes
   bool closed = false;
 };
 

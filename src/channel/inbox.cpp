@@ -269,8 +269,10 @@ expected<void> push_impl(inbox_state& s, message&& msg, push_kind how) {
     if (s.closed) return unexpected(errc::channel_closed);
     where = s.slot_for(group);
   }
-  if (how == push_kind::relay && where != 1) {
-    // Never waits, never parks: the caller keeps the message (not a loss, not counted).
+  if (how == push_kind::relay && where != 1 && s.opts.overflow == overflow_policy::block) {
+    // Where `block` would wait: never waits, never parks; the caller keeps the message (not a
+    // loss, not counted). Under `fail` and `drop_oldest` the policy applies as to any push:
+    // neither waits.
     return unexpected(errc::would_block);
   }
   if (where == 0) {

@@ -49,9 +49,10 @@ class inbox {
   /// order; the receiver moves parked messages in as it frees room); past that, as `push`.
   /// A `drop_oldest` inbox never parks: it evicts, as `push` does.
   [[nodiscard]] expected<void> push_group(message&& msg);
-  /// A message relayed from outside (`delivery::relay`): never waits. A full inbox (or one
-  /// with parked messages ahead) answers `would_block` and leaves `msg` intact, uncounted (it
-  /// is not a loss: the caller keeps it and waits for `when_writable`). Else as `push`.
+  /// A message relayed from outside (`delivery::relay`): never waits. Under `block`, a full
+  /// inbox (or one with parked messages ahead) answers `would_block` and leaves `msg` intact,
+  /// uncounted (it is not a loss: the caller keeps it and waits for `when_writable`); under
+  /// `fail` and `drop_oldest` the policy applies as to `push` (neither waits).
   [[nodiscard]] expected<void> try_push(message&& msg);
   /// Takes the next message; blocks. Error: channel_closed once closed and drained.
   [[nodiscard]] expected<message> pop();

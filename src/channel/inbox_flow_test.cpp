@@ -290,3 +290,34 @@ TEST(InboxRelay, RoomCountsWhatIsQueued) {
 
 }  // namespace
 }  // namespace beehive::detail
+
+namespace beehive::detail {
+namespace {
+
+// A relay waits nowhere, but only `block` holds it back: under `fail` and `drop_oldest` the
+// policy applies as to any push (a relaying type must not hold a message that the module's own
+// policy says to refuse or to make room for), plain and with lanes.
+TEST(InboxRelay, FailAndDropOldestApplyTheirPolicyToARelay) {
+  for (const bool lanes : {false, true}) {
+    SCOPED_TRACE(lanes ? "lanes" : "plain");
+    inbox failing(lanes ? two_lanes(2, overflow_policy::fail) : opts(2, overflow_policy::fail));
+    inbox lossy(lanes ? two_lanes(2, overflow_policy::drop_oldest)
+                      : opts(2, overflow_policy::drop_oldest));
+    for (int i = 0; i < 2; ++i) {
+      ASSERT_TRUE(failing.try_push(numbered(i)));
+      ASSERT_TRUE(lossy.try_push(numbered(i)));
+    }
+    auto r = failing.try_push(numbered(2));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), errc::queue_full);
+    EXPECT_EQ(failing.stats().rejected_full, 1U);
+    ASSERT_TRUE(lossy.try_push(numbered(2)));
+    EXPECT_EQ(lossy.stats().dropped_oldest, 1U);
+    auto first = lossy.pop();
+    ASSERT_TRUE(first);
+    EXPECT_EQ(first->header.id, "1");  // the oldest went
+  }
+}
+
+}  // namespace
+}  // namespace beehive::detail

@@ -191,7 +191,10 @@ expected<void> lane_queue::push(message&& msg, lane_ticket&& where, lane_push ho
   }
   int slot = slot_locked(l, how);
   if (slot == 0) {
-    if (how == lane_push::relay) return unexpected(errc::would_block);
+    // Relay: only where `block` would wait (fail and drop_oldest never wait).
+    if (how == lane_push::relay && l.opts.overflow == overflow_policy::block) {
+      return unexpected(errc::would_block);
+    }
     switch (l.opts.overflow) {
       case overflow_policy::fail:
         ++l.st.rejected;

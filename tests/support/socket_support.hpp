@@ -27,29 +27,9 @@
 #include "beehive/socket.hpp"
 #include "bounded_wait.hpp"
 #include "socket/package_frame.hpp"
+#include "temp_dir.hpp"
 
 namespace beehive::test {
-
-/// A short temporary directory (sun_path is 108 bytes), removed with its content.
-class temp_dir {
- public:
-  temp_dir() {
-    char tmpl[] = "/tmp/bhsXXXXXX";
-    const char* p = ::mkdtemp(tmpl);
-    path_ = p != nullptr ? p : "/tmp";
-  }
-  ~temp_dir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  temp_dir(const temp_dir&) = delete;
-  temp_dir& operator=(const temp_dir&) = delete;
-  [[nodiscard]] const std::string& path() const { return path_; }
-  [[nodiscard]] std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
 
 /// The YAML of a server `sockserver` at `address` and the listed client modules.
 inline std::string socket_yaml(const std::string& address, const std::vector<std::string>& clients,

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nats/nats_link.hpp"
+
+#include "beehive/codec.hpp"
+#include "core/log.hpp"
+
+namespace beehive::detail {
+
+expected<void> nats_link::send(const nats_connection& conn, const std::string& subject,
+                               const message& msg, const std::string& reply) {
+  thread_local std::string buf;
+  buf.clear();
+  if (auto r = encode_message(msg, buf); !r) return r;
+  if (static_cast<std::int64_t>(buf.size()) > conn.max_payload()) {
+    nats_counters::bump(counters.oversized);
+    log().warn("nats: record of {} bytes for '{}' refused: the server's max_payload is {}",
+               buf.size(), subject, conn.max_payload());
+    return unexpected(errc::message_too_large);
+  }
+  auto r = conn.publish(subject, buf, reply);
+  if (!r) {
+    nats_counters::bump(counters.publish_failures);
+    return r;
+  }
+  nats_counters::bump(counters.published);
+  return {};
+}
+
+void nats_link::keep(std::shared_ptr<nats_subscription> s) {
+  std::lock_guard lk(keep_mu_);
+  // Closed subscriptions whose handler can no longer run once the link is the only owner are
+  // still kept: the cost is one small object per module life.
+  subs_.push_back(std::move(s));
+}
+
+std::vector<std::shared_ptr<nats_subscription>> nats_link::subscriptions() const {
+  std::lock_guard lk(keep_mu_);
+  return subs_;
+}
+
+}  // namespace beehive::detail

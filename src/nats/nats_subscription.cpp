@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nats/nats_subscription.hpp"
+
+#include "core/log.hpp"
+#include "nats/nats_connection.hpp"
+
+namespace beehive::detail {
+
+expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_connection& conn,
+                                                                     const std::string& subject,
+                                                                     const std::string& queue,
+                                                                     handler fn) {
+  auto s = std::make_shared<nats_subscription>();
+  s->fn_ = std::move(fn);
+  natsSubscription* sub = nullptr;
+  const natsStatus st =
+      queue.empty()
+          ? natsConnection_Subscribe(&sub, conn.raw(), subject.c_str(), on_message, s.get())
+          : natsConnection_QueueSubscribe(&sub, conn.raw(), subject.c_str(), queue.c_str(),
+                                          on_message, s.get());
+  if (st != NATS_OK) {
+    log().warn("nats: cannot subscribe to '{}': {}", subject, natsStatus_GetText(st));
+    return unexpected(to_error(st));
+  }
+  // No limit of nats.c's own: what may arrive is bounded by the credit windows, and a drop
+  // here would be a silent loss.
+  (void)natsSubscription_SetPendingLimits(sub, -1, -1);
+  std::lock_guard lk(s->mu_);
+  s->sub_ = sub;
+  return s;
+}
+
+nats_subscription::~nats_subscription() {
+  close();
+  if (sub_ != nullptr) natsSubscription_Destroy(sub_);
+}
+
+void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
+                                   void* closure) {
+  auto* s = static_cast<nats_subscription*>(closure);
+  {
+    std::lock_guard lk(s->mu_);
+    if (s->closing_) {
+      natsMsg_Destroy(msg);
+      return;
+    }
+    ++s->busy_;
+    s->runner_ = std::this_thread::get_id();
+  }
+  s->fn_(msg);
+  {
+    std::lock_guard lk(s->mu_);
+    --s->busy_;
+  }
+  s->cv_.notify_all();
+}
+
+void nats_subscription::stop() {
+  natsSubscription* sub = nullptr;
+  {
+    std::lock_guard lk(mu_);
+    if (closing_) return;
+    closing_ = true;
+    sub = sub_;
+  }
+  if (sub == nullptr) return;
+  int64_t d = 0;
+  if (natsSubscription_GetDropped(sub, &d) == NATS_OK) dropped_at_close_ = d;
+  (void)natsSubscription_Unsubscribe(sub);
+}
+
+void nats_subscription::wait(std::chrono::milliseconds bound) {
+  std::unique_lock lk(mu_);
+  if (busy_ > 0 && runner_ == std::this_thread::get_id()) return;
+  if (!cv_.wait_for(lk, bound, [&] { return busy_ == 0; })) {
+    log().error("nats: a message handler still runs {} ms after its subscription closed",
+                bound.count());
+  }
+}
+
+std::int64_t nats_subscription::dropped() const {
+  std::lock_guard lk(mu_);
+  if (closing_ || sub_ == nullptr) return dropped_at_close_;
+  int64_t d = 0;
+  if (natsSubscription_GetDropped(sub_, &d) != NATS_OK) return 0;
+  return d;
+}
+
+}  // namespace beehive::detail

@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+#include <nats/nats.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "beehive/errc.hpp"
+
+namespace beehive::detail {
+
+class nats_connection;
+
+/// One nats.c subscription whose handler never runs after `close` returned.
+///
+/// nats.c runs a subscription's handler on the subscription's own delivery thread, and a
+/// handler may be running while `natsSubscription_Unsubscribe` returns. So the handler is
+/// entered through this guard: `close` marks it closing (a handler starting later returns at
+/// once), unsubscribes, and waits (bounded) for the running one to end. The guard itself is
+/// owned by `shared_ptr` by whoever may still be called (the link keeps every guard until the
+/// connection is destroyed), so that a late nats.c call never touches freed memory.
+class nats_subscription {
+ public:
+  using handler = std::function<void(natsMsg*)>;  ///< owns the message
+
+  /// Subscribes (queue group `queue` when not empty). Errors as `to_error`.
+  [[nodiscard]] static expected<std::shared_ptr<nats_subscription>> open(
+      const nats_connection& conn, const std::string& subject, const std::string& queue,
+      handler fn);
+  ~nats_subscription();
+  nats_subscription(const nats_subscription&) = delete;
+  nats_subscription& operator=(const nats_subscription&) = delete;
+
+  /// Unsubscribes and waits (at most `bound`) for a running handler, unless called from the
+  /// handler itself. Idempotent.
+  void close(std::chrono::milliseconds bound = std::chrono::milliseconds(2000)) {
+    stop();
+    wait(bound);
+  }
+  /// The first half of `close`: no handler starts any more; does not wait.
+  void stop();
+  /// The second half: waits (at most `bound`) for a running handler, unless called from it.
+  void wait(std::chrono::milliseconds bound = std::chrono::milliseconds(2000));
+  /// Messages NATS dropped for this subscription (slow consumer), up to now.
+  [[nodiscard]] std::int64_t dropped() const;
+
+  static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+
+  nats_subscription() = default;
+
+ private:
+  handler fn_;
+  natsSubscription* sub_ = nullptr;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  int busy_ = 0;
+  bool closing_ = false;
+  std::thread::id runner_;
+  std::int64_t dropped_at_close_ = 0;
+};
+
+}  // namespace beehive::detail

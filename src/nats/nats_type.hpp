@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Interface notes (type interface v3, src/type/context_type.hpp), for the lead:
+// - The type needs `type_host::update_peers` with `peer_op::join` to add groups to a peer it
+//   registered already; until the registry's real one lands (issue 11) it falls back to
+//   `add_peer` with the same endpoint and the full group list (the interim add_peer keeps
+//   the endpoint; a registry that discards a "replaced" endpoint equal to the new one would
+//   break this).
+// - `remove_peer` does not fail the callers waiting on the peer; the type calls
+//   `replies().fail_target(ep, not_connected)` itself right after it.
+// - A relay into a hosted module's inbox (`delivery::relay`) blocks in the inbox of this
+//   branch (its would_block lands with branch `inbox`): the dispatch waits for room first,
+//   with timed waits, so that it can notice `stop`; with `would_block` it waits on
+//   `when_writable` instead (both paths are in `nats_type::relay`).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "beehive/nats.hpp"
+#include "nats/nats_link.hpp"
+#include "nats/nats_presence.hpp"
+#include "type/context_type.hpp"
+
+namespace beehive::detail {
+
+class nats_hosted_endpoint;
+class nats_peer_endpoint;
+class nats_reply_endpoint;
+class nats_subscription;
+
+/// The `nats` context type: modules of every process of a namespace reach each other through
+/// a NATS cluster (docs/architecture.md, "The nats type").
+///
+/// Parts: `nats_link` (the connections, subjects, counters), `nats_hosted_endpoint` (a module
+/// hosted here), `nats_peer_endpoint` (a module of another process, with its credits),
+/// `nats_reply_endpoint` (replies to a requesting process), `presence_table` (who hosts
+/// what, from heartbeats). Threads: nats.c's (one delivery thread per subscription, its
+/// flusher and reader) and the presence thread (heartbeats, expiry). Thread-safe.
+class nats_type : public context_type, public std::enable_shared_from_this<nats_type> {
+ public:
+  explicit nats_type(nats_config config);
+  ~nats_type() override;
+
+  /// Connects both connections. `not_connected` (with `why`) when it cannot.
+  [[nodiscard]] expected<void> connect(std::string* why);
+
+  void attach(type_host& host) override;
+  [[nodiscard]] expected<std::shared_ptr<endpoint>> make_endpoint(const module_info& info) override;
+  void member_grouped(std::string_view module, std::string_view group) override;
+  void presence(std::span<const presence_event> events) override;
+  [[nodiscard]] bool is_remote() const noexcept override { return false; }
+  [[nodiscard]] bool restarts_on_return() const noexcept override { return false; }
+  void stop() override;
+
+  // The facade (`nats_context`).
+  [[nodiscard]] nats_stats stats() const;
+  [[nodiscard]] bool connected() const;
+  [[nodiscard]] std::string connected_url() const;
+  [[nodiscard]] const std::string& process_id() const noexcept { return link_->subj.process; }
+  [[nodiscard]] std::int64_t max_payload() const;
+  [[nodiscard]] std::vector<std::string> peers() const;
+  [[nodiscard]] bool wait_peer(std::string_view module, bool present,
+                               std::chrono::nanoseconds bound) const;
+
+  // For `nats_hosted_endpoint`.
+  /// True when no other process hosts `module` (or hosts it as a replica, and so does this
+  /// one). Asks the namespace (one request, answered by the host, or "no responders" at once).
+  [[nodiscard]] bool claim(const std::string& module, bool replica);
+  /// Subscribes the module's subject and announces it.
+  [[nodiscard]] bool host(nats_hosted_endpoint& ep);
+  /// Stops its subscription (returned, for the caller to wait for) and announces its leave.
+  [[nodiscard]] std::shared_ptr<nats_subscription> unhost(nats_hosted_endpoint& ep);
+
+ private:
+  // nats_dispatch.cpp: what arrives.
+  void on_module_message(nats_hosted_endpoint& ep, natsMsg* m);
+  void on_reply(natsMsg* m);
+  void on_credit(natsMsg* m);
+  void on_presence(natsMsg* m);
+  void on_probe(natsMsg* m);
+  /// A sync request to `module` found no responder: are its processes reachable? Those that
+  /// are not are dropped at once (their modules go, their waiters wake with not_connected).
+  /// Returns not_connected when none is reachable, module_not_found otherwise.
+  [[nodiscard]] std::error_code unreachable(const std::string& module);
+  [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg);
+  void grant(nats_hosted_endpoint& ep, std::string_view sender);
+  [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
+
+  // nats_type.cpp: presence.
+  void presence_loop();
+  void announce();
+  void apply(const std::vector<presence_change>& changes);
+  void on_reconnected();
+
+  std::shared_ptr<nats_link> link_;
+  // Null before attach and after stop; a handler that outlived stop's wait finds it null.
+  std::atomic<type_host*> host_{nullptr};
+  std::atomic<bool> stopped_{false};
+  std::mutex stop_mu_;
+
+  mutable std::mutex hosted_mu_;
+  std::map<std::string, std::weak_ptr<nats_hosted_endpoint>, std::less<>> hosted_;
+
+  // Presence: the table and the peers made from it, changed together under `presence_mu_`.
+  mutable std::mutex presence_mu_;
+  mutable std::condition_variable presence_cv_;
+  presence_table table_;
+  std::map<std::string, std::shared_ptr<nats_peer_endpoint>, std::less<>> peers_;
+  bool announce_now_ = false;
+  bool presence_stop_ = false;
+  std::thread presence_thread_;
+
+  std::mutex origins_mu_;
+  std::map<std::string, std::shared_ptr<nats_reply_endpoint>, std::less<>> origins_;
+
+  std::vector<std::shared_ptr<nats_subscription>> fixed_subs_;  // replies, credits, presence
+};
+
+}  // namespace beehive::detail

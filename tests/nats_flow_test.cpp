@@ -1,0 +1,137 @@
+// SPDX-License-Identifier: Apache-2.0
+// Flow control across processes: a slow consumer under `block` loses nothing (credits), under
+// `drop_oldest` every drop is counted; across a 3-node cluster too.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <thread>
+
+#include "beehive/beehive.hpp"
+#include "beehive/nats.hpp"
+#include "support/bounded_wait.hpp"
+#include "support/nats_process.hpp"
+#include "support/nats_servers.hpp"
+
+namespace beehive::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+content num(int i) { return nlohmann::json(i); }
+int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
+
+// The publisher is far faster than the consumer, which does not read at all until the
+// publisher has had to wait for credits: without flow control NATS would drop for the slow
+// subscription (or the inbox would), silently.
+void slow_consumer_under_block(const std::string& url_a, const std::string& url_b,
+                               const std::string& ns, int count) {
+  auto cfg_a = nats_test_config(url_a, ns);
+  auto cfg_b = nats_test_config(url_b, ns);
+  cfg_a.flow_window = 64;
+  cfg_b.flow_window = 64;
+  nats_process a(cfg_a);
+  nats_process b(cfg_b);
+  ASSERT_TRUE(b.add("slow", {.capacity = 16, .overflow = overflow_policy::block}));
+  ASSERT_TRUE(a.nats->wait_peer("slow", watchdog));
+  std::thread sender([&] {
+    for (int i = 0; i < count; ++i) {
+      auto r = a.ctx->send("slow", new_message().fill_body(num(i)));
+      ASSERT_TRUE(r) << i << ": " << r.error().message();
+    }
+  });
+  // The sender runs out of credits before the consumer reads anything.
+  ASSERT_TRUE(eventually([&] { return a.nats->stats().credit_waits > 0; }));
+  for (int i = 0; i < count; ++i) {
+    auto m = b.ctx->receive_for("slow", watchdog);
+    ASSERT_TRUE(m) << i;
+    ASSERT_EQ(num_of(*m), i);
+  }
+  sender.join();
+  const auto sa = a.nats->stats();
+  const auto sb = b.nats->stats();
+  EXPECT_EQ(sa.published, static_cast<std::uint64_t>(count));
+  EXPECT_EQ(sb.delivered, static_cast<std::uint64_t>(count));
+  EXPECT_EQ(sb.undeliverable, 0U);
+  EXPECT_EQ(sb.nats_dropped, 0U);
+  EXPECT_EQ(sb.slow_consumer_events, 0U);
+  EXPECT_EQ(b.ctx->stats("slow")->dropped_oldest, 0U);
+  EXPECT_EQ(b.ctx->stats("slow")->rejected_full, 0U);
+}
+
+TEST(NatsFlow, SlowConsumerUnderBlockLosesNothing) {
+  auto servers = nats_servers::single();
+  slow_consumer_under_block(servers.url(0), servers.url(0), "flow1", 5000);
+}
+
+TEST(NatsFlow, SlowConsumerAcrossAClusterLosesNothing) {
+  auto servers = nats_servers::cluster(3);
+  slow_consumer_under_block(servers.url(0), servers.url(2), "flow2", 5000);
+}
+
+TEST(NatsFlow, DropOldestCountsEveryDrop) {
+  auto servers = nats_servers::single();
+  const auto cfg = nats_test_config(servers.url(0), "flow3");
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("lossy", {.capacity = 8, .overflow = overflow_policy::drop_oldest}));
+  ASSERT_TRUE(a.nats->wait_peer("lossy", watchdog));
+  constexpr int count = 3000;
+  for (int i = 0; i < count; ++i)
+    ASSERT_TRUE(a.ctx->send("lossy", new_message().fill_body(num(i))));
+  // Every record is either in the inbox, or counted as dropped (by the inbox or by NATS).
+  ASSERT_TRUE(eventually([&] {
+    const auto s = b.nats->stats();
+    return s.received + s.nats_dropped == static_cast<std::uint64_t>(count);
+  }));
+  const auto s = b.nats->stats();
+  const auto box = *b.ctx->stats("lossy");
+  EXPECT_EQ(a.nats->stats().credit_waits, 0U);  // drop_oldest takes no credits
+  EXPECT_EQ(box.queued + box.dropped_oldest + s.nats_dropped + s.undeliverable,
+            static_cast<std::uint64_t>(count));
+  EXPECT_GT(box.dropped_oldest, 0U);
+  // The newest are the ones kept.
+  auto m = b.ctx->receive_for("lossy", watchdog);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(num_of(*m), count - static_cast<int>(box.queued));
+}
+
+TEST(NatsFlow, FailPolicyWithoutCreditsIsQueueFull) {
+  auto servers = nats_servers::single();
+  auto cfg = nats_test_config(servers.url(0), "flow4");
+  cfg.flow_window = 4;
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("strict", {.capacity = 2, .overflow = overflow_policy::fail}));
+  ASSERT_TRUE(a.nats->wait_peer("strict", watchdog));
+  // 4 credits: the fifth send, before anything is granted back, is refused at once.
+  int ok = 0;
+  expected<void> r;
+  for (int i = 0; i < 100 && (r = a.ctx->send("strict", new_message())); ++i) ++ok;
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::queue_full);
+  EXPECT_GE(ok, 4);
+  EXPECT_GE(a.nats->stats().credit_refusals, 1U);
+}
+
+TEST(NatsFlow, BlockWithTimeoutGivesTimedOut) {
+  auto servers = nats_servers::single();
+  auto cfg = nats_test_config(servers.url(0), "flow5");
+  cfg.flow_window = 4;
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("stuck", {.capacity = 2,
+                              .overflow = overflow_policy::block,
+                              .block_timeout = std::chrono::milliseconds(100)}));
+  ASSERT_TRUE(a.nats->wait_peer("stuck", watchdog));
+  expected<void> r;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100 && (r = a.ctx->send("stuck", new_message())); ++i) {
+  }
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::timed_out);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+}  // namespace
+}  // namespace beehive::test

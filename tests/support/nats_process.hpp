@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: Apache-2.0
+#pragma once
+
+// Test support: one "process" of a nats namespace: a context with the nats type registered,
+// connected to given servers. Several of them in one test binary are as separate as separate
+// processes (each has its own connections and process id).
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "beehive/context.hpp"
+#include "beehive/nats.hpp"
+
+namespace beehive::test {
+
+/// A config for `urls` (comma-separated) in namespace `ns`, with short presence and ping
+/// intervals so that the tests see joins and deaths fast.
+inline nats_config nats_test_config(const std::string& urls, std::string ns = "t") {
+  nats_config cfg;
+  cfg.servers.clear();
+  std::size_t start = 0;
+  while (start <= urls.size()) {
+    const auto comma = urls.find(',', start);
+    const auto end = comma == std::string::npos ? urls.size() : comma;
+    if (end > start) cfg.servers.push_back(urls.substr(start, end - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  cfg.name_space = std::move(ns);
+  cfg.presence_interval = std::chrono::milliseconds(200);
+  cfg.ping_interval = std::chrono::milliseconds(500);
+  cfg.max_pings_out = 2;
+  cfg.write_deadline = std::chrono::milliseconds(1000);
+  cfg.connect_timeout = std::chrono::milliseconds(1000);
+  cfg.reconnect_wait = std::chrono::milliseconds(50);
+  return cfg;
+}
+
+struct nats_process {
+  explicit nats_process(const nats_config& cfg) : ctx(std::make_unique<context>()) {
+    std::string why;
+    auto r = register_nats_context(*ctx, cfg, &why);
+    if (!r) throw std::runtime_error("register_nats_context: " + why);
+    nats = *r;
+  }
+  /// Adds a module of the nats type.
+  expected<void> add(const std::string& name, inbox_options inbox = {}) {
+    return ctx->add_module({.name = name, .type = "nats", .remote = false, .inbox = inbox});
+  }
+  std::unique_ptr<context> ctx;
+  std::shared_ptr<nats_context> nats;
+};
+
+}  // namespace beehive::test
