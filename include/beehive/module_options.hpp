@@ -44,7 +44,7 @@ enum class route_field {
 /// "Messages whose `field` equals `value` go to lane `lane`."
 struct lane_rule {
   route_field field = route_field::operation;
-  std::string value;
+  std::string value{};
   std::size_t lane = 0;
 };
 
@@ -63,9 +63,9 @@ struct lane_rule {
 /// o.lanes.starvation_bound = 16;
 /// @endcode
 struct lanes_options {
-  std::vector<lane_options> lanes;  ///< empty: no lanes (the plain inbox)
-  std::vector<lane_rule> rules;     ///< first match wins
-  std::size_t default_lane = 0;     ///< lane of a message no rule matches (clamped to the last)
+  std::vector<lane_options> lanes{};  ///< empty: no lanes (the plain inbox)
+  std::vector<lane_rule> rules{};     ///< first match wins
+  std::size_t default_lane = 0;       ///< lane of a message no rule matches (clamped to the last)
   /// When set, replaces `rules`: the lane of a message (clamped to the last lane). Called by
   /// the sender's thread, outside the inbox's locks; must not block.
   std::function<std::size_t(const message&)> classify;
@@ -108,7 +108,7 @@ struct module_info {
   /// A module whose peer lives in another process. A core sets it from the type
   /// (`context::type_traits`); the context does not read it.
   bool remote = false;
-  inbox_options inbox;
+  inbox_options inbox{};
 };
 
 /// Counters of one lane (or, with no lanes, of the whole inbox).
