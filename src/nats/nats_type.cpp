@@ -201,10 +201,8 @@ void nats_type::presence(std::span<const presence_event> events) {
 }
 
 void nats_type::announce() {
-  {
-    std::lock_guard lk(presence_mu_);
-    announce_now_ = true;
-  }
+  // No lock: see announce_now_.
+  announce_now_.store(true);
   presence_cv_.notify_all();
 }
 
@@ -220,8 +218,7 @@ void nats_type::presence_loop() {
                             [&] { return presence_stop_ || announce_now_; });
     if (presence_stop_) break;
     const auto now = std::chrono::steady_clock::now();
-    if (announce_now_ || now >= next) {
-      announce_now_ = false;
+    if (announce_now_.exchange(false) || now >= next) {
       next = now + interval;
       announcement a{link_->subj.process, {}};
       {

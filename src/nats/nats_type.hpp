@@ -115,7 +115,10 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   mutable std::condition_variable presence_cv_;
   presence_table table_;
   std::map<std::string, std::shared_ptr<nats_peer_endpoint>, std::less<>> peers_;
-  bool announce_now_ = false;
+  // Set without presence_mu_: `announce` runs inside `presence`, which the registry may call on
+  // a thread that holds presence_mu_ (apply -> host -> presence). A wake-up lost to the race
+  // with the loop's wait costs at most a quarter interval.
+  std::atomic<bool> announce_now_{false};
   bool presence_stop_ = false;
   std::thread presence_thread_;
 
