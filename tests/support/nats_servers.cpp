@@ -296,7 +296,11 @@ void nats_servers::write_configs() {
       }
       c << "  ]\n}\n";
     }
-    if (n.leafnode != 0) c << "leafnodes { listen: \"127.0.0.1:" << n.leafnode << "\" }\n";
+    // no_advertise: a hub tells a leaf the other hub nodes' leafnode ports, and the leaf would
+    // use them on its next reconnect, around the relays that cut_leaf() cuts.
+    if (n.leafnode != 0) {
+      c << "leafnodes { listen: \"127.0.0.1:" << n.leafnode << "\", no_advertise: true }\n";
+    }
     if (n.is_leaf) {
       // The leaf presents the same credentials as a client would, in the remote's URLs.
       std::string cred;
