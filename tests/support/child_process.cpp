@@ -11,6 +11,7 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
 #include <utility>
 
@@ -24,9 +25,11 @@ std::string find_program(const std::string& name) {
   while (begin <= dirs.size()) {
     std::size_t end = dirs.find(':', begin);
     if (end == std::string::npos) end = dirs.size();
-    std::string candidate = dirs.substr(begin, end - begin);
-    if (candidate.empty()) candidate = ".";
-    candidate += "/" + name;
+    // Built with std::filesystem::path: g++ 12 -O2 warns falsely (-Wrestrict) on the string
+    // operations that would do the same.
+    const std::filesystem::path dir =
+        end > begin ? std::filesystem::path(dirs.substr(begin, end - begin)) : ".";
+    const std::string candidate = (dir / name).string();
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     begin = end + 1;
   }
