@@ -198,7 +198,10 @@ std::string nats_servers::url(std::size_t i) const {
 
 std::string nats_servers::hub_urls() const {
   std::string out;
-  for (std::size_t i = 0; i < hub_nodes_; ++i) out += (i == 0 ? "" : ",") + url(i);
+  for (std::size_t i = 0; i < hub_nodes_; ++i) {
+    if (i != 0) out.push_back(',');
+    out.append(url(i));
+  }
   return out;
 }
 
