@@ -268,6 +268,27 @@ TEST(NatsServers, TokenIsRequired) {
   EXPECT_NE(nats_client::connect(co, &s), nullptr) << natsStatus_GetText(s);
 }
 
+TEST(NatsServers, NkeyIsRequiredAndAnUnknownOneIsRefused) {
+  nats_server_options o;
+  o.nkey = true;
+  auto servers = nats_servers::single(o);
+  ASSERT_EQ(servers.nkey().public_key.rfind('U', 0), 0u);
+  ASSERT_EQ(servers.nkey().seed.rfind("SU", 0), 0u);
+  EXPECT_EQ(servers.nkey().public_key.size(), 56u);
+  nats_client_options co;
+  co.urls = servers.url(0);
+  natsStatus s = NATS_OK;
+  EXPECT_EQ(nats_client::connect(co, &s), nullptr);
+  EXPECT_EQ(s, NATS_CONNECTION_AUTH_FAILED) << natsStatus_GetText(s);
+  co.nkey_public = servers.other_nkey().public_key;
+  co.nkey_seed_file = servers.other_nkey().seed_file;
+  EXPECT_EQ(nats_client::connect(co, &s), nullptr);
+  EXPECT_EQ(s, NATS_CONNECTION_AUTH_FAILED) << natsStatus_GetText(s);
+  co.nkey_public = servers.nkey().public_key;
+  co.nkey_seed_file = servers.nkey().seed_file;
+  EXPECT_NE(nats_client::connect(co, &s), nullptr) << natsStatus_GetText(s);
+}
+
 TEST(NatsServers, TlsHandshakeNeedsTheFixturesCa) {
   nats_server_options o;
   o.tls = nats_tls::server;

@@ -171,6 +171,11 @@ nats_servers::nats_servers(std::size_t hub_nodes, bool leaf, const nats_server_o
     nodes_.push_back(std::move(n));
   }
   if (options_.tls != nats_tls::off) make_tls_files();
+  if (options_.nkey) {
+    if (leaf) throw std::logic_error("nats_servers: nkey authentication with a leaf");
+    nkey_ = make_user_nkey(dir_->path(), "user");
+    other_nkey_ = make_user_nkey(dir_->path(), "other");
+  }
   for (int attempt = 0;; ++attempt) {
     if (start_all()) break;
     if (attempt == 4) fail(0, "a port stayed taken after 5 attempts");
@@ -277,6 +282,8 @@ void nats_servers::write_configs() {
         << " }\n";
     } else if (!o.token.empty()) {
       c << "authorization { token: " << quoted(o.token) << " }\n";
+    } else if (o.nkey) {
+      c << "authorization { users: [ { nkey: " << quoted(nkey_.public_key) << " } ] }\n";
     }
     if (o.tls != nats_tls::off) {
       c << "tls {\n  cert_file: " << quoted(tls_.server_cert)
