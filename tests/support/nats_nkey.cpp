@@ -16,7 +16,8 @@ constexpr std::uint8_t prefix_user = 20 << 3;  // 'U'
 
 std::uint16_t crc16_xmodem(const std::string& data) {
   std::uint16_t crc = 0;
-  for (unsigned char c : data) {
+  for (char ch : data) {
+    const auto c = static_cast<unsigned char>(ch);
     crc = static_cast<std::uint16_t>(crc ^ (c << 8));
     for (int i = 0; i < 8; ++i) {
       crc = (crc & 0x8000) != 0 ? static_cast<std::uint16_t>((crc << 1) ^ 0x1021)
@@ -31,8 +32,8 @@ std::string base32(const std::string& data) {
   std::string out;
   std::uint32_t buffer = 0;
   int bits = 0;
-  for (unsigned char c : data) {
-    buffer = (buffer << 8) | c;
+  for (char ch : data) {
+    buffer = (buffer << 8) | static_cast<unsigned char>(ch);
     bits += 8;
     while (bits >= 5) {
       out.push_back(alphabet[(buffer >> (bits - 5)) & 31]);
