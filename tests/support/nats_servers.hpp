@@ -17,6 +17,11 @@
 // monitoring endpoint (/healthz, which also waits for JetStream), then /routez until every
 // route is up and /leafz until the leaf link is up, each poll bounded by `ready_timeout`.
 //
+// Options (nats_server_options): user/password, token or nkey authentication, TLS on the client
+// ports with a CA, server and client certificates made by `openssl` in the temporary
+// directory, JetStream, the servers' ping interval and write deadline, max_payload, and raw
+// config lines.
+//
 // Control: kill (SIGKILL), hang (SIGSTOP) and resume (SIGCONT) a node, restart it on the same
 // ports and data directory, cut the leaf's link to the hub and restore it. Why the cut is a relay:
 // killing or stopping the hub would also take the hub's own clients down, while a cut link keeps
