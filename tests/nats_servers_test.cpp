@@ -142,6 +142,29 @@ TEST(NatsServers, LeafNoticesASilentCutThroughPings) {
   ASSERT_TRUE(servers.wait_leaf_connected());
 }
 
+TEST(NatsServers, LeafRehomesWhenItsHubNodeDiesAndTheCutStillHolds) {
+  auto servers = nats_servers::hub_and_leaf(3);
+  auto hub_links = [&](std::size_t i) {
+    const std::string body = servers.monitor(i, "/leafz");
+    return body.find("\"leafnodes\": 1") != std::string::npos;
+  };
+  std::size_t home = 3;
+  for (std::size_t i = 0; i < 3; ++i) {
+    if (hub_links(i)) home = i;
+  }
+  ASSERT_LT(home, 3u) << "no hub node has the leaf";
+  servers.kill(home);
+  ASSERT_TRUE(eventually([&] {
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (i != home && hub_links(i)) return true;
+    }
+    return false;
+  })) << "the leaf did not re-home";
+  // The re-homed link goes through the relays too (the hub advertises no leafnode URLs).
+  servers.cut_leaf();
+  EXPECT_TRUE(servers.wait_leaf_connected(false));
+}
+
 TEST(NatsServers, KilledNodeFailsOverAndRestartsOnItsPorts) {
   auto servers = nats_servers::cluster(3);
   const auto port = servers.client_port(0);
@@ -242,6 +265,27 @@ TEST(NatsServers, TokenIsRequired) {
   EXPECT_EQ(nats_client::connect(co, &s), nullptr);
   EXPECT_EQ(s, NATS_CONNECTION_AUTH_FAILED);
   co.token = "t0ken";
+  EXPECT_NE(nats_client::connect(co, &s), nullptr) << natsStatus_GetText(s);
+}
+
+TEST(NatsServers, NkeyIsRequiredAndAnUnknownOneIsRefused) {
+  nats_server_options o;
+  o.nkey = true;
+  auto servers = nats_servers::single(o);
+  ASSERT_EQ(servers.nkey().public_key.rfind('U', 0), 0u);
+  ASSERT_EQ(servers.nkey().seed.rfind("SU", 0), 0u);
+  EXPECT_EQ(servers.nkey().public_key.size(), 56u);
+  nats_client_options co;
+  co.urls = servers.url(0);
+  natsStatus s = NATS_OK;
+  EXPECT_EQ(nats_client::connect(co, &s), nullptr);
+  EXPECT_EQ(s, NATS_CONNECTION_AUTH_FAILED) << natsStatus_GetText(s);
+  co.nkey_public = servers.other_nkey().public_key;
+  co.nkey_seed_file = servers.other_nkey().seed_file;
+  EXPECT_EQ(nats_client::connect(co, &s), nullptr);
+  EXPECT_EQ(s, NATS_CONNECTION_AUTH_FAILED) << natsStatus_GetText(s);
+  co.nkey_public = servers.nkey().public_key;
+  co.nkey_seed_file = servers.nkey().seed_file;
   EXPECT_NE(nats_client::connect(co, &s), nullptr) << natsStatus_GetText(s);
 }
 

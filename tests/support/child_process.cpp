@@ -11,8 +11,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <filesystem>
 #include <stdexcept>
-#include <string_view>
 #include <utility>
 
 namespace beehive::test {
@@ -25,11 +25,11 @@ std::string find_program(const std::string& name) {
   while (begin <= dirs.size()) {
     std::size_t end = dirs.find(':', begin);
     if (end == std::string::npos) end = dirs.size();
-    // Built from a view, never assigned a literal: g++ 12 at -O2 reports a false -Wrestrict
-    // for `candidate = "."` here.
-    const std::string_view dir(dirs.data() + begin, end - begin);
-    std::string candidate(dir.empty() ? std::string_view(".") : dir);
-    candidate.append("/").append(name);
+    // Built with std::filesystem::path: g++ 12 -O2 warns falsely (-Wrestrict) on the string
+    // operations that would do the same.
+    const std::filesystem::path dir =
+        end > begin ? std::filesystem::path(dirs.substr(begin, end - begin)) : ".";
+    const std::string candidate = (dir / name).string();
     if (::access(candidate.c_str(), X_OK) == 0) return candidate;
     begin = end + 1;
   }

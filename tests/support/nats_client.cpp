@@ -61,6 +61,9 @@ natsStatus make_nats_options(const nats_client_options& o, natsOptions** out) {
   step(natsOptions_SetNoRandomize(opts, o.no_randomize));
   if (!o.user.empty()) step(natsOptions_SetUserInfo(opts, o.user.c_str(), o.password.c_str()));
   if (!o.token.empty()) step(natsOptions_SetToken(opts, o.token.c_str()));
+  if (!o.nkey_public.empty()) {
+    step(natsOptions_SetNKeyFromSeed(opts, o.nkey_public.c_str(), o.nkey_seed_file.c_str()));
+  }
   if (o.secure || !o.ca_file.empty() || !o.cert_file.empty()) {
     step(natsOptions_SetSecure(opts, true));
   }

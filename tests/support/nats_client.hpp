@@ -28,9 +28,11 @@ struct nats_client_options {
   std::string urls;  ///< comma-separated server URLs
   std::string user;  ///< with password (natsOptions_SetUserInfo)
   std::string password;
-  std::string token;      ///< natsOptions_SetToken
-  std::string ca_file;    ///< TLS: trust this CA (natsOptions_LoadCATrustedCertificates)
-  std::string cert_file;  ///< TLS: present this certificate (with key_file)
+  std::string token;           ///< natsOptions_SetToken
+  std::string nkey_public;     ///< with nkey_seed_file: natsOptions_SetNKeyFromSeed
+  std::string nkey_seed_file;  ///< a file holding the user's nkey seed (SU...)
+  std::string ca_file;         ///< TLS: trust this CA (natsOptions_LoadCATrustedCertificates)
+  std::string cert_file;       ///< TLS: present this certificate (with key_file)
   std::string key_file;
   bool secure = false;  ///< TLS required even when the URLs say nats://
   std::string name = "beehive-test";

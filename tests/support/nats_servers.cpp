@@ -171,6 +171,11 @@ nats_servers::nats_servers(std::size_t hub_nodes, bool leaf, const nats_server_o
     nodes_.push_back(std::move(n));
   }
   if (options_.tls != nats_tls::off) make_tls_files();
+  if (options_.nkey) {
+    if (leaf) throw std::logic_error("nats_servers: nkey authentication with a leaf");
+    nkey_ = make_user_nkey(dir_->path(), "user");
+    other_nkey_ = make_user_nkey(dir_->path(), "other");
+  }
   for (int attempt = 0;; ++attempt) {
     if (start_all()) break;
     if (attempt == 4) fail(0, "a port stayed taken after 5 attempts");
@@ -198,7 +203,10 @@ std::string nats_servers::url(std::size_t i) const {
 
 std::string nats_servers::hub_urls() const {
   std::string out;
-  for (std::size_t i = 0; i < hub_nodes_; ++i) out += (i == 0 ? "" : ",") + url(i);
+  for (std::size_t i = 0; i < hub_nodes_; ++i) {
+    if (i != 0) out.push_back(',');
+    out.append(url(i));
+  }
   return out;
 }
 
@@ -274,6 +282,8 @@ void nats_servers::write_configs() {
         << " }\n";
     } else if (!o.token.empty()) {
       c << "authorization { token: " << quoted(o.token) << " }\n";
+    } else if (o.nkey) {
+      c << "authorization { users: [ { nkey: " << quoted(nkey_.public_key) << " } ] }\n";
     }
     if (o.tls != nats_tls::off) {
       c << "tls {\n  cert_file: " << quoted(tls_.server_cert)
@@ -296,7 +306,11 @@ void nats_servers::write_configs() {
       }
       c << "  ]\n}\n";
     }
-    if (n.leafnode != 0) c << "leafnodes { listen: \"127.0.0.1:" << n.leafnode << "\" }\n";
+    // no_advertise: a hub tells a leaf the other hub nodes' leafnode ports, and the leaf would
+    // use them on its next reconnect, around the relays that cut_leaf() cuts.
+    if (n.leafnode != 0) {
+      c << "leafnodes { listen: \"127.0.0.1:" << n.leafnode << "\", no_advertise: true }\n";
+    }
     if (n.is_leaf) {
       // The leaf presents the same credentials as a client would, in the remote's URLs.
       std::string cred;

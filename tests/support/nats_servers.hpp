@@ -17,6 +17,11 @@
 // monitoring endpoint (/healthz, which also waits for JetStream), then /routez until every
 // route is up and /leafz until the leaf link is up, each poll bounded by `ready_timeout`.
 //
+// Options (nats_server_options): user/password, token or nkey authentication, TLS on the client
+// ports with a CA, server and client certificates made by `openssl` in the temporary
+// directory, JetStream, the servers' ping interval and write deadline, max_payload, and raw
+// config lines.
+//
 // Control: kill (SIGKILL), hang (SIGSTOP) and resume (SIGCONT) a node, restart it on the same
 // ports and data directory, cut the leaf's link to the hub and restore it. Why the cut is a relay:
 // killing or stopping the hub would also take the hub's own clients down, while a cut link keeps
@@ -39,6 +44,7 @@
 #include <vector>
 
 #include "support/child_process.hpp"
+#include "support/nats_nkey.hpp"
 #include "support/tcp_relay.hpp"
 #include "support/temp_dir.hpp"
 
@@ -56,6 +62,9 @@ struct nats_server_options {
   std::string user;      ///< with `password`: clients must present both (authorization block)
   std::string password;  ///< see `user`
   std::string token;     ///< non-empty: clients must present this token (exclusive with user)
+  /// Clients must sign with the fixture's user nkey (nkey(); exclusive with user and token).
+  /// Not with a leaf: a leaf's remote cannot present a bare nkey (it takes a creds file).
+  bool nkey = false;
   nats_tls tls = nats_tls::off;
   /// JetStream on every node (store_dir in the temporary directory; in a hub+leaf topology the
   /// hub has domain "hub" and the leaf domain "leaf").
@@ -121,6 +130,10 @@ class nats_servers {
   /// The server's log so far (for a failure message).
   [[nodiscard]] std::string log(std::size_t i) const;
   [[nodiscard]] const nats_server_options& options() const { return options_; }
+  /// The user nkey clients sign with (nats_server_options::nkey), and one the servers do not
+  /// know (other_nkey()); empty when the option is off.
+  [[nodiscard]] const nats_nkey& nkey() const { return nkey_; }
+  [[nodiscard]] const nats_nkey& other_nkey() const { return other_nkey_; }
   /// The certificates; empty paths when TLS is off.
   [[nodiscard]] const nats_tls_files& tls_files() const { return tls_; }
   /// The temporary directory holding configs, logs, certificates and JetStream stores.
@@ -186,6 +199,8 @@ class nats_servers {
   std::vector<node> nodes_;
   std::vector<std::unique_ptr<tcp_relay>> relays_;  // one per hub node, for the leaf's remote
   nats_tls_files tls_;
+  nats_nkey nkey_;
+  nats_nkey other_nkey_;
   std::string server_program_;
 };
 
