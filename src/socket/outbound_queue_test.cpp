@@ -320,7 +320,9 @@ TEST(OutboundQueue, DropOldestNeverEvictsAPartlyWrittenRecord) {
   auto& q = *t.q;
   sink.set_room(3);
   const std::string a = std::string(10, 'a') + "\n";
-  ASSERT_TRUE(q.push(std::string(a), admission::wait));  // 3 bytes on the wire
+  ASSERT_TRUE(q.push(std::string(a), admission::wait));
+  // The writer has put 3 bytes of it on the wire (it may come late, under a sanitizer).
+  ASSERT_TRUE(eventually([&] { return sink.bytes().size() == 3; }));
   ASSERT_TRUE(q.push(std::string("b\n"), admission::wait));
   ASSERT_TRUE(q.push(std::string("c\n"), admission::wait));  // evicts "b", not the head
   sink.set_room(unlimited);
