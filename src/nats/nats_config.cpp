@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "core/config_file.hpp"
 #include "core/log.hpp"
 
 namespace beehive {
@@ -211,22 +212,17 @@ expected<nats_config> parse_nats_config(std::string_view yaml, std::string* why)
 }
 
 expected<nats_config> load_nats_config(const std::string& path, std::string* why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(fmt::format("cannot read '{}'", path), why);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return fail(fmt::format("cannot read '{}'", path), why);
+  const auto text = detail::read_config_file(path);
+  if (!text) return fail(fmt::format("cannot read '{}'", path), why);
   std::string inner;
-  auto cfg = parse_nats_config(text.str(), &inner);
+  auto cfg = parse_nats_config(*text, &inner);
   if (!cfg) return fail(fmt::format("'{}': {}", path, inner), why);
   return cfg;
 }
 
 expected<nats_config> load_nats_config_from_env(std::string* why) {
-  const char* env = std::getenv(std::string(nats_config_env).c_str());
-  const std::string path =
-      (env != nullptr && *env != '\0') ? std::string(env) : std::string(nats_config_default_path);
-  return load_nats_config(path, why);
+  return load_nats_config(detail::config_path_from_env(nats_config_env, nats_config_default_path),
+                          why);
 }
 
 }  // namespace beehive

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/config_file.hpp"
 #include "core/log.hpp"
 
 namespace beehive {
@@ -181,22 +182,17 @@ expected<socket_config> parse_socket_config(std::string_view yaml, std::string* 
 }
 
 expected<socket_config> load_socket_config(const std::string& path, std::string* why) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(fmt::format("cannot read '{}'", path), why);
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) return fail(fmt::format("cannot read '{}'", path), why);
+  const auto text = detail::read_config_file(path);
+  if (!text) return fail(fmt::format("cannot read '{}'", path), why);
   std::string inner;
-  auto cfg = parse_socket_config(text.str(), &inner);
+  auto cfg = parse_socket_config(*text, &inner);
   if (!cfg) return fail(fmt::format("'{}': {}", path, inner), why);
   return cfg;
 }
 
 expected<socket_config> load_socket_config_from_env(std::string* why) {
-  const char* env = std::getenv(std::string(socket_config_env).c_str());
-  const std::string path =
-      (env != nullptr && *env != '\0') ? std::string(env) : std::string(socket_config_default_path);
-  return load_socket_config(path, why);
+  return load_socket_config(
+      detail::config_path_from_env(socket_config_env, socket_config_default_path), why);
 }
 
 }  // namespace beehive
