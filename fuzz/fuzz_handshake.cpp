@@ -14,9 +14,9 @@
 #include <set>
 #include <string_view>
 
-#include "../src/codec.cpp"             // NOLINT(bugprone-suspicious-include)
-#include "../src/content.cpp"           // NOLINT(bugprone-suspicious-include)
-#include "../src/json_text.cpp"         // NOLINT(bugprone-suspicious-include)
+#include "../src/codec/codec.cpp"       // NOLINT(bugprone-suspicious-include)
+#include "../src/codec/json_text.cpp"   // NOLINT(bugprone-suspicious-include)
+#include "../src/message/content.cpp"   // NOLINT(bugprone-suspicious-include)
 #include "../src/socket/handshake.cpp"  // NOLINT(bugprone-suspicious-include)
 
 namespace {
