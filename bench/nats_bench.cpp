@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -422,7 +423,9 @@ json nats_send() {
   p.messages = 1'000'000;
   auto servers = nats_servers::single();
   json line{{"messages", p.messages}, {"record_bytes", p.record_bytes}};
-  const json raw = raw_send(servers, p, 1);
+  // BEEHIVE_NATS_BENCH_SKIP_RAW=1: ours alone (for profiling; no vs_raw).
+  const json raw = std::getenv("BEEHIVE_NATS_BENCH_SKIP_RAW") != nullptr ? json::object()
+                                                                         : raw_send(servers, p, 1);
   for (const auto& [k, v] : raw.items()) line[k] = v;
   add_ours(line, ours().send, servers, p, "msgs_per_s", true);
   return line;

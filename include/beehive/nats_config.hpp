@@ -47,8 +47,12 @@ struct nats_config {
   std::chrono::milliseconds reconnect_wait{100};     ///< `timeouts.reconnect_wait`
 
   /// `flow.window`: messages a sender may have unacknowledged per destination module (credit
-  /// window); the receiver grants them back as its inbox takes messages.
-  std::size_t flow_window = 1024;
+  /// window); the receiver grants them back as its inbox takes messages. It must cover what
+  /// is in flight for one round trip of records and credits (nats.c's flusher naps 1 ms before
+  /// it writes a buffered publisher's records): 1024 made a fast sender wait for credits every
+  /// ~700 records (docs/benchmarks.md). Cost: a slow module's process may hold up to
+  /// window x senders records in nats.c's queue (8192 x 370 bytes = 3 MB per sender).
+  std::size_t flow_window = 8192;
   /// `flow.reconnect_buffer`: bytes buffered while reconnecting; past it a publish fails with
   /// `not_connected` instead of growing without bound.
   std::size_t reconnect_buffer = 8 * 1024 * 1024;

@@ -20,7 +20,7 @@ TEST(NatsConfig, EmptyTextIsEveryDefault) {
   EXPECT_EQ(cfg->ping_interval, std::chrono::milliseconds(1000));
   EXPECT_EQ(cfg->max_pings_out, 2);
   EXPECT_EQ(cfg->write_deadline, std::chrono::milliseconds(2000));
-  EXPECT_EQ(cfg->flow_window, 1024U);
+  EXPECT_EQ(cfg->flow_window, 8192U);
 }
 
 TEST(NatsConfig, ReadsEveryKey) {

@@ -35,7 +35,7 @@ nats_subscription::~nats_subscription() {
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
 }
 
-void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
+void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* sub, natsMsg* msg,
                                    void* closure) {
   auto* s = static_cast<nats_subscription*>(closure);
   {
@@ -47,7 +47,12 @@ void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*s
     ++s->busy_;
     s->runner_ = std::this_thread::get_id();
   }
-  s->fn_(msg);
+  // nats.c took this message off the subscription's queue before calling: what is left there
+  // is what comes next.
+  int queued = 0;
+  int bytes = 0;
+  const bool more = natsSubscription_GetPending(sub, &queued, &bytes) == NATS_OK && queued > 0;
+  s->fn_(msg, more);
   {
     std::lock_guard lk(s->mu_);
     --s->busy_;
@@ -69,13 +74,15 @@ void nats_subscription::stop() {
   (void)natsSubscription_Unsubscribe(sub);
 }
 
-void nats_subscription::wait(std::chrono::milliseconds bound) {
+bool nats_subscription::wait(std::chrono::milliseconds bound) {
   std::unique_lock lk(mu_);
-  if (busy_ > 0 && runner_ == std::this_thread::get_id()) return;
+  if (busy_ > 0 && runner_ == std::this_thread::get_id()) return false;
   if (!cv_.wait_for(lk, bound, [&] { return busy_ == 0; })) {
     log().error("nats: a message handler still runs {} ms after its subscription closed",
                 bound.count());
+    return false;
   }
+  return closing_;
 }
 
 std::int64_t nats_subscription::dropped() const {
