@@ -69,13 +69,13 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
 void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
   if (ep.held.empty()) return;
   type_host* const h = host_.load();
-  std::uint64_t delivered = 0;
   std::uint64_t refused = 0;
   std::error_code why;
   for (auto& rec : ep.held) {
     auto r = relay(ep, std::move(rec.msg), wait);
     if (r) {
-      ++delivered;
+      // Counted as the inbox takes it: a receiver that got it sees it counted.
+      bump(link_->counters.delivered);
     } else {
       ++refused;
       why = r.error();
@@ -86,7 +86,6 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
     if (rec.credit != nullptr) grant(ep, rec.sender, *rec.credit, 1);
   }
   ep.held.clear();
-  if (delivered != 0) nats_counters::bump(link_->counters.delivered, delivered);
   if (refused != 0) {
     nats_counters::bump(link_->counters.undeliverable, refused);
     log().warn("nats: {} record(s) for '{}' not delivered: {}", refused, ep.name(), why.message());

@@ -9,7 +9,8 @@ namespace beehive::detail {
 expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_connection& conn,
                                                                      const std::string& subject,
                                                                      const std::string& queue,
-                                                                     handler fn) {
+                                                                     handler fn,
+                                                                     std::size_t max_pending) {
   auto s = std::make_shared<nats_subscription>();
   s->fn_ = std::move(fn);
   natsSubscription* sub = nullptr;
@@ -22,9 +23,10 @@ expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_
     log().warn("nats: cannot subscribe to '{}': {}", subject, natsStatus_GetText(st));
     return unexpected(to_error(st));
   }
-  // No limit of nats.c's own: what may arrive is bounded by the credit windows, and a drop
-  // here would be a silent loss.
-  (void)natsSubscription_SetPendingLimits(sub, -1, -1);
+  // By default no limit of nats.c's own: what may arrive is bounded by the credit windows, and
+  // a drop here is a loss (counted: `dropped`, and the slow-consumer error).
+  const int limit = max_pending == 0 ? -1 : static_cast<int>(max_pending);
+  (void)natsSubscription_SetPendingLimits(sub, limit, -1);
   std::lock_guard lk(s->mu_);
   s->sub_ = sub;
   return s;

@@ -38,10 +38,11 @@ class nats_subscription {
   /// keep what it got and act on a whole batch when `more` is false.
   using handler = std::function<void(natsMsg*, bool more)>;
 
-  /// Subscribes (queue group `queue` when not empty). Errors as `to_error`.
+  /// Subscribes (queue group `queue` when not empty). `max_pending`: messages nats.c may queue
+  /// for it before it drops (counted by nats.c: `dropped`); 0 is no limit. Errors as `to_error`.
   [[nodiscard]] static expected<std::shared_ptr<nats_subscription>> open(
-      const nats_connection& conn, const std::string& subject, const std::string& queue,
-      handler fn);
+      const nats_connection& conn, const std::string& subject, const std::string& queue, handler fn,
+      std::size_t max_pending = 0);
   ~nats_subscription();
   nats_subscription(const nats_subscription&) = delete;
   nats_subscription& operator=(const nats_subscription&) = delete;

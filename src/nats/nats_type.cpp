@@ -139,17 +139,19 @@ bool nats_type::host(nats_hosted_endpoint& ep) {
   if (stopped_) return false;
   std::weak_ptr<nats_type> weak = weak_from_this();
   std::weak_ptr<nats_hosted_endpoint> weak_ep = ep.self;
-  auto s = nats_subscription::open(*link_->data, link_->subj.module_wildcard(ep.name()),
-                                   ep.replica ? encode_token(ep.name()) : std::string{},
-                                   [weak, weak_ep](natsMsg* m, bool more) {
-                                     auto self = weak.lock();
-                                     auto e = weak_ep.lock();
-                                     if (self && e) {
-                                       self->on_module_message(*e, m, more);
-                                     } else {
-                                       natsMsg_Destroy(m);
-                                     }
-                                   });
+  auto s = nats_subscription::open(
+      *link_->data, link_->subj.module_wildcard(ep.name()),
+      ep.replica ? encode_token(ep.name()) : std::string{},
+      [weak, weak_ep](natsMsg* m, bool more) {
+        auto self = weak.lock();
+        auto e = weak_ep.lock();
+        if (self && e) {
+          self->on_module_message(*e, m, more);
+        } else {
+          natsMsg_Destroy(m);
+        }
+      },
+      link_->cfg.max_pending);
   if (!s) return false;
   link_->keep(*s);
   {
