@@ -133,6 +133,31 @@ TEST(NatsRelay, CleanupWhileARelayWaitsEndsCountsAndTheModuleCanComeBack) {
   expect_every_taken_record_counted(s);
 }
 
+// A request the receiving inbox refuses (full, `fail`) is answered at once with an error reply
+// (Go beehive's: operation `response_error_operation`, the reason as content): its caller does
+// not wait out its timeout.
+TEST(NatsRelay, ARefusedRequestFailsItsCallerAtOnce) {
+  auto servers = nats_servers::single();
+  const auto cfg = nats_test_config(servers.url(0), "relay5");
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("full", {.capacity = 1, .overflow = overflow_policy::fail}));
+  ASSERT_TRUE(a.nats->wait_peer("full", watchdog));
+  ASSERT_TRUE(a.ctx->send("full", new_message().fill_body(num(1))));
+  ASSERT_TRUE(eventually([&] { return b.ctx->stats("full")->queued == 1; }));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = a.ctx->send_sync("full", new_message().fill_body(num(2)), 60s);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, watchdog);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->route.operation, response_error_operation);
+  EXPECT_EQ(r->content.to_string().value_or(""), make_error_code(errc::queue_full).message());
+  const auto s = b.nats->stats();
+  EXPECT_EQ(s.received, 2U);
+  EXPECT_EQ(s.delivered, 1U);
+  EXPECT_EQ(s.undeliverable, 1U);
+  EXPECT_EQ(b.ctx->stats("full")->rejected_full, 1U);
+}
+
 // nats.c drops for a subscription whose pending queue is limited (flow.max_pending) and whose
 // consumer is stuck; the type counts every such drop (nats_dropped, from nats.c's own count,
 // and the slow-consumer error), so that sent = taken + dropped exactly.
