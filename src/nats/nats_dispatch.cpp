@@ -82,9 +82,11 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
   for (auto& rec : ep.held) {
     auto r = relay(ep, std::move(rec.msg), wait);
     if (r) {
-      // Counted as the inbox takes it: a receiver that got it sees it counted.
+      // Counted right after the inbox took it (a receiver may get it an instant before).
       bump(link_->counters.delivered);
     } else {
+      // Counted before its caller can hear of it.
+      bump(link_->counters.undeliverable);
       ++refused;
       why = r.error();
       // The requester gets an error reply at once (the message was not moved from).
@@ -95,7 +97,6 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
   }
   ep.held.clear();
   if (refused != 0) {
-    nats_counters::bump(link_->counters.undeliverable, refused);
     log().warn("nats: {} record(s) for '{}' not delivered: {}", refused, ep.name(), why.message());
   }
 }
