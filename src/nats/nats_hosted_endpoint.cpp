@@ -11,7 +11,7 @@ nats_hosted_endpoint::nats_hosted_endpoint(const module_info& info, std::weak_pt
 
 bool nats_hosted_endpoint::reopen(const module_info& info) {
   auto type = type_.lock();
-  if (!type) return false;
+  if (!type || stranded) return false;
   // A name another process took meanwhile cannot be reopened here: the registry then makes a
   // new endpoint, whose make_endpoint says already_exists.
   if (!type->claim(info.name, replica)) return false;
@@ -35,7 +35,13 @@ void nats_hosted_endpoint::leave() {
   auto s = type->unhost(*this);
   leaving = true;
   wake_relay();
-  if (s && s->wait()) type->release_held(*this);
+  if (!s) return;
+  if (s->wait()) {
+    type->release_held(*this);
+  } else {
+    // Its handler may still run (past the bound, or this is it): it still owns the batch.
+    stranded = true;
+  }
 }
 
 void nats_hosted_endpoint::close(std::vector<message>& dropped) {

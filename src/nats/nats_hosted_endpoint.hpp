@@ -61,6 +61,10 @@ class nats_hosted_endpoint final : public inbox_endpoint {
   /// Set while the module is being cleaned up (before its subscription's handler is waited
   /// for): a relay waiting for room gives up. Cleared by `reopen`.
   std::atomic<bool> leaving{false};
+  /// Set when a cleanup could not see the subscription's handler end (it ran past the bound,
+  /// or the cleanup ran inside it): that handler may still touch the batch, so the endpoint is
+  /// not reopened (the registry makes a new one).
+  std::atomic<bool> stranded{false};
   /// Wakes a relay waiting for room (it then checks `leaving` and the type's stop).
   void wake_relay() { gate->release(); }
 
