@@ -26,6 +26,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -417,12 +418,16 @@ const beehive::bench::nats_bench_ours& ours() {
   return table;
 }
 
+// BEEHIVE_NATS_BENCH_SKIP_RAW=1: nats_send and nats_fan_out_8 run ours alone (for profiling;
+// no vs_raw).
+bool skip_raw() { return std::getenv("BEEHIVE_NATS_BENCH_SKIP_RAW") != nullptr; }
+
 json nats_send() {
   nats_bench_params p;
   p.messages = 1'000'000;
   auto servers = nats_servers::single();
   json line{{"messages", p.messages}, {"record_bytes", p.record_bytes}};
-  const json raw = raw_send(servers, p, 1);
+  const json raw = skip_raw() ? json::object() : raw_send(servers, p, 1);
   for (const auto& [k, v] : raw.items()) line[k] = v;
   add_ours(line, ours().send, servers, p, "msgs_per_s", true);
   return line;
@@ -446,7 +451,7 @@ json nats_fan_out_8() {
   p.receivers = 8;
   auto servers = nats_servers::single();
   json line{{"messages", p.messages}, {"receivers", p.receivers}, {"record_bytes", p.record_bytes}};
-  const json raw = raw_send(servers, p, p.receivers);
+  const json raw = skip_raw() ? json::object() : raw_send(servers, p, p.receivers);
   for (const auto& [k, v] : raw.items()) line[k] = v;
   add_ours(line, ours().fan_out_8, servers, p, "deliveries_per_s", true);
   return line;

@@ -165,6 +165,51 @@ TEST_F(NatsCalls, GroupsAcrossProcessesWithExactMissing) {
   EXPECT_TRUE(r->failed.empty());
 }
 
+// The sender encodes a group send's copies once (nats_link::send reuses the last record when
+// header, route and content are the same): every remote member gets the same record, and a
+// later message that differs in any part is encoded afresh, even with the same id and route
+// (a content made after the previous one was freed may have its address).
+TEST_F(NatsCalls, GroupCopiesShareOneEncodingAndNothingStaleIsSent) {
+  const auto cfg = config();
+  nats_process a(cfg);
+  nats_process b(cfg);
+  for (const char* m : {"m1", "m2", "m3"}) {
+    ASSERT_TRUE(b.add(m));
+    ASSERT_TRUE(b.ctx->add_module_group(m, "grp"));
+  }
+  ASSERT_TRUE(eventually([&] { return a.ctx->groups()["grp"].size() == 3; }));
+  auto first = new_message().fill_body(num(1));
+  first.route.resource = "r";
+  auto sent = a.ctx->send_to_group("grp", message(first));
+  ASSERT_TRUE(sent);
+  EXPECT_EQ(sent->delivered, 3U);
+  for (int i = 2; i <= 4; ++i) {
+    message again = first;  // same id and route: only the content differs
+    again.content = num(i);
+    ASSERT_TRUE(a.ctx->send("m1", std::move(again)));
+  }
+  message routed = first;  // same id and content: only the route differs
+  routed.route.resource = "other";
+  ASSERT_TRUE(a.ctx->send("m1", std::move(routed)));
+  for (const char* m : {"m1", "m2", "m3"}) {
+    auto got = b.ctx->receive_for(m, watchdog);
+    ASSERT_TRUE(got) << m;
+    EXPECT_EQ(num_of(*got), 1) << m;
+    EXPECT_EQ(got->header.id, first.header.id) << m;
+    EXPECT_EQ(got->route.resource, "r") << m;
+  }
+  for (int i = 2; i <= 4; ++i) {
+    auto got = b.ctx->receive_for("m1", watchdog);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(num_of(*got), i);
+  }
+  auto got = b.ctx->receive_for("m1", watchdog);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(num_of(*got), 1);
+  EXPECT_EQ(got->route.resource, "other");
+  EXPECT_EQ(a.nats->stats().published, 7U);
+}
+
 TEST_F(NatsCalls, HostileModuleNamesAreReachable) {
   const auto cfg = config();
   nats_process a(cfg);

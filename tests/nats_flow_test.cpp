@@ -48,6 +48,9 @@ void slow_consumer_under_block(const std::string& url_a, const std::string& url_
     ASSERT_EQ(num_of(*m), i);
   }
   sender.join();
+  // `delivered` is counted right after the inbox takes a record: the receiver may be first.
+  ASSERT_TRUE(
+      eventually([&] { return b.nats->stats().delivered == static_cast<std::uint64_t>(count); }));
   const auto sa = a.nats->stats();
   const auto sb = b.nats->stats();
   EXPECT_EQ(sa.published, static_cast<std::uint64_t>(count));

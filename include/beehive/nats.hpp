@@ -40,6 +40,9 @@ struct nats_stats {
   std::uint64_t credit_waits = 0;      ///< sends that waited for credits (`block`)
   std::uint64_t credit_refusals = 0;   ///< sends refused for lack of credits (fail, timeout)
   std::uint64_t credits_granted = 0;   ///< credits granted back to senders
+  /// Times a received record waited for room in a full `block` inbox of a hosted module (the
+  /// dispatch sleeps until the receiver makes room).
+  std::uint64_t relay_waits = 0;
   /// Messages NATS dropped for a slow subscription of this process (natsSubscription_GetDropped
   /// summed, plus slow-consumer events): never silent.
   std::uint64_t nats_dropped = 0;

@@ -47,8 +47,19 @@ struct nats_config {
   std::chrono::milliseconds reconnect_wait{100};     ///< `timeouts.reconnect_wait`
 
   /// `flow.window`: messages a sender may have unacknowledged per destination module (credit
-  /// window); the receiver grants them back as its inbox takes messages.
-  std::size_t flow_window = 1024;
+  /// window); the receiver grants them back as its inbox takes messages. It must cover what
+  /// is in flight for one round trip of records and credits (nats.c's flusher naps 1 ms before
+  /// it writes a buffered publisher's records): 1024 made a fast sender wait for credits every
+  /// ~700 records (docs/benchmarks.md). Cost: a slow module's process may hold up to
+  /// window x senders records in nats.c's queue (8192 x 370 bytes = 3 MB per sender).
+  std::size_t flow_window = 8192;
+  /// `flow.max_pending`: records nats.c may queue for one hosted module before it drops for a
+  /// slow consumer (counted: `nats_stats::nats_dropped`, `slow_consumer_events`); 0, the
+  /// default, is no limit: the senders' credit windows bound the queue. A limit guards against
+  /// publishers that take no credits (a foreign client, `drop_oldest` senders); below
+  /// window x senders it drops records the windows allowed, and their credits are not granted
+  /// back (the senders' windows shrink until their next reconnect).
+  std::size_t max_pending = 0;
   /// `flow.reconnect_buffer`: bytes buffered while reconnecting; past it a publish fails with
   /// `not_connected` instead of growing without bound.
   std::size_t reconnect_buffer = 8 * 1024 * 1024;

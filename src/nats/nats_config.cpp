@@ -116,6 +116,12 @@ const std::map<std::string, reader, std::less<>>& readers() {
          if (e.empty() && c.flow_window > 1000000) return "must be <= 1000000";
          return e;
        }},
+      {"flow.max_pending",
+       [](const YAML::Node& v, nats_config& c) -> std::string {
+         auto e = as_count(v, c.max_pending, 0);
+         if (e.empty() && c.max_pending > 1000000000) return "must be <= 1000000000";
+         return e;
+       }},
       {"flow.reconnect_buffer",
        [](const YAML::Node& v, nats_config& c) { return as_count(v, c.reconnect_buffer, 1024); }},
       {"replicas",

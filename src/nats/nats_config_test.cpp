@@ -20,7 +20,7 @@ TEST(NatsConfig, EmptyTextIsEveryDefault) {
   EXPECT_EQ(cfg->ping_interval, std::chrono::milliseconds(1000));
   EXPECT_EQ(cfg->max_pings_out, 2);
   EXPECT_EQ(cfg->write_deadline, std::chrono::milliseconds(2000));
-  EXPECT_EQ(cfg->flow_window, 1024U);
+  EXPECT_EQ(cfg->flow_window, 8192U);
 }
 
 TEST(NatsConfig, ReadsEveryKey) {
@@ -36,7 +36,7 @@ timeouts:
   write_deadline: 400
   presence_interval: 100
   reconnect_wait: 20
-flow: {window: 64, reconnect_buffer: 4096}
+flow: {window: 64, max_pending: 500, reconnect_buffer: 4096}
 replicas: [worker, "odd name"]
 )");
   ASSERT_TRUE(cfg) << cfg.error().message();
@@ -54,6 +54,7 @@ replicas: [worker, "odd name"]
   EXPECT_EQ(cfg->presence_interval, std::chrono::milliseconds(100));
   EXPECT_EQ(cfg->reconnect_wait, std::chrono::milliseconds(20));
   EXPECT_EQ(cfg->flow_window, 64U);
+  EXPECT_EQ(cfg->max_pending, 500U);
   EXPECT_EQ(cfg->reconnect_buffer, 4096U);
   EXPECT_TRUE(cfg->is_replica("worker"));
   EXPECT_TRUE(cfg->is_replica("odd name"));
@@ -76,6 +77,7 @@ TEST(NatsConfig, BadFileNamesTheKey) {
       {"timeouts: {presence: 5}\n", "timeouts.presence"},
       {"flow: {window: 1}\n", "flow.window"},
       {"flow: {window: [1]}\n", "flow.window"},
+      {"flow: {max_pending: -1}\n", "flow.max_pending"},
       {"namespace: a.*\n", "namespace"},
       {"namespace: a..b\n", "namespace"},
       {"namespace: ''\n", "namespace"},

@@ -173,9 +173,8 @@ void nats_connection::close(std::chrono::milliseconds bound) {
 
 expected<void> nats_connection::publish(const std::string& subject, std::string_view data,
                                         const std::string& reply) const {
-  if (static_cast<std::int64_t>(data.size()) > max_payload()) {
-    return unexpected(errc::message_too_large);
-  }
+  // nats.c checks max_payload itself (NATS_MAX_PAYLOAD, before anything is written), under the
+  // lock it takes anyway.
   const natsStatus s =
       reply.empty()
           ? natsConnection_Publish(nc_, subject.c_str(), data.data(), static_cast<int>(data.size()))

@@ -54,7 +54,7 @@ class nats_connection {
 
   [[nodiscard]] natsConnection* raw() const noexcept { return nc_; }
   /// Publishes `data` on `subject` (with `reply` as its reply subject when not empty).
-  /// `message_too_large` past the server's max_payload, checked before nats.c sees it.
+  /// `message_too_large` past the server's max_payload (nats.c checks it before writing).
   [[nodiscard]] expected<void> publish(const std::string& subject, std::string_view data,
                                        const std::string& reply = {}) const;
   /// The server's max_payload (bytes).

@@ -14,6 +14,7 @@ struct nats_counters {
   counter published{0}, received{0}, delivered{0}, undeliverable{0}, malformed{0};
   counter replies_in{0}, replies_out{0}, orphan_replies{0}, no_responders{0}, oversized{0};
   counter publish_failures{0}, credit_waits{0}, credit_refusals{0}, credits_granted{0};
+  counter relay_waits{0};
   counter nats_dropped{0}, slow_consumer_events{0}, async_errors{0}, unacknowledged{0};
   counter disconnects{0}, reconnects{0}, peers_joined{0}, peers_left{0}, peers_expired{0};
   counter name_conflicts{0};
@@ -38,6 +39,7 @@ struct nats_counters {
     s.credit_waits = credit_waits.load();
     s.credit_refusals = credit_refusals.load();
     s.credits_granted = credits_granted.load();
+    s.relay_waits = relay_waits.load();
     s.nats_dropped = nats_dropped.load();
     s.slow_consumer_events = slow_consumer_events.load();
     s.async_errors = async_errors.load();

@@ -7,20 +7,16 @@ namespace beehive::detail {
 
 nats_hosted_endpoint::nats_hosted_endpoint(const module_info& info, std::weak_ptr<nats_type> type,
                                            bool is_replica)
-    : inbox_endpoint(info), replica(is_replica), type_(std::move(type)) {
-  waits_without_bound =
-      info.inbox.overflow == overflow_policy::block && info.inbox.block_timeout.count() == 0;
-}
+    : inbox_endpoint(info), replica(is_replica), type_(std::move(type)) {}
 
 bool nats_hosted_endpoint::reopen(const module_info& info) {
   auto type = type_.lock();
-  if (!type) return false;
+  if (!type || stranded) return false;
   // A name another process took meanwhile cannot be reopened here: the registry then makes a
   // new endpoint, whose make_endpoint says already_exists.
   if (!type->claim(info.name, replica)) return false;
   (void)inbox_endpoint::reopen(info);
-  waits_without_bound =
-      info.inbox.overflow == overflow_policy::block && info.inbox.block_timeout.count() == 0;
+  leaving = false;
   if (!type->host(*this)) {
     std::vector<message> none;
     inbox_endpoint::close(none);
@@ -30,20 +26,32 @@ bool nats_hosted_endpoint::reopen(const module_info& info) {
 }
 
 // Why the type lets go first: no record arrives for a life that is ending.
-// The subscription stops before the inbox closes, and its handler (which may wait for room in
-// this inbox) is waited for after: closing the inbox wakes it.
+// The subscription stops first; a relay waiting for room gives up (`leaving`); once its handler
+// has ended, the records it still held go into the inbox if they fit (counted if not); then
+// the inbox closes, with everything the module was given.
+void nats_hosted_endpoint::leave() {
+  auto type = type_.lock();
+  if (!type) return;
+  auto s = type->unhost(*this);
+  leaving = true;
+  wake_relay();
+  if (!s) return;
+  if (s->wait()) {
+    type->release_held(*this);
+  } else {
+    // Its handler may still run (past the bound, or this is it): it still owns the batch.
+    stranded = true;
+  }
+}
+
 void nats_hosted_endpoint::close(std::vector<message>& dropped) {
-  std::shared_ptr<nats_subscription> s;
-  if (auto type = type_.lock()) s = type->unhost(*this);
+  leave();
   inbox_endpoint::close(dropped);
-  if (s) s->wait();
 }
 
 void nats_hosted_endpoint::discard(std::vector<message>& dropped) {
-  std::shared_ptr<nats_subscription> s;
-  if (auto type = type_.lock()) s = type->unhost(*this);
+  leave();
   inbox_endpoint::discard(dropped);
-  if (s) s->wait();
 }
 
 }  // namespace beehive::detail

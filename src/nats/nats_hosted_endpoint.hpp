@@ -2,12 +2,14 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "channel/inbox_endpoint.hpp"
@@ -31,20 +33,59 @@ class nats_hosted_endpoint final : public inbox_endpoint {
 
   const bool replica;
   std::weak_ptr<nats_hosted_endpoint> self;  ///< set once by the type
-  /// The inbox blocks a push without bound (`block`, no block_timeout): the dispatch waits for
-  /// room itself (see `nats_type::relay`). Written by the constructor and `reopen` only, before
-  /// the subscription (re)starts.
-  std::atomic<bool> waits_without_bound{false};
 
   // Owned by the type (under its hosted mutex).
   std::shared_ptr<nats_subscription> sub;
   std::set<std::string> groups;
 
-  // Only the subscription's delivery thread touches these: records taken per sender process
-  // and not yet granted back.
+  /// Where the dispatch waits for room in a full `block` inbox (`nats_type::relay`): opened by
+  /// the inbox's `when_writable` callback (room, or the inbox closed), by `leave` and by the
+  /// type's stop. Shared with the callback, which the inbox may run after a relay gave up.
+  struct relay_gate {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool open = false;  ///< guarded by mu
+    void arm() {
+      std::lock_guard lk(mu);
+      open = false;
+    }
+    void release() {
+      {
+        std::lock_guard lk(mu);
+        open = true;
+      }
+      cv.notify_all();
+    }
+  };
+  const std::shared_ptr<relay_gate> gate = std::make_shared<relay_gate>();
+  /// Set while the module is being cleaned up (before its subscription's handler is waited
+  /// for): a relay waiting for room gives up. Cleared by `reopen`.
+  std::atomic<bool> leaving{false};
+  /// Set when a cleanup could not see the subscription's handler end (it ran past the bound,
+  /// or the cleanup ran inside it): that handler may still touch the batch, so the endpoint is
+  /// not reopened (the registry makes a new one).
+  std::atomic<bool> stranded{false};
+  /// Wakes a relay waiting for room (it then checks `leaving` and the type's stop).
+  void wake_relay() { gate->release(); }
+
+  // Only the subscription's delivery thread touches these (and the closer, once that thread
+  // can no longer run the handler):
+  // records taken per sender process and not yet granted back (never erased: one entry per
+  // sender process ever seen);
   std::map<std::string, std::uint64_t, std::less<>> ungranted;
+  /// and the records decoded but not yet relayed into the inbox (`nats_type::dispatch`): the
+  /// batch is relayed when nats.c has nothing more queued for the subscription, or when full.
+  struct held_record {
+    message msg;
+    std::uint64_t* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
+    std::string_view sender;          ///< its key
+    bool request = false;             ///< a sync request registered in the reply table
+  };
+  std::vector<held_record> held;
+  std::mutex release_mu;  ///< serializes closers' `nats_type::release_held`
 
  private:
+  void leave();
   const std::weak_ptr<nats_type> type_;
 };
 

@@ -8,18 +8,40 @@ namespace beehive::detail {
 
 expected<void> nats_link::send(const nats_connection& conn, const std::string& subject,
                                const message& msg, const std::string& reply) {
-  thread_local std::string buf;
-  buf.clear();
-  if (auto r = encode_message(msg, buf); !r) return r;
-  if (static_cast<std::int64_t>(buf.size()) > conn.max_payload()) {
-    nats_counters::bump(counters.oversized);
-    log().warn("nats: record of {} bytes for '{}' refused: the server's max_payload is {}",
-               buf.size(), subject, conn.max_payload());
-    return unexpected(errc::message_too_large);
+  // A group send pushes copies of one message (equal header and route, one shared content)
+  // to every member: the record is encoded once and published to each. The cache holds the
+  // content it was made from (a shared reference), so that its address cannot be reused by
+  // another content while the entry lives.
+  struct encoded {
+    message_header header;
+    message_route route;
+    content body;
+    std::string buf;
+  };
+  thread_local encoded last;
+  const bool same = msg.content.shares_payload_with(last.body) && msg.header == last.header &&
+                    msg.route == last.route;
+  if (!same) {
+    last.body = content{};
+    last.buf.clear();
+    if (auto r = encode_message(msg, last.buf); !r) return r;
+    last.header = msg.header;
+    last.route = msg.route;
+    last.body = msg.content;
   }
+  const std::string& buf = last.buf;
+  // nats.c refuses a record larger than the server's max_payload before it writes anything
+  // (NATS_MAX_PAYLOAD); asking for max_payload first would take the connection's lock twice
+  // more per record.
   auto r = conn.publish(subject, buf, reply);
   if (!r) {
-    nats_counters::bump(counters.publish_failures);
+    if (r.error() == make_error_code(errc::message_too_large)) {
+      nats_counters::bump(counters.oversized);
+      log().warn("nats: record of {} bytes for '{}' refused: the server's max_payload is {}",
+                 buf.size(), subject, conn.max_payload());
+    } else {
+      nats_counters::bump(counters.publish_failures);
+    }
     return r;
   }
   nats_counters::bump(counters.published);

@@ -36,7 +36,10 @@ struct nats_link {
   /// Encodes `msg` (Go beehive JSON) and publishes it on `conn`. `message_too_large` when the
   /// record is larger than the server's max_payload (nothing is sent), `not_serializable`,
   /// `not_connected` / `timed_out` from nats.c. Counts.
-  /// Per call: one encode into a thread-local buffer (no allocation once warm), one publish.
+  /// Per call: one encode into a thread-local buffer (no allocation once warm; none at all for
+  /// the 2nd..nth copy of a group send: the copies are equal, the last encoding is reused), one
+  /// publish (nats.c: the connection's lock, a copy into its write buffer, a flusher kick).
+  /// The thread keeps a reference to the last content it sent until it sends another.
   [[nodiscard]] expected<void> send(const nats_connection& conn, const std::string& subject,
                                     const message& msg, const std::string& reply = {});
 

@@ -9,7 +9,8 @@ namespace beehive::detail {
 expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_connection& conn,
                                                                      const std::string& subject,
                                                                      const std::string& queue,
-                                                                     handler fn) {
+                                                                     handler fn,
+                                                                     std::size_t max_pending) {
   auto s = std::make_shared<nats_subscription>();
   s->fn_ = std::move(fn);
   natsSubscription* sub = nullptr;
@@ -22,9 +23,10 @@ expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_
     log().warn("nats: cannot subscribe to '{}': {}", subject, natsStatus_GetText(st));
     return unexpected(to_error(st));
   }
-  // No limit of nats.c's own: what may arrive is bounded by the credit windows, and a drop
-  // here would be a silent loss.
-  (void)natsSubscription_SetPendingLimits(sub, -1, -1);
+  // By default no limit of nats.c's own: what may arrive is bounded by the credit windows, and
+  // a drop here is a loss (counted: `dropped`, and the slow-consumer error).
+  const int limit = max_pending == 0 ? -1 : static_cast<int>(max_pending);
+  (void)natsSubscription_SetPendingLimits(sub, limit, -1);
   std::lock_guard lk(s->mu_);
   s->sub_ = sub;
   return s;
@@ -35,7 +37,7 @@ nats_subscription::~nats_subscription() {
   if (sub_ != nullptr) natsSubscription_Destroy(sub_);
 }
 
-void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*sub*/, natsMsg* msg,
+void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* sub, natsMsg* msg,
                                    void* closure) {
   auto* s = static_cast<nats_subscription*>(closure);
   {
@@ -47,7 +49,12 @@ void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* /*s
     ++s->busy_;
     s->runner_ = std::this_thread::get_id();
   }
-  s->fn_(msg);
+  // nats.c took this message off the subscription's queue before calling: what is left there
+  // is what comes next.
+  int queued = 0;
+  int bytes = 0;
+  const bool more = natsSubscription_GetPending(sub, &queued, &bytes) == NATS_OK && queued > 0;
+  s->fn_(msg, more);
   {
     std::lock_guard lk(s->mu_);
     --s->busy_;
@@ -69,13 +76,15 @@ void nats_subscription::stop() {
   (void)natsSubscription_Unsubscribe(sub);
 }
 
-void nats_subscription::wait(std::chrono::milliseconds bound) {
+bool nats_subscription::wait(std::chrono::milliseconds bound) {
   std::unique_lock lk(mu_);
-  if (busy_ > 0 && runner_ == std::this_thread::get_id()) return;
+  if (busy_ > 0 && runner_ == std::this_thread::get_id()) return false;
   if (!cv_.wait_for(lk, bound, [&] { return busy_ == 0; })) {
     log().error("nats: a message handler still runs {} ms after its subscription closed",
                 bound.count());
+    return false;
   }
+  return closing_;
 }
 
 std::int64_t nats_subscription::dropped() const {

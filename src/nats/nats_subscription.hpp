@@ -17,6 +17,12 @@ namespace beehive::detail {
 
 class nats_connection;
 
+/// Owns a nats.c message.
+struct nats_msg_deleter {
+  void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
+};
+using nats_msg_ptr = std::unique_ptr<natsMsg, nats_msg_deleter>;
+
 /// One nats.c subscription whose handler never runs after `close` returned.
 ///
 /// nats.c runs a subscription's handler on the subscription's own delivery thread, and a
@@ -27,12 +33,16 @@ class nats_connection;
 /// connection is destroyed), so that a late nats.c call never touches freed memory.
 class nats_subscription {
  public:
-  using handler = std::function<void(natsMsg*)>;  ///< owns the message
+  /// Owns the message. `more`: nats.c holds further messages for this subscription, so the
+  /// handler will be called again at once (unless the subscription stops first): a handler may
+  /// keep what it got and act on a whole batch when `more` is false.
+  using handler = std::function<void(natsMsg*, bool more)>;
 
-  /// Subscribes (queue group `queue` when not empty). Errors as `to_error`.
+  /// Subscribes (queue group `queue` when not empty). `max_pending`: messages nats.c may queue
+  /// for it before it drops (counted by nats.c: `dropped`); 0 is no limit. Errors as `to_error`.
   [[nodiscard]] static expected<std::shared_ptr<nats_subscription>> open(
-      const nats_connection& conn, const std::string& subject, const std::string& queue,
-      handler fn);
+      const nats_connection& conn, const std::string& subject, const std::string& queue, handler fn,
+      std::size_t max_pending = 0);
   ~nats_subscription();
   nats_subscription(const nats_subscription&) = delete;
   nats_subscription& operator=(const nats_subscription&) = delete;
@@ -46,7 +56,9 @@ class nats_subscription {
   /// The first half of `close`: no handler starts any more; does not wait.
   void stop();
   /// The second half: waits (at most `bound`) for a running handler, unless called from it.
-  void wait(std::chrono::milliseconds bound = std::chrono::milliseconds(2000));
+  /// True when no handler runs now nor ever will (false: called from the handler, or the
+  /// bound passed).
+  bool wait(std::chrono::milliseconds bound = std::chrono::milliseconds(2000));
   /// Messages NATS dropped for this subscription (slow consumer), up to now.
   [[nodiscard]] std::int64_t dropped() const;
 

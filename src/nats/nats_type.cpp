@@ -70,7 +70,7 @@ void nats_type::attach(type_host& host) {
   if (!link_->rpc) return;
   std::weak_ptr<nats_type> weak = weak_from_this();
   auto sub = [&](const std::string& subject, void (nats_type::*fn)(natsMsg*)) {
-    auto s = nats_subscription::open(*link_->rpc, subject, {}, [weak, fn](natsMsg* m) {
+    auto s = nats_subscription::open(*link_->rpc, subject, {}, [weak, fn](natsMsg* m, bool) {
       if (auto self = weak.lock()) {
         (self.get()->*fn)(m);
       } else {
@@ -139,17 +139,19 @@ bool nats_type::host(nats_hosted_endpoint& ep) {
   if (stopped_) return false;
   std::weak_ptr<nats_type> weak = weak_from_this();
   std::weak_ptr<nats_hosted_endpoint> weak_ep = ep.self;
-  auto s = nats_subscription::open(*link_->data, link_->subj.module_wildcard(ep.name()),
-                                   ep.replica ? encode_token(ep.name()) : std::string{},
-                                   [weak, weak_ep](natsMsg* m) {
-                                     auto self = weak.lock();
-                                     auto e = weak_ep.lock();
-                                     if (self && e) {
-                                       self->on_module_message(*e, m);
-                                     } else {
-                                       natsMsg_Destroy(m);
-                                     }
-                                   });
+  auto s = nats_subscription::open(
+      *link_->data, link_->subj.module_wildcard(ep.name()),
+      ep.replica ? encode_token(ep.name()) : std::string{},
+      [weak, weak_ep](natsMsg* m, bool more) {
+        auto self = weak.lock();
+        auto e = weak_ep.lock();
+        if (self && e) {
+          self->on_module_message(*e, m, more);
+        } else {
+          natsMsg_Destroy(m);
+        }
+      },
+      link_->cfg.max_pending);
   if (!s) return false;
   link_->keep(*s);
   {
@@ -340,6 +342,15 @@ void nats_type::stop() {
   std::lock_guard stopping(stop_mu_);
   if (stopped_.exchange(true)) return;
   link_->stopping = true;
+  // A relay waiting for room in a full inbox gives up.
+  std::vector<std::shared_ptr<nats_hosted_endpoint>> hosted;
+  {
+    std::lock_guard lk(hosted_mu_);
+    for (const auto& [n, weak] : hosted_) {
+      if (auto ep = weak.lock()) hosted.push_back(std::move(ep));
+    }
+  }
+  for (const auto& ep : hosted) ep->wake_relay();
   {
     std::lock_guard lk(presence_mu_);
     presence_stop_ = true;
@@ -360,6 +371,15 @@ void nats_type::stop() {
   if (link_->data) link_->data->close();
   if (link_->rpc) link_->rpc->close();
   for (const auto& s : subs) s->wait();
+  // What the handlers still held goes into the inboxes if it fits (their closes follow).
+  for (const auto& ep : hosted) {
+    std::shared_ptr<nats_subscription> s;
+    {
+      std::lock_guard lk(hosted_mu_);
+      s = ep->sub;
+    }
+    if (s && s->wait()) release_held(*ep);
+  }
   host_.store(nullptr);
 }
 

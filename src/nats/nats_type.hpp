@@ -9,10 +9,6 @@
 //   break this).
 // - `remove_peer` does not fail the callers waiting on the peer; the type calls
 //   `replies().fail_target(ep, not_connected)` itself right after it.
-// - A relay into a hosted module's inbox (`delivery::relay`) blocks in the inbox of this
-//   branch (its would_block lands with branch `inbox`): the dispatch waits for room first,
-//   with timed waits, so that it can notice `stop`; with `would_block` it waits on
-//   `when_writable` instead (both paths are in `nats_type::relay`).
 
 #include <atomic>
 #include <chrono>
@@ -79,10 +75,21 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   [[nodiscard]] bool host(nats_hosted_endpoint& ep);
   /// Stops its subscription (returned, for the caller to wait for) and announces its leave.
   [[nodiscard]] std::shared_ptr<nats_subscription> unhost(nats_hosted_endpoint& ep);
+  /// Once its subscription's handler can no longer run: relays the records it still held
+  /// into the inbox without waiting (what does not fit is refused, counted).
+  void release_held(nats_hosted_endpoint& ep);
 
  private:
   // nats_dispatch.cpp: what arrives.
-  void on_module_message(nats_hosted_endpoint& ep, natsMsg* m);
+  /// A record for a hosted module, on its subscription's delivery thread: decoded and kept in
+  /// the module's batch (`take`); the batch is relayed into the inbox (`relay_held`) when
+  /// nats.c has nothing more queued (`more` false) or `relay_batch` records wait.
+  void on_module_message(nats_hosted_endpoint& ep, natsMsg* m, bool more);
+  void take(nats_hosted_endpoint& ep, nats_msg_ptr m);
+  /// Relays the batch into the inbox, in order; `wait`: a full `block` inbox is waited for
+  /// (see `relay`), else what does not fit is refused. Counts, grants the credits back, fails
+  /// the refused requests' callers.
+  void relay_held(nats_hosted_endpoint& ep, bool wait);
   void on_reply(natsMsg* m);
   void on_credit(natsMsg* m);
   void on_presence(natsMsg* m);
@@ -91,8 +98,18 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// are not are dropped at once (their modules go, their waiters wake with not_connected).
   /// Returns not_connected when none is reachable, module_not_found otherwise.
   [[nodiscard]] std::error_code unreachable(const std::string& module);
-  [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg);
-  void grant(nats_hosted_endpoint& ep, std::string_view sender);
+  /// One record into the inbox (`delivery::relay`). `wait`: on `would_block` (a full `block`
+  /// inbox), sleeps until the inbox's `when_writable` fires, then pushes again; gives up with
+  /// channel_closed when the module leaves or the type stops. On failure `msg` is intact.
+  [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg, bool wait);
+  /// The sender's entry in `ep.ungranted` (made on first use); `sender` is made to view its
+  /// key. Null for an empty sender token.
+  [[nodiscard]] static std::uint64_t* credit_slot(nats_hosted_endpoint& ep,
+                                                  std::string_view& sender);
+  /// Adds `n` records to what `sender` is owed; grants them back every half window.
+  void grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
+             std::uint64_t n);
+  static constexpr std::size_t relay_batch = 64;
   [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
 
   // nats_type.cpp: presence.
