@@ -272,6 +272,33 @@ TEST_F(Admin, TapStreamsOneJsonLinePerMessage) {
       test::eventually([&] { return json::parse(a->stats_json()).at("tap").at("attached") == 0; }));
 }
 
+// A reply given to send_resp is tapped, marked as one, under its requester (route.source).
+TEST_F(Admin, TapShowsRepliesMarkedAsReplies) {
+  auto a = start();
+  auto c = unix_client(sock);
+  std::string got;  // the reader's alone
+  std::atomic<bool> seen{false};
+  const auto until = std::chrono::steady_clock::now() + watchdog;
+  const message request = new_message().build_router("a", "", "pod", "get");
+  std::thread replier([&] {
+    while (!seen.load() && std::chrono::steady_clock::now() < until) {
+      (void)ctx.send_resp(new_resp_by_message(request, "answered"));
+      std::this_thread::yield();
+    }
+  });
+  auto r = c.Get("/api/tap?module=a", [&](const char* data, std::size_t n) {
+    got.append(data, n);
+    if (got.find("answered") != std::string::npos) seen = true;
+    return !seen.load() && std::chrono::steady_clock::now() < until;
+  });
+  replier.join();
+  const auto line = json::parse(got.substr(0, got.find('\n')));
+  EXPECT_EQ(line.at("target"), "a");
+  EXPECT_EQ(line.at("reply"), true);
+  EXPECT_EQ(line.at("message").at("header").at("parent_msg_id"), request.header.id);
+  EXPECT_EQ(line.at("message").at("content"), "answered");
+}
+
 TEST_F(Admin, LoopbackPortZeroPicksAPortAndOtherHostsAreRefused) {
   auto a = start_admin(ctx, {.address = "127.0.0.1:0"});
   ASSERT_TRUE(a);
