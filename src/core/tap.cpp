@@ -184,7 +184,6 @@ void tap_hub::publish(std::vector<std::shared_ptr<tap_sink>> sinks) {
 void tap_hub::fold_retired() {
   std::erase_if(retired_, [&](const std::shared_ptr<tap_sink>& s) {
     if (s.use_count() != 1) return false;
-    std::atomic_thread_fence(std::memory_order_acquire);
     detached_delivered_ += s->delivered();
     detached_dropped_ += s->dropped();
     return true;
