@@ -76,9 +76,13 @@ void tap_sink::offer(const message& msg, std::string_view target, bool to_group,
   delivered_.fetch_add(1, std::memory_order_relaxed);
 }
 
-void tap_sink::take_into(std::vector<tapped_message>& out, std::chrono::nanoseconds timeout) {
+void tap_sink::take_into(std::vector<tapped_message>& out, std::chrono::nanoseconds timeout,
+                         std::chrono::steady_clock::time_point not_before) {
   const auto until = std::chrono::steady_clock::now() + timeout;
   std::unique_lock lock(mu_);
+  if (not_before > std::chrono::steady_clock::now()) {
+    cv_.wait_until(lock, std::min(not_before, until), [&] { return closed_; });
+  }
   for (;;) {
     if (!queue_.empty() || closed_) break;
     const auto now = std::chrono::steady_clock::now();
@@ -115,7 +119,8 @@ tap_subscription::tap_subscription(tap_filter filter, std::size_t capacity)
 
 std::vector<tapped_message>& tap_subscription::take_for(std::chrono::nanoseconds timeout) {
   taken_.clear();  // the last batch's messages die here, outside the sink's lock
-  sink_->take_into(taken_, timeout);
+  sink_->take_into(taken_, timeout, last_take_ + take_slice);
+  if (!taken_.empty()) last_take_ = std::chrono::steady_clock::now();
   if (taken_.empty() && sink_->closed()) taken_ = {};  // closed: its storage goes
   return taken_;
 }

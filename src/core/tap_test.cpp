@@ -121,6 +121,21 @@ TEST_F(Tap, TakeWaitsForTheNextMessageAndCloseWakesIt) {
   EXPECT_EQ(sub->dropped(), 0U);
 }
 
+// Under a flood a reader does not spin: it takes at most once per slice, and what does not fit
+// meanwhile is dropped and counted by the senders.
+TEST_F(Tap, AReaderTakesAtMostOncePerSlice) {
+  auto sub = hub().attach({tap_scope::module, "a"}, 4);
+  ASSERT_TRUE(ctx.send("a", new_message()));
+  const auto before_first = std::chrono::steady_clock::now();
+  EXPECT_EQ(sub->take_for(watchdog).size(), 1U);
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(ctx.send("a", new_message()));
+  EXPECT_EQ(sub->take_for(watchdog).size(), 4U);
+  EXPECT_GE(std::chrono::steady_clock::now() - before_first, tap_subscription::take_slice);
+  EXPECT_EQ(sub->delivered(), 5U);
+  EXPECT_EQ(sub->dropped(), 6U);
+  hub().detach(sub);
+}
+
 TEST_F(Tap, ConcurrentSendersAndAttachDetachLoseNothingUncounted) {
   std::atomic<bool> stop{false};
   std::thread churn([&] {
