@@ -60,7 +60,11 @@ TEST(AdminNats, NatsAndLaneCountersAreInMetricsAndJson) {
   EXPECT_EQ(beta_lanes[1].at("received"), 5);
 
   const std::string text = (*admin_b)->metrics_text();
-  EXPECT_NE(text.find("# TYPE beehive_nats_delivered_total counter"), std::string::npos);
+  for (const char* family : {"beehive_nats_delivered_total", "beehive_nats_published_total",
+                             "beehive_nats_nats_dropped_total", "beehive_nats_unacknowledged_total",
+                             "beehive_nats_reconnects_total"}) {
+    EXPECT_NE(text.find(std::string("# TYPE ") + family + " counter"), std::string::npos) << family;
+  }
   EXPECT_NE(text.find("\nbeehive_nats_delivered_total " +
                       std::to_string(jb.at("types").at("nats").at("delivered").get<int>())),
             std::string::npos)
