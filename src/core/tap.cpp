@@ -24,12 +24,25 @@ namespace {
 // hub created at a destroyed hub's address never matches the old one's lists.
 std::atomic<std::uint64_t> next_version{1};
 
-// The list of sinks this thread used last (one slot; another hub replaces it).
-struct tap_cache {
+// The list of sinks this thread used last (one slot; another hub replaces it). Two parts, so
+// that the per-message check reads a trivially destructible thread-local (no TLS init guard):
+// `cache_key` names the hub and the list; `cache_owner` keeps the list alive. Once the
+// thread's destructors destroyed the owner (a later destructor of the thread may still send),
+// the key is cleared and the thread takes the hub's list without caching it.
+struct tap_cache_key {
   const tap_hub* hub = nullptr;
-  std::shared_ptr<const tap_hub::snapshot> list;
+  const tap_hub::snapshot* list = nullptr;
+  bool gone = false;  // cache_owner destroyed
 };
-thread_local tap_cache cache;
+thread_local tap_cache_key cache_key;
+struct tap_cache_owner {
+  std::shared_ptr<const tap_hub::snapshot> list;
+  tap_cache_owner() = default;
+  tap_cache_owner(const tap_cache_owner&) = delete;
+  tap_cache_owner& operator=(const tap_cache_owner&) = delete;
+  ~tap_cache_owner() { cache_key = {nullptr, nullptr, true}; }
+};
+thread_local tap_cache_owner cache_owner;
 
 }  // namespace
 
@@ -37,11 +50,6 @@ tap_sink::tap_sink(tap_filter filter, std::size_t capacity)
     : filter_(std::move(filter)), capacity_(std::max<std::size_t>(capacity, 1)) {
   // Storage for the usual queue up front; a very large capacity grows as needed.
   queue_.reserve(std::min<std::size_t>(capacity_, 4096));
-}
-
-bool tap_sink::matches_module(std::string_view module) const noexcept {
-  return filter_.scope == tap_scope::all ||
-         (filter_.scope == tap_scope::module && filter_.name == module);
 }
 
 bool tap_sink::matches_group(std::string_view group, const member_list& members) const {
@@ -57,13 +65,7 @@ bool tap_sink::matches_group(std::string_view group, const member_list& members)
   return false;
 }
 
-void tap_sink::offer(const message& msg, std::string_view target, bool to_group, bool reply) {
-  // Full: counted without the lock (the reader empties the queue at once when it takes). A
-  // closed sink's size is 0, so a stale sender never counts a drop in it here.
-  if (size_.load(std::memory_order_relaxed) >= capacity_) {
-    dropped_.fetch_add(1, std::memory_order_relaxed);
-    return;
-  }
+void tap_sink::queue(const message& msg, std::string_view target, bool to_group, bool reply) {
   const auto now = std::chrono::system_clock::now();
   std::lock_guard lock(mu_);
   if (closed_) return;
@@ -137,42 +139,51 @@ tap_hub::~tap_hub() = default;
 // The thread's list, refreshed under the hub's lock when the hub's version moved on. The old
 // list is released after the lock; releasing it may destroy closed sinks (no user code: they
 // hold no messages).
-const tap_hub::snapshot& tap_hub::current() {
-  auto& c = cache;
-  const auto v = version_.load(std::memory_order_acquire);
-  if (c.hub == this && c.list && c.list->version == v) [[likely]]
-    return *c.list;
+std::shared_ptr<const tap_hub::snapshot> tap_hub::refresh() {
   std::shared_ptr<const snapshot> fresh;
   {
     std::lock_guard lock(mu_);
     fresh = subs_;
   }
-  auto old = std::exchange(c.list, std::move(fresh));
-  c.hub = this;
-  old.reset();
-  return *c.list;
+  if (!cache_key.gone) {
+    auto old = std::exchange(cache_owner.list, fresh);
+    cache_key.hub = this;
+    cache_key.list = fresh.get();
+  }
+  return fresh;
 }
 
 // `offer` runs no user code (a message copy shares its content, and no message dies there),
-// so nothing re-enters between `current()` and the end of the loop.
-void tap_hub::observe(std::string_view module, const message& msg) {
-  for (const auto& s : current().sinks) {
-    if (s->matches_module(module)) s->offer(msg, module, false, false);
+// so nothing re-enters while the thread's list is walked.
+template <class Fn>
+void tap_hub::each_sink(Fn&& fn) {
+  const auto& k = cache_key;
+  if (k.hub == this && k.list->version == version_.load(std::memory_order_acquire)) [[likely]] {
+    for (const auto& s : k.list->sinks) fn(*s);
+    return;
   }
+  const auto list = refresh();
+  for (const auto& s : list->sinks) fn(*s);
+}
+
+void tap_hub::observe(std::string_view module, const message& msg) {
+  each_sink([&](tap_sink& s) {
+    if (s.matches_module(module)) s.offer(msg, module, false, false);
+  });
 }
 
 void tap_hub::observe_group(std::string_view group, const member_list& members,
                             const message& msg) {
-  for (const auto& s : current().sinks) {
-    if (s->matches_group(group, members)) s->offer(msg, group, true, false);
-  }
+  each_sink([&](tap_sink& s) {
+    if (s.matches_group(group, members)) s.offer(msg, group, true, false);
+  });
 }
 
 void tap_hub::observe_reply(const message& resp) {
   const std::string_view requester = resp.route.source;
-  for (const auto& s : current().sinks) {
-    if (s->matches_module(requester)) s->offer(resp, requester, false, true);
-  }
+  each_sink([&](tap_sink& s) {
+    if (s.matches_module(requester)) s.offer(resp, requester, false, true);
+  });
 }
 
 void tap_hub::publish(std::vector<std::shared_ptr<tap_sink>> sinks) {

@@ -245,6 +245,31 @@ TEST_F(Tap, ASenderSeesAttachAndDetachAtItsNextSend) {
   EXPECT_EQ(totals.dropped, 0U);
 }
 
+// A thread's thread_local destructors run after the tap's per-thread cache is gone may still
+// send: the copy is offered and counted, without the dead cache (nothing leaks, nothing crashes
+// under the sanitizers).
+struct sends_at_thread_exit {
+  context* ctx = nullptr;
+  ~sends_at_thread_exit() {
+    if (ctx != nullptr) (void)ctx->send("a", new_message().fill_body("from a dying thread"));
+  }
+};
+thread_local sends_at_thread_exit at_exit;
+
+TEST_F(Tap, ASendFromALateThreadDestructorIsStillOffered) {
+  auto sub = hub().attach({tap_scope::module, "a"}, 16);
+  std::thread t([&] {
+    at_exit.ctx = &ctx;                         // constructed first: destroyed last
+    ASSERT_TRUE(ctx.send("a", new_message()));  // makes the thread's tap cache
+  });
+  t.join();
+  EXPECT_EQ(sub->delivered(), 2U);
+  auto got = sub->take_for(watchdog);
+  ASSERT_EQ(got.size(), 2U);
+  EXPECT_EQ(got[1].msg.content.to_string().value_or(""), "from a dying thread");
+  hub().detach(sub);
+}
+
 // Two contexts used by one thread in turn: each send is offered to its own context's taps (the
 // thread's one-slot cache is replaced, never mixed up), and a context made after another was
 // destroyed (possibly at the same address) starts with no taps.
