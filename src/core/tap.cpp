@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 // Per observed message, taps attached (counted for a send to one module):
 // - the hub: one acquire load of its version and one compare with the thread's cached list
-//   (thread-local); no lock, no shared write, no allocation. The hub's lock and one
-//   shared_ptr copy only when the list changed since this thread last looked.
+//   (a trivially destructible thread-local: no TLS guard); no lock, no shared write, no
+//   allocation. The hub's lock and one shared_ptr copy only when the list changed since this
+//   thread last looked.
 // - per sink: the filter's compare (a name compare for a module or group tap); if it matches,
 //   one relaxed load of its size, then either a counted drop (queue full: one atomic add, no
 //   lock) or one clock read, its lock and one message copy (strings inline, content shared,
-//   no deep copy) into its preallocated queue: no allocation.
+//   no deep copy) into its preallocated queue: no allocation. At most a tap's capacity per
+//   `take_slice` is queued (the reader takes at most once per slice); the rest are drops.
 // The sender never waits on an observer: the sink's lock is held for a few instructions, and
 // nobody is woken.
 #include "core/tap.hpp"
