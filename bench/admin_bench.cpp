@@ -3,7 +3,8 @@
 // Usage: admin_bench NAME...   the admin API's scenarios, one JSON line each:
 //   tap_attached          1 -> 1 prebuilt sends with a tap on the destination (a reader drains
 //                         it, as the admin's tap stream does), against the same run without a
-//                         tap, alternated 5 times in this process: key vs_no_tap (median rates).
+//                         tap, alternated 5 times in this process: key vs_no_tap (median rates);
+//                         cpu_vs_no_tap: the sender thread's CPU per message, without / with.
 //   metrics_scrape_1000   1,000 modules: one /metrics render (admin::metrics_text), key ms
 //                         (median of 20).
 //   stats_1000            1,000 modules: `beehive stats --json` end to end (a process started,
@@ -23,6 +24,7 @@
 #include <beehive/beehive.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -55,8 +57,17 @@ beehive::module_info module(std::string name) {
   return m;
 }
 
+// CPU time of the calling thread (not counting time other processes took from it).
+double thread_cpu_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e9 + static_cast<double>(ts.tv_nsec);
+}
+
 // One 1 -> 1 run of `n` copies of a prebuilt message; messages per second (0 when some got lost).
-double one_to_one(beehive::context& ctx, std::uint64_t n, std::uint64_t& errors) {
+// `sender_cpu_ns` gets the sender thread's CPU time per message.
+double one_to_one(beehive::context& ctx, std::uint64_t n, std::uint64_t& errors,
+                  double& sender_cpu_ns) {
   std::atomic<std::uint64_t> got{0};
   std::thread consumer([&] {
     for (std::uint64_t i = 0; i < n; ++i) {
@@ -66,9 +77,11 @@ double one_to_one(beehive::context& ctx, std::uint64_t n, std::uint64_t& errors)
   });
   const auto msg = beehive::new_message().build_router("producer", "bench", "resource", "insert");
   const auto t0 = clock_type::now();
+  const double cpu0 = thread_cpu_ns();
   for (std::uint64_t i = 0; i < n; ++i) {
     if (!ctx.send("consumer", msg)) ++errors;
   }
+  sender_cpu_ns = (thread_cpu_ns() - cpu0) / static_cast<double>(n);
   consumer.join();
   const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
   if (got.load() != n) errors += n - got.load();
@@ -84,10 +97,14 @@ json tap_attached() {
   auto& hub = beehive::detail::context_state_of(ctx).tap;
   std::vector<double> bare;
   std::vector<double> tapped;
+  std::vector<double> bare_cpu;
+  std::vector<double> tapped_cpu;
+  double cpu = 0;
   std::uint64_t seen = 0;
   std::uint64_t dropped = 0;
   for (int r = 0; r < rounds; ++r) {
-    bare.push_back(one_to_one(ctx, n, errors));
+    bare.push_back(one_to_one(ctx, n, errors, cpu));
+    bare_cpu.push_back(cpu);
     auto sub = hub.attach({beehive::detail::tap_scope::module, "consumer"}, 4096);
     std::atomic<bool> stop{false};
     std::thread reader([&] {
@@ -95,7 +112,8 @@ json tap_attached() {
         seen += sub->take_for(std::chrono::milliseconds(50)).size();
       }
     });
-    tapped.push_back(one_to_one(ctx, n, errors));
+    tapped.push_back(one_to_one(ctx, n, errors, cpu));
+    tapped_cpu.push_back(cpu);
     stop = true;
     reader.join();
     dropped += sub->dropped();
@@ -108,6 +126,11 @@ json tap_attached() {
   out["no_tap_msgs_per_s"] = round_to(median(bare), 0);
   out["tap_msgs_per_s"] = round_to(median(tapped), 0);
   out["vs_no_tap"] = round_to(median(tapped) / median(bare), 3);
+  // The sender's CPU per message, without and with the tap: what the tap costs the sender,
+  // insensitive to the time other processes take from this one.
+  out["no_tap_sender_cpu_ns"] = round_to(median(bare_cpu), 1);
+  out["tap_sender_cpu_ns"] = round_to(median(tapped_cpu), 1);
+  out["cpu_vs_no_tap"] = round_to(median(bare_cpu) / median(tapped_cpu), 3);
   out["tap_copies_read"] = seen;
   out["tap_copies_dropped"] = dropped;
   out["errors"] = errors;

@@ -49,7 +49,11 @@ class example_system {
     ready_ = test::wait_for_text(spec.stdout_file, "demo done", long_bound);
   }
   [[nodiscard]] bool ready() const { return ready_; }
-  [[nodiscard]] std::string output() const { return test::read_text(dir_ + "/example.out"); }
+  /// Its stdout, then its stderr (a sanitizer's report is there).
+  [[nodiscard]] std::string output() const {
+    return test::read_text(dir_ + "/example.out") + "\n--- stderr:\n" +
+           test::read_text(dir_ + "/example.err");
+  }
   process& proc() { return *proc_; }
 
  private:

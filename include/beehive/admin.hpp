@@ -40,8 +40,9 @@ struct admin_options {
 /// The admin API of a context: what a running system holds, readable from outside the process
 /// over HTTP (the `beehive` command, Prometheus, a browser). Off unless started.
 ///
-/// - `GET /metrics`: Prometheus text (inboxes, module states and restarts, `send_sync`
-///   latency, orphan replies, socket counters, taps, the admin's own refusals);
+/// - `GET /metrics`: Prometheus text (inboxes and their lanes, module states and restarts,
+///   `send_sync` latency, orphan replies, socket counters, every installed context type's own
+///   counters (`context_type::counters`: the nats type's), taps, the admin's own refusals);
 /// - `GET /api/modules`, `/api/groups`, `/api/stats`: JSON;
 /// - `GET /api/tap[?module=M|group=G]`: one JSON line per message sent (chunked, streaming);
 /// - `POST /api/send`, `POST /api/request`: only with `allow_writes`;

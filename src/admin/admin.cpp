@@ -263,7 +263,9 @@ void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
           out += R"(,"target":)";
           out += nlohmann::json(std::string_view(t.target))
                      .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-          out += t.to_group ? R"(,"group":true,"message":)" : R"(,"group":false,"message":)";
+          out += t.to_group ? R"(,"group":true)" : R"(,"group":false)";
+          if (t.reply) out += R"(,"reply":true)";
+          out += R"(,"message":)";
           out += record_of(t.msg);
           out += "}\n";
         }

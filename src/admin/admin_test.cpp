@@ -19,6 +19,7 @@
 #include "beehive/context.hpp"
 #include "bounded_wait.hpp"
 #include "channel_module.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive {
 namespace {
@@ -270,6 +271,97 @@ TEST_F(Admin, TapStreamsOneJsonLinePerMessage) {
   // The reader went away: its tap is detached.
   EXPECT_TRUE(
       test::eventually([&] { return json::parse(a->stats_json()).at("tap").at("attached") == 0; }));
+}
+
+// A reply given to send_resp is tapped, marked as one, under its requester (route.source).
+TEST_F(Admin, TapShowsRepliesMarkedAsReplies) {
+  auto a = start();
+  auto c = unix_client(sock);
+  std::string got;  // the reader's alone
+  std::atomic<bool> seen{false};
+  const auto until = std::chrono::steady_clock::now() + watchdog;
+  const message request = new_message().build_router("a", "", "pod", "get");
+  std::thread replier([&] {
+    while (!seen.load() && std::chrono::steady_clock::now() < until) {
+      (void)ctx.send_resp(new_resp_by_message(request, "answered"));
+      std::this_thread::yield();
+    }
+  });
+  auto r = c.Get("/api/tap?module=a", [&](const char* data, std::size_t n) {
+    got.append(data, n);
+    if (got.find("answered") != std::string::npos) seen = true;
+    return !seen.load() && std::chrono::steady_clock::now() < until;
+  });
+  replier.join();
+  const auto line = json::parse(got.substr(0, got.find('\n')));
+  EXPECT_EQ(line.at("target"), "a");
+  EXPECT_EQ(line.at("reply"), true);
+  EXPECT_EQ(line.at("message").at("header").at("parent_msg_id"), request.header.id);
+  EXPECT_EQ(line.at("message").at("content"), "answered");
+}
+
+// A context type that only lists counters (the admin exports what a type lists, knowing no
+// type by name).
+class counting_type final : public detail::context_type {
+ public:
+  void attach(detail::type_host& /*host*/) override {}
+  expected<std::shared_ptr<detail::endpoint>> make_endpoint(const module_info& /*info*/) override {
+    return unexpected(errc::unsupported_type);
+  }
+  std::vector<detail::type_counter> counters() const override {
+    return {{"frames_sent", "Frames sent.", frames.load()}, {"odd-name", "", 2}};
+  }
+  void stop() override {}
+  std::atomic<std::uint64_t> frames{7};
+};
+
+// Every lane's counters and every installed type's counters are in /metrics and /api/stats.
+TEST_F(Admin, LaneAndTypeCountersAreExported) {
+  module_info laned = mod("laned");
+  laned.inbox.lanes.lanes = {{.capacity = 4}, {.capacity = 8}};
+  laned.inbox.lanes.rules = {{route_field::resource, "heartbeat", 0}};
+  laned.inbox.lanes.default_lane = 1;
+  ASSERT_TRUE(ctx.add_module(laned));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(ctx.send("laned", new_message()));
+  ASSERT_TRUE(ctx.send("laned", new_message().build_router("t", "", "heartbeat", "update")));
+  ASSERT_TRUE(ctx.receive("laned"));  // lane 0 first
+  auto type = std::make_shared<counting_type>();
+  ASSERT_TRUE(detail::install_type(ctx, "counting", type));
+  auto a = start();
+  ASSERT_TRUE(a);
+
+  const std::string text = a->metrics_text();
+  for (const char* line : {
+           R"(beehive_lane_capacity{module="laned",lane="0"} 4)",
+           R"(beehive_lane_capacity{module="laned",lane="1"} 8)",
+           R"(beehive_lane_depth{module="laned",lane="1"} 3)",
+           R"(beehive_lane_messages_total{module="laned",lane="0",outcome="accepted"} 1)",
+           R"(beehive_lane_messages_total{module="laned",lane="0",outcome="received"} 1)",
+           R"(beehive_lane_messages_total{module="laned",lane="1",outcome="accepted"} 3)",
+           R"(beehive_lane_messages_total{module="laned",lane="1",outcome="dropped"} 0)",
+           "# TYPE beehive_counting_frames_sent_total counter",
+           "# HELP beehive_counting_frames_sent_total Frames sent.",
+           "\nbeehive_counting_frames_sent_total 7\n",
+           "\nbeehive_counting_odd_name_total 2\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
+  // A module without lanes has no lane series.
+  EXPECT_EQ(text.find(R"(beehive_lane_depth{module="a")"), std::string::npos);
+  EXPECT_EQ(text.find("# TYPE beehive_lane_depth gauge"),
+            text.rfind("# TYPE beehive_lane_depth gauge"));
+
+  type->frames = 9;  // read at each request
+  const json j = json::parse(a->stats_json());
+  const auto& lanes = j.at("modules").at("laned").at("inbox").at("lanes");
+  ASSERT_EQ(lanes.size(), 2U);
+  EXPECT_EQ(lanes[0].at("received"), 1);
+  EXPECT_EQ(lanes[1].at("queued"), 3);
+  EXPECT_EQ(lanes[1].at("capacity"), 8);
+  EXPECT_FALSE(j.at("modules").at("a").at("inbox").contains("lanes"));
+  EXPECT_EQ(j.at("types").at("counting").at("frames_sent"), 9);
+  EXPECT_EQ(j.at("types").at("counting").at("odd-name"), 2);
+  EXPECT_FALSE(j.at("types").contains("channel"));  // its counters are the inboxes'
 }
 
 TEST_F(Admin, LoopbackPortZeroPicksAPortAndOtherHostsAreRefused) {

@@ -50,7 +50,14 @@ std::string render_stats_json(const system_snapshot& snap) {
   for (const auto& m : snap.modules) {
     json j = module_json(m);
     j.erase("name");
-    if (m.inbox) j["inbox"] = fields_json(*m.inbox);
+    if (m.inbox) {
+      j["inbox"] = fields_json(*m.inbox);
+      if (!m.inbox->lanes.empty()) {
+        json lanes = json::array();
+        for (const auto& l : m.inbox->lanes) lanes.push_back(fields_json(l));
+        j["inbox"]["lanes"] = std::move(lanes);
+      }
+    }
     if (m.sync) {
       j["sync"] = {{"count", m.sync->count},
                    {"sum_seconds", m.sync->sum_seconds},
@@ -63,6 +70,12 @@ std::string render_stats_json(const system_snapshot& snap) {
   }
   json sockets = json::object();
   for (const auto& [name, s] : snap.sockets) sockets[name] = fields_json(s);
+  json types = json::object();
+  for (const auto& t : snap.types) {
+    json counters = json::object();
+    for (const auto& c : t.counters) counters[std::string(c.name)] = c.value;
+    types[t.name] = std::move(counters);
+  }
   const json out = {
       {"time_ms", snap.time_ms},
       {"pid", static_cast<long>(::getpid())},
@@ -74,6 +87,7 @@ std::string render_stats_json(const system_snapshot& snap) {
         {"delivered", snap.tap.delivered},
         {"dropped", snap.tap.dropped}}},
       {"sockets", std::move(sockets)},
+      {"types", std::move(types)},
       {"admin",
        {{"requests", snap.admin.requests},
         {"refused_peer", snap.admin.refused_peer},

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "admin/metrics_text.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <set>
@@ -91,6 +92,63 @@ void render_schema(std::string& out, const Subjects& subjects, Get get) {
   }
 }
 
+// The lanes of every module that has lanes (labels module, lane).
+void render_lanes(std::string& out, const std::vector<module_sample>& modules) {
+  const bool any = std::any_of(modules.begin(), modules.end(), [](const module_sample& m) {
+    return m.inbox && !m.inbox->lanes.empty();
+  });
+  if (!any) return;
+  const auto& fields = schema<lane_stats>::fields;
+  std::set<std::string_view> done;
+  char lane[24];
+  for (const auto& f : fields) {
+    if (!done.insert(f.family).second) continue;
+    header(out, f.family, f.help, f.kind == metric_kind::counter ? "counter" : "gauge");
+    for (const auto& m : modules) {
+      if (!m.inbox) continue;
+      for (std::size_t i = 0; i < m.inbox->lanes.size(); ++i) {
+        const auto r = std::to_chars(lane, lane + sizeof lane, i);
+        const std::string_view lane_text(lane, static_cast<std::size_t>(r.ptr - lane));
+        for (const auto& g : fields) {
+          if (g.family != f.family) continue;
+          sample s(out, g.family);
+          s.label("module", m.name).label("lane", lane_text);
+          if (!g.label.empty()) s.label(g.label, g.label_value);
+          s.value(g.read(m.inbox->lanes[i]));
+        }
+      }
+    }
+  }
+}
+
+// A name part of a metric family: [a-zA-Z0-9_] kept, anything else becomes '_'.
+void append_name_part(std::string& out, std::string_view text) {
+  for (const char c : text) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    out += ok ? c : '_';
+  }
+}
+
+// The counters each context type lists: one family each, beehive_<type>_<counter>_total. A
+// family two counters would share (names equal once sanitized) is given once.
+void render_types(std::string& out, const std::vector<type_sample>& types) {
+  std::set<std::string> done;
+  for (const auto& t : types) {
+    for (const auto& c : t.counters) {
+      std::string family = "beehive_";
+      append_name_part(family, t.name);
+      family += '_';
+      append_name_part(family, c.name);
+      family += "_total";
+      if (!done.insert(family).second) continue;
+      header(out, family,
+             c.help.empty() ? std::string_view("A counter of the context type.") : c.help,
+             "counter");
+      sample(out, family).value(static_cast<double>(c.value));
+    }
+  }
+}
+
 constexpr std::string_view core_states[] = {"registered", "running", "restarting", "stopped",
                                             "failed"};
 
@@ -117,6 +175,7 @@ std::string render_metrics(const system_snapshot& snap) {
   render_schema<inbox_stats>(out, snap.modules, [](const module_sample& m) {
     return std::pair{&m.name, m.inbox ? &*m.inbox : nullptr};
   });
+  render_lanes(out, snap.modules);
 
   header(out, "beehive_module_state",
          "1 for the state a module is in (a core's states; live or closed for modules no core "
@@ -211,6 +270,8 @@ std::string render_metrics(const system_snapshot& snap) {
       return std::pair{&s.first, &s.second};
     });
   }
+
+  render_types(out, snap.types);
 
   header(out, "beehive_admin_requests_total", "Requests the admin API served.", "counter");
   sample(out, "beehive_admin_requests_total").value(static_cast<double>(snap.admin.requests));

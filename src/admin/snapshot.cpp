@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Cost per snapshot: one registry membership read, then per module one stats lookup (the
-// registry's lock) and, per watched core, one state and one restarts lookup (the core's lock).
+// registry's lock) and, per watched core, one state and one restarts lookup (the core's lock);
+// per installed type one lookup and its `counters()`.
 #include "admin/snapshot.hpp"
 
 #include <algorithm>
@@ -83,6 +84,19 @@ system_snapshot take_snapshot(const snapshot_sources& from, const admin_counters
     out.modules.push_back(std::move(s));
   }
   for (const auto& [name, read] : from.sockets) out.sockets.emplace_back(name, read());
+  // Every installed type (but the channel, whose counters are the inboxes') by the name it was
+  // installed under, with what it lists.
+  std::vector<std::string> type_names;
+  {
+    std::lock_guard lock(impl.hosts_mu);
+    for (const auto& [name, host] : impl.hosts) type_names.push_back(name);
+  }
+  for (auto& name : type_names) {
+    const auto type = impl.reg.type(name);
+    if (!type) continue;
+    auto listed = type->counters();
+    if (!listed.empty()) out.types.push_back({std::move(name), std::move(listed)});
+  }
   return out;
 }
 

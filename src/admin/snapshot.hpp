@@ -13,6 +13,7 @@
 #include "beehive/socket_context.hpp"
 #include "core/sync_latency.hpp"
 #include "core/tap.hpp"
+#include "type/context_type.hpp"
 
 namespace beehive {
 class context;
@@ -33,6 +34,12 @@ struct module_sample {
   std::optional<latency_histogram> sync;  ///< send_sync calls to it, since the admin started
 };
 
+/// The counters a context type installed in the context lists (`context_type::counters`).
+struct type_sample {
+  std::string name;  ///< the name the type was installed under (nats, unixpacket, ...)
+  std::vector<type_counter> counters;
+};
+
 /// The admin API's own counters.
 struct admin_counters {
   std::uint64_t requests = 0;
@@ -50,6 +57,7 @@ struct system_snapshot {
   std::uint64_t orphan_responses = 0;
   tap_hub_stats tap;
   std::vector<std::pair<std::string, socket_stats>> sockets;
+  std::vector<type_sample> types;  ///< types with counters, by name
   admin_counters admin;
 };
 

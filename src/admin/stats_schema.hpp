@@ -4,7 +4,8 @@
 // The one place where a counter struct of the library becomes JSON fields and Prometheus
 // series. A new counter is one row here: `/api/stats`, `/metrics`, `beehive stats` and the
 // dashboard pick it up. A new struct (a transport's counters) is one `schema<>` specialization
-// and one `admin::watch_*` that reads it.
+// and one `admin::watch_*` that reads it. A context type's own counters need nothing here: the
+// type lists them (`context_type::counters`) and the admin exports what it lists.
 
 #include <array>
 #include <string_view>
@@ -66,6 +67,34 @@ struct schema<inbox_stats> {
       {"closed", "beehive_inbox_closed", "", "", metric_kind::gauge,
        "1 when the module's inbox is closed (cleaned up).",
        [](const inbox_stats& s) { return s.closed ? 1.0 : 0.0; }},
+  }};
+};
+
+/// Fields of `lane_stats`, one series each per lane of a module with lanes (labels `module` and
+/// `lane`, the lane's index).
+template <>
+struct schema<lane_stats> {
+  static constexpr std::string_view subject_label = "module";
+  static constexpr std::array<stats_field<lane_stats>, 7> fields = {{
+      {"capacity", "beehive_lane_capacity", "", "", metric_kind::gauge,
+       "Messages a lane of a module's inbox holds.",
+       [](const lane_stats& s) { return static_cast<double>(s.capacity); }},
+      {"queued", "beehive_lane_depth", "", "", metric_kind::gauge,
+       "Messages waiting in a lane of a module's inbox.",
+       [](const lane_stats& s) { return static_cast<double>(s.queued); }},
+      {"accepted", "beehive_lane_messages_total", "outcome", "accepted", metric_kind::counter,
+       "Messages of a lane by what became of them: accepted into the lane, received by the "
+       "module, coalesced (replaced by a newer one of their key), rejected (full, timed out, "
+       "cancelled), dropped (oldest evicted, or dropped on close).",
+       [](const lane_stats& s) { return static_cast<double>(s.accepted); }},
+      {"received", "beehive_lane_messages_total", "outcome", "received", metric_kind::counter, "",
+       [](const lane_stats& s) { return static_cast<double>(s.received); }},
+      {"coalesced", "beehive_lane_messages_total", "outcome", "coalesced", metric_kind::counter, "",
+       [](const lane_stats& s) { return static_cast<double>(s.coalesced); }},
+      {"rejected", "beehive_lane_messages_total", "outcome", "rejected", metric_kind::counter, "",
+       [](const lane_stats& s) { return static_cast<double>(s.rejected); }},
+      {"dropped", "beehive_lane_messages_total", "outcome", "dropped", metric_kind::counter, "",
+       [](const lane_stats& s) { return static_cast<double>(s.dropped); }},
   }};
 };
 

@@ -82,8 +82,18 @@ expected<void> detail::context_state::host::deliver(std::string_view module, mes
   registry::call_scope scope;
   auto* const* ep = owner_.reg.current().modules.find(module);
   if (ep == nullptr) return unexpected(errc::module_not_found);
-  if (owner_.tap.active()) [[unlikely]]
-    owner_.tap.observe(module, msg);
+  if (owner_.tap.active()) [[unlikely]] {
+    if (how != delivery::relay) {
+      owner_.tap.observe(module, msg);
+    } else {
+      // A relay answered would_block is pushed again later by its type: tapped once, when the
+      // push does not answer would_block (a copy kept for the tap, as the push may take it).
+      const message copy(msg);
+      auto r = (*ep)->push(std::move(msg), how);
+      if (r || r.error() != errc::would_block) owner_.tap.observe(module, copy);
+      return r;
+    }
+  }
   return (*ep)->push(std::move(msg), how);
 }
 
@@ -298,6 +308,8 @@ expected<void> context::send_resp(message&& resp) {
   if (!resp.header.type.empty() && !has_type(resp.header.type)) {
     return unexpected(errc::unsupported_type);
   }
+  if (impl_->tap.active()) [[unlikely]]
+    impl_->tap.observe_reply(resp);
   return impl_->replies.deliver(std::move(resp));
 }
 

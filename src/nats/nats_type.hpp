@@ -55,6 +55,8 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void presence(std::span<const presence_event> events) override;
   [[nodiscard]] bool is_remote() const noexcept override { return false; }
   [[nodiscard]] bool restarts_on_return() const noexcept override { return false; }
+  /// `stats()` as named counters, for the admin API (nats_type_counters.cpp).
+  [[nodiscard]] std::vector<type_counter> counters() const override;
   void stop() override;
 
   // The facade (`nats_context`).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -127,6 +128,14 @@ class type_host {
   ~type_host() = default;
 };
 
+/// One counter of a context type's own events (connections, records, losses), as the admin API
+/// exports it: `/metrics` family `beehive_<type name>_<name>_total`, JSON `types.<type>.<name>`.
+struct type_counter {
+  std::string_view name;  ///< snake_case, stable, unique in the type; static storage
+  std::string_view help;  ///< one sentence; static storage
+  std::uint64_t value = 0;
+};
+
 /// A context type (channel, unixpacket, a broker tomorrow): makes the endpoints of its modules.
 ///
 /// The context calls it outside its own locks. A type never calls the context; it reaches back
@@ -173,6 +182,11 @@ class context_type {
   /// True when a core should re-add and restart a module of this type whose `start` returned
   /// normally, whatever its restart policy says (a socket client module reconnects).
   [[nodiscard]] virtual bool restarts_on_return() const noexcept { return is_remote(); }
+
+  /// The type's own counters, read now (the admin API exports them; a module's inbox counters
+  /// are the context's). Thread-safe, never blocks on I/O, callable after `stop`. None by
+  /// default.
+  [[nodiscard]] virtual std::vector<type_counter> counters() const { return {}; }
 
   /// Stops every thread of the type and forgets the host. Called by the context's destructor
   /// before anything else goes. Idempotent.
