@@ -52,7 +52,7 @@ TEST(AdminNats, NatsAndLaneCountersAreInMetricsAndJson) {
   EXPECT_GE(ja.at("types").at("nats").at("published").get<std::uint64_t>(), 6U);
   EXPECT_EQ(jb.at("types").at("nats").at("delivered"), b.nats->stats().delivered);
   // Every field of nats_stats is listed.
-  EXPECT_EQ(jb.at("types").at("nats").size(), 24U);
+  EXPECT_EQ(jb.at("types").at("nats").size(), 25U);
   const auto& beta_lanes = jb.at("modules").at("beta").at("inbox").at("lanes");
   ASSERT_EQ(beta_lanes.size(), 2U);
   EXPECT_EQ(beta_lanes[0].at("accepted"), 1);

@@ -15,7 +15,7 @@ struct row {
   std::uint64_t nats_stats::*field;
 };
 
-constexpr std::array<row, 24> rows = {{
+constexpr std::array<row, 25> rows = {{
     {"published", "Records published to a module of another process.", &nats_stats::published},
     {"received", "Records received for a module hosted here.", &nats_stats::received},
     {"delivered", "Records received and taken by the module's inbox.", &nats_stats::delivered},
@@ -35,6 +35,8 @@ constexpr std::array<row, 24> rows = {{
      &nats_stats::credit_refusals},
     {"credits_granted", "Flow-control credits granted back to senders.",
      &nats_stats::credits_granted},
+    {"relay_waits", "Times a received record waited for room in a full block inbox.",
+     &nats_stats::relay_waits},
     {"nats_dropped", "Messages NATS dropped for a slow subscription of this process.",
      &nats_stats::nats_dropped},
     {"slow_consumer_events", "Asynchronous slow-consumer errors.",
