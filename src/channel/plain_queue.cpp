@@ -328,12 +328,6 @@ void plain_queue::take_all_locked(std::vector<message>& out) {
   has_pending.store(false, std::memory_order_relaxed);
 }
 
-void plain_queue::mark_closed() {
-  std::lock_guard lk(pmu);
-  closed_ = true;
-  closed_flag.store(true, std::memory_order_relaxed);
-}
-
 void plain_queue::retire(const inbox_options& options, std::vector<message>& out) {
   std::lock_guard ck(cmu);
   std::lock_guard lk(pmu);
@@ -363,23 +357,16 @@ void plain_queue::reopen(const inbox_options& options, std::vector<message>& mor
   closed_flag.store(false, std::memory_order_release);
 }
 
-inbox_options plain_queue::options() const {
-  std::lock_guard lk(pmu);
-  return opts;
-}
-
-void plain_queue::stats(inbox_stats& st) const {
+void plain_queue::add_stats(inbox_stats& st) const {
   std::lock_guard ck(cmu);
   std::lock_guard lk(pmu);
-  st.capacity = opts.capacity;
-  st.queued = pending.size() + parked.size() + batch.size();
-  st.accepted = accepted;
-  st.received = received;
-  st.rejected_full = rejected_full;
-  st.rejected_cancelled = rejected_cancelled;
-  st.dropped_oldest = dropped_oldest;
-  st.dropped_on_close = dropped_on_close;
-  st.closed = closed_;
+  st.queued += pending.size() + parked.size() + batch.size();
+  st.accepted += accepted;
+  st.received += received;
+  st.rejected_full += rejected_full;
+  st.rejected_cancelled += rejected_cancelled;
+  st.dropped_oldest += dropped_oldest;
+  st.dropped_on_close += dropped_on_close;
 }
 
 std::size_t plain_queue::waiting_senders() const {

@@ -18,8 +18,9 @@
 
 namespace beehive::detail {
 
-/// The bounded FIFO of a plain module (neither lanes nor coalescing): a producer lock and a
-/// consumer lock (see the .cpp for why).
+/// The bounded FIFO of a plain module (neither lanes nor coalescing) that the lock-free
+/// `ring_queue` does not serve (`drop_oldest`, or a capacity above its bound): a producer lock
+/// and a consumer lock (see the .cpp for why).
 ///
 /// Per message (steady state): one producer-lock acquisition per push; the consumer takes the
 /// producer lock once per batch (it swaps the whole pending ring into its private batch), and
@@ -50,13 +51,10 @@ class plain_queue {
   /// Reopens with `options`; `more` (messages migrated from another queue) go behind the
   /// queued ones, uncounted.
   void reopen(const inbox_options& options, std::vector<message>& more);
-  /// Marks the queue closed without anything queued (it does not serve the inbox yet).
-  void mark_closed();
 
   [[nodiscard]] bool closed() const noexcept { return closed_flag.load(std::memory_order_acquire); }
-  /// Sets `st`'s capacity, queued, counters and closed from this queue.
-  void stats(inbox_stats& st) const;
-  [[nodiscard]] inbox_options options() const;
+  /// Adds this queue's queued messages and counters to `st`.
+  void add_stats(inbox_stats& st) const;
   [[nodiscard]] std::size_t waiting_senders() const;
   [[nodiscard]] std::size_t waiting_receivers() const;
   /// See `endpoint::when_writable`.

@@ -40,7 +40,7 @@ TEST(PlainQueue, FifoAndExactCapacityUnderFail) {
     EXPECT_EQ(m->route.resource, std::to_string(i));
   }
   inbox_stats st;
-  q.stats(st);
+  q.add_stats(st);
   EXPECT_EQ(st.accepted, 3U);
   EXPECT_EQ(st.received, 3U);
   EXPECT_EQ(st.rejected_full, 1U);
@@ -68,7 +68,7 @@ TEST(PlainQueue, DropOldestEvictsTheFront) {
   ASSERT_TRUE(m);
   EXPECT_EQ(m->route.resource, "1");
   inbox_stats st;
-  q.stats(st);
+  q.add_stats(st);
   EXPECT_EQ(st.dropped_oldest, 1U);
 }
 
@@ -80,7 +80,7 @@ TEST(PlainQueue, CancelledRefusesABlockedPushAndCountsIt) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::cancelled);
   inbox_stats st;
-  q.stats(st);
+  q.add_stats(st);
   EXPECT_EQ(st.rejected_cancelled, 1U);
 }
 
@@ -99,7 +99,7 @@ TEST(PlainQueue, RetireMovesEverythingOutUncountedAndReopenTakesItBack) {
     EXPECT_EQ(m->route.resource, std::to_string(i));
   }
   inbox_stats st;
-  q.stats(st);
+  q.add_stats(st);
   EXPECT_EQ(st.accepted, 3U);
   EXPECT_EQ(st.received, 3U);
 }
