@@ -43,6 +43,7 @@ ring_queue::ring_queue(const inbox_options& options)
     : cap_(std::max<std::size_t>(1, options.capacity)), tail_(slow_bit), opts_(options) {
   pow2_ = (cap_ & (cap_ - 1)) == 0;
   mask_ = cap_ - 1;
+  wake_step_ = std::max<std::size_t>(1, cap_ / 4);
 }
 
 ring_queue::~ring_queue() = default;
@@ -60,8 +61,9 @@ void ring_queue::update_flags_locked() {
   } else {
     tail_.fetch_and(~slow_bit, std::memory_order_seq_cst);
   }
-  const auto want = static_cast<std::uint32_t>(producer_sleepers_ + (parked_.empty() ? 0 : 1) +
-                                               (writable_ ? 1 : 0));
+  const std::uint32_t want = (producer_sleepers_ > 0 ? want_sleepers : 0U) |
+                             (parked_.empty() ? 0U : want_parked) |
+                             (writable_ ? want_writable : 0U);
   attention_.store(want, std::memory_order_seq_cst);
 }
 
@@ -114,6 +116,12 @@ void ring_queue::release(slot* s, std::uint64_t pos) noexcept {
   s->seq.store(pos + cap_, std::memory_order_seq_cst);
 }
 
+std::size_t ring_queue::free_slots() const noexcept {
+  const std::uint64_t h = head_.load(std::memory_order_seq_cst);  // first: h <= t
+  const std::uint64_t used = (tail_.load(std::memory_order_seq_cst) & ~flag_bits) - h;
+  return used >= cap_ ? 0 : cap_ - static_cast<std::size_t>(used);
+}
+
 bool ring_queue::room_visible() const noexcept {
   slot* const b = slots_.load(std::memory_order_acquire);
   if (b == nullptr) return true;
@@ -142,8 +150,15 @@ void ring_queue::hand_on() {
   {
     std::lock_guard lk(mu_);
     refill_locked();
-    // One freed slot, one producer woken.
-    if (producer_sleepers_ > 0) not_full_.notify_one();
+    // At most one producer woken per free slot.
+    if (producer_sleepers_ > 0) {
+      const std::size_t free = free_slots();
+      if (free >= producer_sleepers_) {
+        not_full_.notify_all();
+      } else {
+        for (std::size_t i = 0; i < free; ++i) not_full_.notify_one();
+      }
+    }
     if (writable_ && parked_.empty() && room_visible()) {
       fire.swap(writable_);
       writable_ = nullptr;
@@ -180,7 +195,6 @@ expected<void> ring_queue::push_slow(message&& msg, lane_push how,
   std::unique_lock lk(mu_);
   const bool bounded = opts_.block_timeout.count() > 0;
   const auto deadline = bounded ? deadline_after(opts_.block_timeout) : clock::time_point::max();
-  bool spun = false;
   for (;;) {
     if (closed_) return unexpected(errc::channel_closed);
     ensure_slots_locked();
@@ -216,19 +230,8 @@ expected<void> ring_queue::push_slow(message&& msg, lane_push how,
       ++rejected_full_;
       return unexpected(errc::timed_out);
     }
-    if (!spun) {
-      // A brief spin first, outside the lock: the consumer usually frees a slot soon.
-      spun = true;
-      lk.unlock();
-      (void)spin_until(
-          [&] {
-            return room_visible() || closed_flag_.load(std::memory_order_acquire) ||
-                   cancelled.load(std::memory_order_acquire);
-          },
-          deadline);
-      lk.lock();
-      continue;
-    }
+    // No spin: a producer that finds the ring full sleeps until a batch of room is free, so
+    // that blocked producers leave the CPUs to the consumer (see docs/benchmarks.md, storm).
     ++producer_sleepers_;
     update_flags_locked();  // seq_cst, then the re-check: see the header comment
     if (!room_visible() && !cancelled.load(std::memory_order_acquire)) {

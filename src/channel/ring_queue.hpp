@@ -81,6 +81,10 @@ class ring_queue {
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t slow_bit = std::uint64_t{1} << 62;
   static constexpr std::uint64_t flag_bits = closed_bit | slow_bit;
+  // What `attention_` holds: who waits for a freed slot.
+  static constexpr std::uint32_t want_sleepers = 1;
+  static constexpr std::uint32_t want_parked = 2;
+  static constexpr std::uint32_t want_writable = 4;
 
   [[nodiscard]] std::size_t index(std::uint64_t pos) const noexcept {
     return pow2_ ? static_cast<std::size_t>(pos & mask_) : static_cast<std::size_t>(pos % cap_);
@@ -97,10 +101,16 @@ class ring_queue {
   // After a push: wakes a sleeping consumer, if any (rare: a load per push otherwise).
   void published();
   // After a pop: hands the freed slot on when a producer needs it (a load per pop otherwise).
+  // Sleeping producers are woken once `wake_step_` slots are free (a batch of room, not one
+  // wake-up per slot); parked copies and a `when_writable` callback at once.
   void freed() {
-    if (attention_.load(std::memory_order_seq_cst) != 0) [[unlikely]]
-      hand_on();
+    const std::uint32_t a = attention_.load(std::memory_order_seq_cst);
+    if (a == 0) [[likely]]
+      return;
+    if (a == want_sleepers && free_slots() < wake_step_) return;
+    hand_on();
   }
+  [[nodiscard]] std::size_t free_slots() const noexcept;
   void hand_on();
   expected<void> push_slow(message&& msg, lane_push how, const std::atomic<bool>& cancelled);
   expected<message> pop_slow(bool bounded, clock::time_point deadline, const std::stop_token* stop);
@@ -113,6 +123,7 @@ class ring_queue {
   // Read-mostly: set before the ring serves, or once, under mu_.
   std::size_t cap_ = 1;
   std::uint64_t mask_ = 0;
+  std::size_t wake_step_ = 1;
   bool pow2_ = false;
   std::atomic<slot*> slots_{nullptr};
   std::unique_ptr<slot[]> owned_;
