@@ -322,5 +322,31 @@ TEST(RingQueue, RetireMovesEverythingOutUncountedAndReopenTakesMoreBehind) {
   EXPECT_EQ(st.queued, 0U);
 }
 
+// Two threads bounce one message between two rings, so that each side keeps finding its ring
+// empty and going to sleep (or nearly) while the other publishes: a lost wake-up hangs a
+// round trip, and the watchdog fails the test.
+TEST(RingQueue, PingPongNeverLosesAWakeUp) {
+  ring_queue there(opts(8));
+  ring_queue back(opts(8));
+  constexpr int rounds = 20000;
+  auto echo = std::async(std::launch::async, [&] {
+    for (int i = 0; i < rounds; ++i) {
+      auto m = there.pop(false, {}, nullptr);
+      if (!m || !back.push(std::move(*m), lane_push::direct, not_cancelled)) return false;
+    }
+    return true;
+  });
+  auto driver = std::async(std::launch::async, [&] {
+    for (int i = 0; i < rounds; ++i) {
+      if (!there.push(tagged(0, i), lane_push::direct, not_cancelled)) return false;
+      auto m = back.pop(false, {}, nullptr);
+      if (!m || m->route.resource != std::to_string(i)) return false;
+    }
+    return true;
+  });
+  EXPECT_TRUE(get_bounded(driver));
+  EXPECT_TRUE(get_bounded(echo));
+}
+
 }  // namespace
 }  // namespace beehive::detail
