@@ -147,23 +147,28 @@ void ring_queue::published() {
 
 void ring_queue::hand_on() {
   std::function<void()> fire;  // run after unlocking: user code
+  std::size_t wake = 0;
+  bool wake_all = false;
   {
     std::lock_guard lk(mu_);
     refill_locked();
     // At most one producer woken per free slot.
     if (producer_sleepers_ > 0) {
-      const std::size_t free = free_slots();
-      if (free >= producer_sleepers_) {
-        not_full_.notify_all();
-      } else {
-        for (std::size_t i = 0; i < free; ++i) not_full_.notify_one();
-      }
+      wake = free_slots();
+      wake_all = wake >= producer_sleepers_;
     }
     if (writable_ && parked_.empty() && room_visible()) {
       fire.swap(writable_);
       writable_ = nullptr;
       update_flags_locked();
     }
+  }
+  // Notified after unlocking, so that a woken producer does not at once block on `mu_`. A
+  // sleeper registered and re-checked under `mu_`, so it is waiting by now.
+  if (wake_all) {
+    not_full_.notify_all();
+  } else {
+    for (std::size_t i = 0; i < wake; ++i) not_full_.notify_one();
   }
   if (fire) fire();
 }

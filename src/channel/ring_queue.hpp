@@ -27,7 +27,9 @@ namespace beehive::detail {
 /// Per message (steady state): a push is one CAS on the tail, a move into the slot and one
 /// seq_cst store (publishing the slot), plus one load of "is a consumer asleep"; a pop is one
 /// CAS on the head, a move out of the slot and one seq_cst store (freeing it), plus one load
-/// of "does a producer need the consumer". No lock, no syscall, no allocation. The slots are
+/// of "does a producer need the consumer". No lock, no syscall, no allocation while the ring is
+/// neither full nor empty (a producer that finds it full sleeps until a quarter is free; a
+/// consumer that finds it empty spins briefly, then sleeps). The slots are
 /// allocated once, at the first push (capacity x about 320 bytes, as Go's channel buffer).
 /// Thread-safe.
 class ring_queue {
