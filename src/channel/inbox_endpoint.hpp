@@ -16,8 +16,9 @@ namespace beehive::detail {
 /// type whose modules receive here (channel; the socket type's client modules).
 ///
 /// A send through it: one virtual call, then the inbox (for a plain `block`/`fail` module: one
-/// CAS, no lock); the message is moved once, into the inbox's ring. `delivery::relay` never waits (`would_block`, message intact,
-/// not counted); `when_writable` and `room` are the inbox's flow control.
+/// CAS, no lock); the message is moved once, into the inbox's ring. `delivery::relay` never
+/// waits (`would_block`, message intact, not counted); `when_writable` and `room` are the
+/// inbox's flow control.
 class inbox_endpoint : public endpoint {
  public:
   /// `cancel`: the context's stop token; senders blocked on the full inbox wake with
