@@ -79,7 +79,10 @@ class ring_queue {
   void wake_senders();
 
  private:
-  struct slot;
+  struct alignas(64) slot {
+    std::atomic<std::uint64_t> seq{0};
+    message msg;
+  };
   static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 63;
   static constexpr std::uint64_t slow_bit = std::uint64_t{1} << 62;
   static constexpr std::uint64_t flag_bits = closed_bit | slow_bit;
