@@ -16,6 +16,14 @@
 // hands), heartbeats, max_depth (the inbox's `queued`, sampled by the consumer before each
 // receive), updates_sent, updates_handled, coalesced, and `unaccounted`: accepted - (received +
 // coalesced + dropped + queued) at the end, which must be 0, plus sent - accepted (must be 0).
+// Where a heartbeat's time goes: hb_send_p99_us / hb_send_max_us (its `send` call alone: a
+// lock or a wait in the inbox shows here), hb_send_slow_50us (sends over 50 us) split into
+// hb_send_slow_preempted (the heartbeat thread had an involuntary context switch meanwhile)
+// and hb_send_slow_blocked (it slept: a contended lock), consumer_stalls_50us /
+// consumer_stall_max_us (an update's 5 us busy wait that took over 50 us: the consumer lost its CPU
+// meanwhile), consumer_preempted (the consumer thread's involuntary context switches, getrusage
+// RUSAGE_THREAD) and producers_cpu_s (the flood threads' CPU time: blocked producers that
+// spin instead of sleeping show here).
 //
 // Also `shutdown_restarting_100`: 100 modules restart every millisecond and send to their own
 // group (inboxes of 4, nobody receives), then a core shuts down with a 3 s deadline:
@@ -23,10 +31,13 @@
 //
 // Usage: storm_bench NAME... | --list   (one JSON line per scenario; scripts/bench runs it)
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -68,6 +79,17 @@ void busy_for(std::chrono::nanoseconds d) {
   }
 }
 
+rusage thread_usage() {
+  rusage ru{};
+  (void)getrusage(RUSAGE_THREAD, &ru);
+  return ru;
+}
+
+double cpu_seconds(const rusage& ru) {
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 std::int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock::now().time_since_epoch())
       .count();
@@ -86,6 +108,18 @@ json storm(bool lanes, bool coalesce) {
 
   std::vector<std::uint64_t> hb_ns;
   hb_ns.reserve(20'000);
+  // Where a heartbeat's time goes (see the header): its `send` call, and the gaps in the
+  // consumer's own progress (the scheduler taking its CPU away).
+  std::vector<std::uint64_t> hb_send_ns;
+  hb_send_ns.reserve(20'000);
+  std::uint64_t hb_send_slow = 0;            // heartbeat sends that took > 50 us, of which
+  std::uint64_t hb_send_slow_preempted = 0;  // the sender lost its CPU (involuntary switch)
+  std::uint64_t hb_send_slow_blocked = 0;    // the sender slept (a lock or a wait: voluntary)
+  std::uint64_t consumer_stalls = 0;         // update handlings that took > 50 us instead of ~5
+  std::uint64_t consumer_stall_max_ns = 0;
+  long consumer_preempted = 0;
+  double producers_cpu_s = 0;
+  std::mutex producers_cpu_mu;
   std::size_t max_depth = 0;
   std::uint64_t updates_handled = 0;
 
@@ -106,10 +140,17 @@ json storm(bool lanes, bool coalesce) {
         (void)std::from_chars(rv.data(), rv.data() + rv.size(), sent);
         hb_ns.push_back(static_cast<std::uint64_t>(now_ns() - sent));
       } else {
+        const auto b = clock::now();
         busy_for(update_cost);
+        const auto took = static_cast<std::uint64_t>((clock::now() - b).count());
+        if (took > 50'000) {
+          ++consumer_stalls;
+          consumer_stall_max_ns = std::max(consumer_stall_max_ns, took);
+        }
         ++updates_handled;
       }
     }
+    consumer_preempted = thread_usage().ru_nivcsw;
   });
 
   std::thread heart([&] {
@@ -120,8 +161,18 @@ json storm(bool lanes, bool coalesce) {
       auto m = beehive::new_message();
       m.route.operation = "heartbeat";
       m.route.resource = "node";
-      m.header.resource_version = std::to_string(now_ns());
+      const rusage before = thread_usage();
+      const std::int64_t t_send = now_ns();
+      m.header.resource_version = std::to_string(t_send);
       if (ctx.send("edged", std::move(m))) {
+        const auto took = static_cast<std::uint64_t>(now_ns() - t_send);
+        hb_send_ns.push_back(took);
+        if (took > 50'000) {
+          const rusage after = thread_usage();
+          if (after.ru_nivcsw > before.ru_nivcsw) ++hb_send_slow_preempted;
+          if (after.ru_nvcsw > before.ru_nvcsw) ++hb_send_slow_blocked;
+          ++hb_send_slow;
+        }
         heartbeats_sent.fetch_add(1);
       } else {
         send_errors.fetch_add(1);
@@ -145,6 +196,9 @@ json storm(bool lanes, bool coalesce) {
           send_errors.fetch_add(1);
         }
       }
+      const rusage ru = thread_usage();
+      std::lock_guard lk(producers_cpu_mu);
+      producers_cpu_s += cpu_seconds(ru);
     });
   }
   for (auto& t : flood) t.join();
@@ -163,6 +217,17 @@ json storm(bool lanes, bool coalesce) {
   out["hb_p99_us"] = pct.value("p99_us", 0.0);
   out["hb_max_us"] = pct.value("max_us", 0.0);
   out["heartbeats"] = hb_ns.size();
+  json send_pct;
+  beehive::bench::add_percentiles(send_pct, hb_send_ns);
+  out["hb_send_p99_us"] = send_pct.value("p99_us", 0.0);
+  out["hb_send_max_us"] = send_pct.value("max_us", 0.0);
+  out["hb_send_slow_50us"] = hb_send_slow;
+  out["hb_send_slow_preempted"] = hb_send_slow_preempted;
+  out["hb_send_slow_blocked"] = hb_send_slow_blocked;
+  out["consumer_stalls_50us"] = consumer_stalls;
+  out["consumer_stall_max_us"] = round_to(static_cast<double>(consumer_stall_max_ns) / 1e3, 1);
+  out["consumer_preempted"] = consumer_preempted;
+  out["producers_cpu_s"] = round_to(producers_cpu_s, 3);
   out["max_depth"] = max_depth;
   out["updates_sent"] = sent_ok.load();
   out["updates_handled"] = updates_handled;

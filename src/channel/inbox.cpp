@@ -1,158 +1,62 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "channel/inbox.hpp"
 
-#include <algorithm>
-#include <array>
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
 #include <optional>
 
 #include "channel/lane_queue.hpp"
-#include "channel/message_ring.hpp"
-#include "core/deadline.hpp"
-#include "core/spin_wait.hpp"
+#include "channel/plain_queue.hpp"
+#include "channel/ring_queue.hpp"
 
 namespace beehive::detail {
 
-// Why two locks: producers append to `pending` under `pmu`; the consumer owns `batch` under
-// `cmu` and, when it runs dry, swaps the whole pending ring into it with one acquisition of
-// `pmu`. The producer lock is thus taken by the consumer once per batch, not once per message.
-//
-// Capacity is exact without a per-message shared counter: producers count `pending` plus
-// `outstanding`, the batch size the consumer last published. The consumer publishes at each
-// swap, and also every `publish_step` messages while some producer waits for room. The count
-// can only overstate what is queued, so the capacity is never exceeded.
-//
-// Group deliveries that find the inbox full are parked (bounded by the capacity) instead of
-// blocking the sender; any later message to this inbox queues behind the parked ones, and
-// whoever frees room moves parked messages into `pending` first, so FIFO holds.
-//
-// `drop_oldest` inboxes hand out one message per lock acquisition (no private batch), so that
-// the oldest message is always in `pending` where a producer can evict it.
+// The inbox is a front for one of three queues, chosen by its options:
+// - `ring_queue`, lock-free, for a plain module under `block` or `fail` (the common case);
+// - `plain_queue`, two locks, for a plain module under `drop_oldest` or with a capacity above
+//   `ring_queue::max_capacity`;
+// - `lane_queue`, one lock, for a module that asked for lanes or coalescing.
+// `mode` says which serves now; the others, if they exist, stay closed. A reopen may switch
+// them (messages move over, in order, uncounted), or, for a ring whose capacity changes, make
+// a new ring. A queue, once made, lives as long as the inbox (a caller that read `mode` may
+// still be using it); a push that raced a switch finds its queue closed and tries the new one
+// once.
 //
 // Cancel: a stop callback (registered at construction) sets `cancelled` and wakes every
-// producer waiting for room; a waiting producer then gives up with `cancelled`. Relay flow
-// control: a `when_writable` callback counts as a blocked producer (so the consumer publishes
-// its progress) and is fired by whoever frees room, after its locks.
-struct inbox_state {
-  explicit inbox_state(const inbox_options& o) { configure(o); }
+// producer waiting for room; a waiting producer then gives up with `cancelled`.
+namespace {
 
-  // Set by the constructor and by `reopen` (under both locks).
-  void configure(const inbox_options& o) {
-    opts = o;
-    capacity = o.capacity == 0 ? 1 : o.capacity;
-    park_capacity = capacity;
-    publish_step = std::max<std::size_t>(1, capacity / 4);
-    direct = o.overflow == overflow_policy::drop_oldest;
-  }
+enum kind : int { k_ring = 0, k_plain = 1, k_shaped = 2 };
 
-  // Guarded by pmu (and cmu, where the consumer reads them).
-  inbox_options opts;
-  std::size_t capacity = 1;
-  std::size_t park_capacity = 1;
-  std::size_t publish_step = 1;
-  bool direct = false;
+int kind_of(const inbox_options& o) {
+  if (o.shaped()) return k_shaped;
+  return ring_queue::fits(o) ? k_ring : k_plain;
+}
 
-  // Producer side, guarded by pmu.
-  alignas(64) std::mutex pmu;
-  std::condition_variable not_full;
-  std::condition_variable not_empty;
-  ring<message> pending;
-  ring<message> parked;
-  std::size_t outstanding = 0;
-  std::size_t producer_sleepers = 0;
-  std::size_t consumer_sleepers = 0;
-  bool closed = false;
-  std::uint64_t accepted = 0;
-  std::uint64_t rejected_full = 0;
-  std::uint64_t rejected_cancelled = 0;
-  std::uint64_t dropped_oldest = 0;
-  std::uint64_t dropped_on_close = 0;
+}  // namespace
 
-  // Read by spinning consumers without a lock; written rarely (once per batch).
-  alignas(64) std::atomic<bool> has_pending{false};
-  std::atomic<bool> closed_flag{false};
-  // Read by spinning producers and by the consumer per message; written when producers block.
-  alignas(64) std::atomic<std::uint64_t> room_seq{0};
-  std::atomic<int> producers_blocked{0};
-  std::atomic<bool> cancelled{false};
-  std::function<void()> writable;  // guarded by pmu
-
-  // Consumer side, guarded by cmu.
-  alignas(64) std::mutex cmu;
-  ring<message> batch;
-  std::size_t since_publish = 0;
-  std::uint64_t received = 0;
-
-  // --- helpers; the caller holds pmu ---
-  [[nodiscard]] bool room() const noexcept { return pending.size() + outstanding < capacity; }
-
-  void put_pending(message&& msg) {
-    const bool was_empty = pending.empty();
-    pending.push_back(std::move(msg));
-    if (was_empty) has_pending.store(true, std::memory_order_release);
-  }
-
-  void refill() {
-    while (!parked.empty() && room()) put_pending(parked.pop_front());
-  }
-
-  // Where a message may go now: 1 = pending, 2 = parked, 0 = nowhere (full).
-  [[nodiscard]] int slot_for(bool group) {
-    refill();
-    if (parked.empty() && room()) return 1;
-    if (!direct && parked.size() < park_capacity && (group || !parked.empty())) return 2;
-    return 0;
-  }
-
-  void place(int where, message&& msg) {
-    ++accepted;
-    if (where == 1) {
-      put_pending(std::move(msg));
+struct inbox::state {
+  state(const inbox_options& o, std::stop_token cancel) : opts(o) {
+    const int k = kind_of(o);
+    if (k == k_ring) {
+      rings.push_back(std::make_unique<ring_queue>(o));
+      ring.store(rings.back().get(), std::memory_order_relaxed);
+    } else if (k == k_plain) {
+      make_plain(o);
     } else {
-      parked.push_back(std::move(msg));
+      make_shaped(o);
     }
-  }
-
-  // Tells spinning and sleeping producers that room appeared; returns whether to notify.
-  // A pending `when_writable` callback is moved into `fire`, for the caller to run unlocked.
-  [[nodiscard]] bool room_freed(std::function<void()>& fire) {
-    if (producers_blocked.load(std::memory_order_relaxed) == 0) return false;
-    room_seq.fetch_add(1, std::memory_order_release);
-    if (writable && parked.empty() && room()) take_writable(fire);
-    return producer_sleepers > 0;
-  }
-
-  void take_writable(std::function<void()>& fire) {
-    if (!writable) return;
-    fire.swap(writable);
-    writable = nullptr;
-    producers_blocked.fetch_sub(1, std::memory_order_relaxed);
-  }
-};
-
-// Runs a `when_writable` callback when it goes out of scope: declared before the locks, so
-// that it runs after they are released.
-struct deferred_call {
-  std::function<void()> fn;
-  deferred_call() = default;
-  deferred_call(const deferred_call&) = delete;
-  deferred_call& operator=(const deferred_call&) = delete;
-  ~deferred_call() {
-    if (fn) fn();
-  }
-};
-
-struct inbox::state : inbox_state {
-  state(const inbox_options& o, std::stop_token cancel) : inbox_state(o) {
-    if (o.shaped()) {
-      shaped = std::make_unique<lane_queue>(o);
-      shaped_mode.store(true, std::memory_order_relaxed);
-      closed = true;  // the plain part stays closed while the lane queue serves
-      closed_flag.store(true, std::memory_order_relaxed);
-    }
+    mode.store(k, std::memory_order_release);
     if (cancel.stop_possible()) on_cancel.emplace(std::move(cancel), cancel_waker{this});
+  }
+
+  void make_plain(const inbox_options& o) {
+    plain_owned = std::make_unique<plain_queue>(o);
+    plain.store(plain_owned.get(), std::memory_order_release);
+  }
+  void make_shaped(const inbox_options& o) {
+    shaped_owned = std::make_unique<lane_queue>(o);
+    shaped.store(shaped_owned.get(), std::memory_order_release);
   }
 
   // Wakes producers waiting for room, so that they see `cancelled`.
@@ -160,28 +64,28 @@ struct inbox::state : inbox_state {
     state* s;
     void operator()() const noexcept {
       s->cancelled.store(true, std::memory_order_release);
-      {
-        std::lock_guard lk(s->pmu);
-        s->room_seq.fetch_add(1, std::memory_order_release);
-      }
-      s->not_full.notify_all();
-      if (s->shaped_mode.load(std::memory_order_acquire)) s->shaped->wake_all();
+      if (ring_queue* r = s->ring.load(std::memory_order_acquire)) r->wake_senders();
+      if (plain_queue* p = s->plain.load(std::memory_order_acquire)) p->wake_senders();
+      if (lane_queue* l = s->shaped.load(std::memory_order_acquire)) l->wake_all();
     }
   };
 
-  // Created when the options first ask for lanes or coalescing; never destroyed before the
-  // inbox (a caller that read `shaped_mode` may still use it).
-  std::unique_ptr<lane_queue> shaped;
-  std::atomic<bool> shaped_mode{false};
+  // The queue serving now (read per call; written by the constructor and `reopen`).
+  alignas(64) std::atomic<int> mode{k_ring};
+  std::atomic<ring_queue*> ring{nullptr};
+  std::atomic<plain_queue*> plain{nullptr};
+  std::atomic<lane_queue*> shaped{nullptr};
+  std::atomic<bool> cancelled{false};
+
+  // Guarded by kinds_mu (reopen, stats, options).
+  mutable std::mutex kinds_mu;
+  inbox_options opts;
+  std::vector<std::unique_ptr<ring_queue>> rings;  // the current one last
+  std::unique_ptr<plain_queue> plain_owned;
+  std::unique_ptr<lane_queue> shaped_owned;
   // Last: unregistered first, before the state it wakes goes.
   std::optional<std::stop_callback<cancel_waker>> on_cancel;
 };
-
-namespace {
-
-using clock = inbox::clock;
-
-}  // namespace
 
 bool valid_inbox_options(const inbox_options& o) noexcept {
   if (o.capacity == 0) return false;
@@ -201,468 +105,198 @@ inbox::~inbox() = default;
 
 namespace {
 
-enum class push_kind { direct, group, relay };
-
-expected<void> push_impl(inbox_state& s, message&& msg, push_kind how);
-
-// Through the lane queue. A push that raced a reopen changing the inbox's kind finds the part
-// it used closed: it tries the other part once.
+// Through whichever queue serves now. A push that raced a reopen switching queues finds the
+// one it used closed: it tries the new one once.
 template <class State>
-expected<void> push_any(State& s, message&& msg, push_kind how) {
+expected<void> push_any(State& s, message&& msg, lane_push how) {
   for (int attempt = 0;; ++attempt) {
-    const bool shaped = s.shaped_mode.load(std::memory_order_acquire);
+    const int k = s.mode.load(std::memory_order_acquire);
+    const void* used = nullptr;
     expected<void> r;
-    if (shaped) {
-      const lane_push lp = how == push_kind::direct  ? lane_push::direct
-                           : how == push_kind::group ? lane_push::group
-                                                     : lane_push::relay;
-      r = s.shaped->push(std::move(msg), s.shaped->ticket(msg), lp, s.cancelled);
+    if (k == k_ring) {
+      ring_queue* q = s.ring.load(std::memory_order_acquire);
+      used = q;
+      r = q->push(std::move(msg), how, s.cancelled);
+    } else if (k == k_plain) {
+      plain_queue* q = s.plain.load(std::memory_order_acquire);
+      used = q;
+      r = q->push(std::move(msg), how, s.cancelled);
     } else {
-      r = push_impl(s, std::move(msg), how);
+      lane_queue* q = s.shaped.load(std::memory_order_acquire);
+      used = q;
+      r = q->push(std::move(msg), q->ticket(msg), how, s.cancelled);
     }
-    if (r || r.error() != errc::channel_closed || attempt > 0 ||
-        s.shaped_mode.load(std::memory_order_acquire) == shaped) {
-      return r;
-    }
+    if (r || r.error() != errc::channel_closed || attempt > 0) return r;
+    const int now = s.mode.load(std::memory_order_acquire);
+    const void* serving = now == k_ring    ? static_cast<const void*>(s.ring.load())
+                          : now == k_plain ? static_cast<const void*>(s.plain.load())
+                                           : static_cast<const void*>(s.shaped.load());
+    if (serving == used) return r;
   }
+}
+
+template <class State>
+expected<message> pop_any(State& s, bool bounded, inbox::clock::time_point deadline,
+                          const std::stop_token* stop) {
+  const int k = s.mode.load(std::memory_order_acquire);
+  if (k == k_ring) [[likely]] {
+    return s.ring.load(std::memory_order_acquire)->pop(bounded, deadline, stop);
+  }
+  if (k == k_plain) return s.plain.load(std::memory_order_acquire)->pop(bounded, deadline, stop);
+  return s.shaped.load(std::memory_order_acquire)->pop(bounded, deadline, stop);
 }
 
 }  // namespace
 
 expected<void> inbox::push(message&& msg) {
-  if (s_->shaped_mode.load(std::memory_order_relaxed)) [[unlikely]] {
-    return push_any(*s_, std::move(msg), push_kind::direct);
+  state& s = *s_;
+  if (s.mode.load(std::memory_order_acquire) == k_ring) [[likely]] {
+    auto r = s.ring.load(std::memory_order_acquire)
+                 ->push(std::move(msg), lane_push::direct, s.cancelled);
+    if (r || r.error() != errc::channel_closed) [[likely]]
+      return r;
   }
-  auto r = push_impl(*s_, std::move(msg), push_kind::direct);
-  if (!r && r.error() == errc::channel_closed) [[unlikely]] {
-    return push_any(*s_, std::move(msg), push_kind::direct);
-  }
-  return r;
+  return push_any(s, std::move(msg), lane_push::direct);
 }
 
 expected<void> inbox::push_group(message&& msg) {
-  return push_any(*s_, std::move(msg), push_kind::group);
+  return push_any(*s_, std::move(msg), lane_push::group);
 }
 
 expected<void> inbox::try_push(message&& msg) {
-  return push_any(*s_, std::move(msg), push_kind::relay);
+  return push_any(*s_, std::move(msg), lane_push::relay);
 }
 
-namespace {
-
-expected<void> push_impl(inbox_state& s, message&& msg, push_kind how) {
-  const bool group = how == push_kind::group;
-  // Declared before the lock, so that an evicted message is destroyed after unlocking: its
-  // content's destructor is user code, which may call into this inbox.
-  message evicted;
-  std::unique_lock lk(s.pmu);
-  if (s.closed) return unexpected(errc::channel_closed);
-  int where = s.slot_for(group);
-  if (where == 0 && !s.direct) {
-    // Looks full, but the count may be stale: learn how far the consumer got in its batch.
-    lk.unlock();
-    {
-      std::lock_guard ck(s.cmu);
-      lk.lock();
-      s.outstanding = s.batch.size();
-    }
-    if (s.closed) return unexpected(errc::channel_closed);
-    where = s.slot_for(group);
-  }
-  if (how == push_kind::relay && where != 1 && s.opts.overflow == overflow_policy::block) {
-    // Where `block` would wait: never waits, never parks; the caller keeps the message (not a
-    // loss, not counted). Under `fail` and `drop_oldest` the policy applies as to any push:
-    // neither waits.
-    return unexpected(errc::would_block);
-  }
-  if (where == 0) {
-    const inbox_options& opts = s.opts;
-    switch (opts.overflow) {
-      case overflow_policy::fail:
-        ++s.rejected_full;
-        return unexpected(errc::queue_full);
-      case overflow_policy::drop_oldest:
-        // Direct mode: the oldest message is the front of `pending`.
-        if (!s.pending.empty()) {
-          evicted = s.pending.pop_front();
-          ++s.dropped_oldest;
-        }
-        where = 1;
-        break;
-      case overflow_policy::block: {
-        if (s.cancelled.load(std::memory_order_acquire)) {
-          ++s.rejected_cancelled;
-          return unexpected(errc::cancelled);
-        }
-        const bool bounded = opts.block_timeout.count() > 0;
-        const auto deadline = bounded ? deadline_after(opts.block_timeout) : clock::time_point{};
-        s.producers_blocked.fetch_add(1, std::memory_order_relaxed);
-        // A brief spin first: the consumer usually frees room within microseconds.
-        const auto seq = s.room_seq.load(std::memory_order_acquire);
-        lk.unlock();
-        (void)spin_until(
-            [&] {
-              return s.room_seq.load(std::memory_order_acquire) != seq ||
-                     s.closed_flag.load(std::memory_order_acquire) ||
-                     s.cancelled.load(std::memory_order_acquire);
-            },
-            bounded ? deadline : clock::time_point::max());
-        lk.lock();
-        auto ready = [&] {
-          return s.closed || (where = s.slot_for(group)) != 0 ||
-                 s.cancelled.load(std::memory_order_acquire);
-        };
-        bool ok = ready();
-        if (!ok) {
-          ++s.producer_sleepers;
-          if (bounded) {
-            ok = s.not_full.wait_until(lk, deadline, ready);
-          } else {
-            s.not_full.wait(lk, ready);
-            ok = true;
-          }
-          --s.producer_sleepers;
-        }
-        s.producers_blocked.fetch_sub(1, std::memory_order_relaxed);
-        if (s.closed) return unexpected(errc::channel_closed);
-        if (where == 0) {
-          if (ok) {
-            // Woken by the cancel: the message goes back to the caller, counted as refused.
-            ++s.rejected_cancelled;
-            return unexpected(errc::cancelled);
-          }
-          ++s.rejected_full;
-          return unexpected(errc::timed_out);
-        }
-        break;
-      }
-    }
-  }
-  s.place(where, std::move(msg));
-  const bool wake = s.consumer_sleepers > 0;
-  lk.unlock();
-  if (wake) s.not_empty.notify_one();
-  return {};
-}
-
-}  // namespace
-
-namespace {
-
-// Moves what producers queued into the consumer's batch (all of it, or one message in direct
-// mode). The caller holds cmu and pmu, and the batch is empty. Returns whether to wake
-// producers.
-bool take_pending(inbox_state& s, std::function<void()>& fire) {
-  s.outstanding = 0;
-  s.refill();
-  if (s.direct) {
-    if (!s.pending.empty()) s.batch.push_back(s.pending.pop_front());
-  } else {
-    s.batch.swap(s.pending);
-    s.outstanding = s.batch.size();
-    s.refill();
-  }
-  s.has_pending.store(!s.pending.empty(), std::memory_order_relaxed);
-  s.since_publish = 0;
-  return s.room_freed(fire);
-}
-
-// Tells producers how far the consumer got in its batch, so that waiting producers get room
-// before the batch runs dry. The caller holds cmu.
-void publish_progress(inbox_state& s, std::function<void()>& fire) {
-  bool wake = false;
-  {
-    std::lock_guard lk(s.pmu);
-    s.outstanding = s.batch.size();
-    s.refill();
-    wake = s.room_freed(fire);
-  }
-  s.since_publish = 0;
-  if (wake) s.not_full.notify_all();
-}
-
-// Wakes a consumer asleep in a pop that takes a stop token, when a stop is requested.
-struct consumer_waker {
-  inbox_state* s;
-  void operator()() const noexcept {
-    { std::lock_guard lk(s->pmu); }
-    s->not_empty.notify_all();
-  }
-};
-
-expected<message> pop_impl(inbox_state& s, bool bounded, clock::time_point deadline,
-                           const std::stop_token* stop) {
-  deferred_call fire;  // before the locks: runs after they are released
-  std::unique_lock ck(s.cmu);
-  for (;;) {
-    if (!s.batch.empty()) {
-      // Moved once, straight from the ring into the result.
-      expected<message> out(std::move(s.batch.front()));
-      s.batch.drop_front();
-      ++s.received;
-      if (!s.direct && s.producers_blocked.load(std::memory_order_relaxed) > 0 &&
-          ++s.since_publish >= s.publish_step) {
-        publish_progress(s, fire.fn);
-      }
-      return out;
-    }
-    bool wake = false;
-    bool closed = false;
-    {
-      std::lock_guard lk(s.pmu);
-      wake = take_pending(s, fire.fn);
-      closed = s.closed;
-    }
-    if (wake) s.not_full.notify_all();
-    if (!s.batch.empty()) continue;
-    if (closed) return unexpected(errc::channel_closed);
-    const auto stopped = [stop] { return stop != nullptr && stop->stop_requested(); };
-    if (stopped()) return unexpected(errc::cancelled);
-    if (bounded && clock::now() >= deadline) return unexpected(errc::timed_out);
-
-    // Nothing queued: spin briefly, then sleep. cmu is released meanwhile so that `close`,
-    // `stats` and other consumers never wait on a sleeping consumer.
-    ck.unlock();
-    const bool came = spin_until(
-        [&] {
-          return s.has_pending.load(std::memory_order_acquire) ||
-                 s.closed_flag.load(std::memory_order_acquire) || stopped();
-        },
-        bounded ? deadline : clock::time_point::max());
-    if (!came) {
-      // Registered before the lock: a callback that runs at once (already stopped) takes it.
-      std::optional<std::stop_callback<consumer_waker>> cb;
-      if (stop != nullptr) cb.emplace(*stop, consumer_waker{&s});
-      std::unique_lock lk(s.pmu);
-      auto ready = [&] { return !s.pending.empty() || !s.parked.empty() || s.closed || stopped(); };
-      if (!ready()) {
-        ++s.consumer_sleepers;
-        if (bounded) {
-          (void)s.not_empty.wait_until(lk, deadline, ready);
-        } else {
-          s.not_empty.wait(lk, ready);
-        }
-        --s.consumer_sleepers;
-      }
-    }
-    ck.lock();
-  }
-}
-
-}  // namespace
-
-expected<message> inbox::pop() {
-  if (s_->shaped_mode.load(std::memory_order_relaxed)) [[unlikely]] {
-    return s_->shaped->pop(false, {}, nullptr);
-  }
-  return pop_impl(*s_, false, {}, nullptr);
-}
+expected<message> inbox::pop() { return pop_any(*s_, false, {}, nullptr); }
 
 expected<message> inbox::pop_until(clock::time_point deadline) {
-  if (s_->shaped_mode.load(std::memory_order_relaxed)) [[unlikely]] {
-    return s_->shaped->pop(true, deadline, nullptr);
-  }
-  return pop_impl(*s_, true, deadline, nullptr);
+  return pop_any(*s_, true, deadline, nullptr);
 }
 
-expected<message> inbox::pop(std::stop_token stop) {
-  if (s_->shaped_mode.load(std::memory_order_relaxed)) [[unlikely]] {
-    return s_->shaped->pop(false, {}, &stop);
-  }
-  return pop_impl(*s_, false, {}, &stop);
-}
+expected<message> inbox::pop(std::stop_token stop) { return pop_any(*s_, false, {}, &stop); }
 
 expected<message> inbox::pop_until(clock::time_point deadline, std::stop_token stop) {
-  if (s_->shaped_mode.load(std::memory_order_relaxed)) [[unlikely]] {
-    return s_->shaped->pop(true, deadline, &stop);
-  }
-  return pop_impl(*s_, true, deadline, &stop);
+  return pop_any(*s_, true, deadline, &stop);
 }
 
 namespace {
 
-void move_all_ring(ring<message>& from, ring<message>& to) {
-  while (!from.empty()) to.push_back(from.pop_front());
-}
-
-void move_all(ring<message>& from, std::vector<message>& to) {
-  while (!from.empty()) to.push_back(from.pop_front());
-}
-
-// Closes; with `drop_all`, drops whatever is queued whatever the close mode.
-void close_impl(inbox_state& s, std::vector<message>& dropped, bool drop_all) {
-  deferred_call fire;
-  {
-    std::lock_guard ck(s.cmu);
-    std::lock_guard lk(s.pmu);
-    const bool was_closed = s.closed;
-    s.closed = true;
-    s.closed_flag.store(true, std::memory_order_release);
-    if ((!was_closed && s.opts.close == close_mode::drop) || drop_all) {
-      s.dropped_on_close += s.pending.size() + s.parked.size() + s.batch.size();
-      // Oldest first: the batch, then pending, then parked.
-      move_all(s.batch, dropped);
-      move_all(s.pending, dropped);
-      move_all(s.parked, dropped);
-      s.outstanding = 0;
-      s.has_pending.store(false, std::memory_order_relaxed);
-    }
-    s.take_writable(fire.fn);
-    if (was_closed) return;
-    // Wake spinning producers too.
-    s.room_seq.fetch_add(1, std::memory_order_release);
-  }
-  s.not_full.notify_all();
-  s.not_empty.notify_all();
+template <class State>
+void close_all(State& s, std::vector<message>& dropped, bool drop_all) {
+  if (ring_queue* r = s.ring.load(std::memory_order_acquire)) r->close(dropped, drop_all);
+  if (plain_queue* p = s.plain.load(std::memory_order_acquire)) p->close(dropped, drop_all);
+  if (lane_queue* l = s.shaped.load(std::memory_order_acquire)) l->close(dropped, drop_all);
 }
 
 }  // namespace
 
-void inbox::close(std::vector<message>& dropped) {
-  close_impl(*s_, dropped, false);
-  if (s_->shaped) s_->shaped->close(dropped, false);
-}
+void inbox::close(std::vector<message>& dropped) { close_all(*s_, dropped, false); }
 
-void inbox::discard(std::vector<message>& dropped) {
-  close_impl(*s_, dropped, true);
-  if (s_->shaped) s_->shaped->close(dropped, true);
-}
+void inbox::discard(std::vector<message>& dropped) { close_all(*s_, dropped, true); }
 
-namespace {
-
-// Moves every message of the plain part out (oldest first), uncounted; the part stays closed.
-void take_all_plain(inbox_state& s, std::vector<message>& out) {
-  move_all(s.batch, out);
-  move_all(s.pending, out);
-  move_all(s.parked, out);
-  s.outstanding = 0;
-  s.has_pending.store(false, std::memory_order_relaxed);
-}
-
-}  // namespace
-
-// Reopening may change the inbox's kind (plain <-> lanes/coalescing): queued messages then
-// move over, in order, uncounted (they stay "queued" in the totals; per-lane counters start
-// from them). The inbox is closed meanwhile, so no push gets in between.
+// Reopening may change the queue (see the top): queued messages then move over, in order,
+// uncounted (they stay "queued" in the totals; per-lane counters start from them). The inbox
+// is closed meanwhile, so no push gets in between.
 void inbox::reopen(const inbox_options& options) {
   state& s = *s_;
-  const bool want = options.shaped();
-  const bool was = s.shaped_mode.load(std::memory_order_relaxed);
-  if (want) {
-    std::vector<message> moved;
-    {
-      std::lock_guard ck(s.cmu);
-      std::lock_guard lk(s.pmu);
-      s.configure(options);
-      take_all_plain(s, moved);
-      if (!s.shaped) s.shaped = std::make_unique<lane_queue>(options);
-    }
-    s.shaped->reopen(options, moved);
-    s.shaped_mode.store(true, std::memory_order_release);
+  std::lock_guard g(s.kinds_mu);
+  s.opts = options;
+  const int cur = s.mode.load(std::memory_order_relaxed);
+  const int want = kind_of(options);
+  ring_queue* r = s.ring.load(std::memory_order_relaxed);
+  const bool same_ring = r != nullptr && r->capacity() == options.capacity;
+  std::vector<message> moved;
+  if (want == cur && (want != k_ring || same_ring)) {
+    if (want == k_ring) r->reopen(options, moved);
+    if (want == k_plain) s.plain_owned->reopen(options, moved);
+    if (want == k_shaped) s.shaped_owned->reopen(options, moved);
     return;
   }
-  std::vector<message> moved;
-  if (was) s.shaped->take_all(moved);
-  std::lock_guard ck(s.cmu);
-  std::lock_guard lk(s.pmu);
-  const bool was_direct = s.direct;
-  s.configure(options);
-  if ((was_direct != s.direct && !s.batch.empty()) || !moved.empty()) {
-    // The consumer's private batch goes back in front of pending, so that a direct inbox
-    // finds the oldest message where producers evict from.
-    ring<message> all;
-    move_all_ring(s.batch, all);
-    for (auto& m : moved) all.push_back(std::move(m));
-    move_all_ring(s.pending, all);
-    s.pending.swap(all);
-    s.outstanding = 0;
-    s.has_pending.store(!s.pending.empty(), std::memory_order_relaxed);
+  if (cur == k_ring) r->retire(moved);
+  if (cur == k_plain) s.plain_owned->retire(options, moved);
+  if (cur == k_shaped) s.shaped_owned->take_all(moved);
+  if (want == k_ring) {
+    if (!same_ring) {
+      s.rings.push_back(std::make_unique<ring_queue>(options));
+      r = s.rings.back().get();
+    }
+    r->reopen(options, moved);
+    s.ring.store(r, std::memory_order_release);
+  } else if (want == k_plain) {
+    if (!s.plain_owned) s.make_plain(options);
+    s.plain_owned->reopen(options, moved);
+  } else {
+    if (!s.shaped_owned) s.make_shaped(options);
+    s.shaped_owned->reopen(options, moved);
   }
-  s.shaped_mode.store(false, std::memory_order_release);
-  s.closed = false;
-  s.closed_flag.store(false, std::memory_order_release);
+  s.mode.store(want, std::memory_order_release);
 }
 
 inbox_options inbox::options() const {
-  std::lock_guard lk(s_->pmu);
+  std::lock_guard g(s_->kinds_mu);
   return s_->opts;
 }
 
 bool inbox::closed() const noexcept {
-  if (s_->shaped_mode.load(std::memory_order_acquire)) return s_->shaped->closed();
-  return s_->closed_flag.load(std::memory_order_acquire);
+  const state& s = *s_;
+  const int k = s.mode.load(std::memory_order_acquire);
+  if (k == k_ring) return s.ring.load(std::memory_order_acquire)->closed();
+  if (k == k_plain) return s.plain.load(std::memory_order_acquire)->closed();
+  return s.shaped.load(std::memory_order_acquire)->closed();
 }
 
 bool inbox::cancelled() const noexcept { return s_->cancelled.load(std::memory_order_acquire); }
 
 inbox_stats inbox::stats() const {
+  const state& s = *s_;
   inbox_stats st;
-  {
-    std::lock_guard ck(s_->cmu);
-    std::lock_guard lk(s_->pmu);
-    st.capacity = s_->opts.capacity;
-    st.queued = s_->pending.size() + s_->parked.size() + s_->batch.size();
-    st.accepted = s_->accepted;
-    st.received = s_->received;
-    st.rejected_full = s_->rejected_full;
-    st.rejected_cancelled = s_->rejected_cancelled;
-    st.dropped_oldest = s_->dropped_oldest;
-    st.dropped_on_close = s_->dropped_on_close;
-    st.closed = s_->closed;
+  std::lock_guard g(s.kinds_mu);
+  for (const auto& r : s.rings) r->add_stats(st);
+  if (s.plain_owned) s.plain_owned->add_stats(st);
+  if (s.shaped_owned) s.shaped_owned->add_stats(st);
+  st.capacity = s.opts.capacity;
+  if (!st.lanes.empty()) {
+    st.capacity = 0;
+    for (const auto& l : st.lanes) st.capacity += l.capacity;
   }
-  if (s_->shaped) {
-    s_->shaped->add_stats(st);
-    if (s_->shaped_mode.load(std::memory_order_acquire)) {
-      st.closed = s_->shaped->closed();
-      if (!st.lanes.empty()) {
-        st.capacity = 0;
-        for (const auto& l : st.lanes) st.capacity += l.capacity;
-      }
-    }
-  }
+  st.closed = closed();
   return st;
 }
 
 std::size_t inbox::waiting_senders() const {
+  const state& s = *s_;
+  std::lock_guard g(s.kinds_mu);
   std::size_t n = 0;
-  {
-    std::lock_guard lk(s_->pmu);
-    n = s_->producer_sleepers;
-  }
-  if (s_->shaped) n += s_->shaped->waiting_senders();
+  for (const auto& r : s.rings) n += r->waiting_senders();
+  if (s.plain_owned) n += s.plain_owned->waiting_senders();
+  if (s.shaped_owned) n += s.shaped_owned->waiting_senders();
   return n;
 }
 
 std::size_t inbox::waiting_receivers() const {
+  const state& s = *s_;
+  std::lock_guard g(s.kinds_mu);
   std::size_t n = 0;
-  {
-    std::lock_guard lk(s_->pmu);
-    n = s_->consumer_sleepers;
-  }
-  if (s_->shaped) n += s_->shaped->waiting_receivers();
+  for (const auto& r : s.rings) n += r->waiting_receivers();
+  if (s.plain_owned) n += s.plain_owned->waiting_receivers();
+  if (s.shaped_owned) n += s.shaped_owned->waiting_receivers();
   return n;
 }
 
 bool inbox::when_writable(std::function<void()> fn) {
   state& s = *s_;
-  if (s.shaped_mode.load(std::memory_order_acquire)) return s.shaped->when_writable(std::move(fn));
-  std::lock_guard lk(s.pmu);
-  if (s.closed) return false;
-  s.refill();
-  if (s.parked.empty() && s.room()) return false;
-  // Counts as a blocked producer, so that the consumer publishes its progress (room_freed).
-  if (!s.writable) s.producers_blocked.fetch_add(1, std::memory_order_relaxed);
-  s.writable = std::move(fn);
-  return true;
+  const int k = s.mode.load(std::memory_order_acquire);
+  if (k == k_ring) return s.ring.load(std::memory_order_acquire)->when_writable(std::move(fn));
+  if (k == k_plain) return s.plain.load(std::memory_order_acquire)->when_writable(std::move(fn));
+  return s.shaped.load(std::memory_order_acquire)->when_writable(std::move(fn));
 }
 
 std::size_t inbox::room() const {
-  state& s = *s_;
-  if (s.shaped_mode.load(std::memory_order_acquire)) return s.shaped->room();
-  std::lock_guard lk(s.pmu);
-  if (s.closed || !s.parked.empty()) return 0;
-  const std::size_t used = s.pending.size() + s.outstanding;
-  return used >= s.capacity ? 0 : s.capacity - used;
+  const state& s = *s_;
+  const int k = s.mode.load(std::memory_order_acquire);
+  if (k == k_ring) return s.ring.load(std::memory_order_acquire)->room();
+  if (k == k_plain) return s.plain.load(std::memory_order_acquire)->room();
+  return s.shaped.load(std::memory_order_acquire)->room();
 }
 
 }  // namespace beehive::detail

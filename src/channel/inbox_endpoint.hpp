@@ -15,9 +15,10 @@ namespace beehive::detail {
 /// The endpoint of a module hosted in this process: its bounded inbox. Used by every context
 /// type whose modules receive here (channel; the socket type's client modules).
 ///
-/// A send through it: one virtual call, then the inbox's producer lock; the message is moved
-/// once, into the inbox's ring. `delivery::relay` never waits (`would_block`, message intact,
-/// not counted); `when_writable` and `room` are the inbox's flow control.
+/// A send through it: one virtual call, then the inbox (for a plain `block`/`fail` module: one
+/// CAS, no lock); the message is moved once, into the inbox's ring. `delivery::relay` never
+/// waits (`would_block`, message intact, not counted); `when_writable` and `room` are the
+/// inbox's flow control.
 class inbox_endpoint : public endpoint {
  public:
   /// `cancel`: the context's stop token; senders blocked on the full inbox wake with
