@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <utility>
 
 #include "core/deadline.hpp"
 #include "core/spin_wait.hpp"
@@ -266,6 +267,9 @@ expected<message> plain_queue::pop(bool bounded, clock::time_point deadline,
     // Nothing queued: spin briefly, then sleep. cmu is released meanwhile so that `close`,
     // `stats` and other consumers never wait on a sleeping consumer.
     ck.unlock();
+    // A `when_writable` callback taken above runs now, not when this pop returns: its relay
+    // may hold the very message this consumer is about to wait for.
+    if (fire.fn) std::exchange(fire.fn, nullptr)();
     const bool came = spin_until(
         [&] {
           return has_pending.load(std::memory_order_acquire) ||

@@ -4,8 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <future>
 #include <string>
 #include <vector>
+
+#include "bounded_wait.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -114,6 +118,33 @@ TEST(PlainQueue, CloseDrainsThenReportsClosed) {
   auto end = q.pop(false, {}, nullptr);
   ASSERT_FALSE(end);
   EXPECT_EQ(end.error(), errc::channel_closed);
+}
+
+// A relay that found the queue full waits on `when_writable`; the consumer that frees the room
+// by taking the last message finds nothing more and sleeps. The callback must run before that
+// sleep: the relay holds the next message (a lost wake-up here stalled NatsFlow tests until
+// their watchdog, with capacity 1).
+TEST(PlainQueue, WhenWritableFiresBeforeTheConsumerSleeps) {
+  plain_queue q(opts(1, overflow_policy::block));
+  ASSERT_TRUE(q.push(tagged(0), lane_push::direct, not_cancelled));
+  auto refused = q.push(tagged(1), lane_push::relay, not_cancelled);
+  ASSERT_FALSE(refused);
+  ASSERT_EQ(refused.error(), errc::would_block);
+  auto first = q.pop(false, {}, nullptr);
+  ASSERT_TRUE(first);
+  // The consumer has not come back for more yet: the queue still counts its batch as taken,
+  // so the relay's callback is registered (the case under test), not refused as "room already".
+  std::atomic<int> fired{0};
+  ASSERT_TRUE(q.when_writable([&] { fired.fetch_add(1); }));
+  auto next = std::async(std::launch::async, [&] {
+    return q.pop(true, plain_queue::clock::now() + 2 * test::watchdog, nullptr);
+  });
+  ASSERT_TRUE(test::eventually([&] { return fired.load() == 1; }));
+  ASSERT_TRUE(q.push(tagged(1), lane_push::relay, not_cancelled));
+  auto m = next.get();
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->route.resource, "1");
+  EXPECT_EQ(fired.load(), 1);
 }
 
 }  // namespace
