@@ -29,7 +29,19 @@ expected<std::shared_ptr<nats_subscription>> nats_subscription::open(const nats_
   (void)natsSubscription_SetPendingLimits(sub, limit, -1);
   std::lock_guard lk(s->mu_);
   s->sub_ = sub;
+  // nats.c may still call `on_message` after the subscription closed and after `wait` saw no
+  // handler running: its delivery thread takes a message off the queue, unlocks, then calls.
+  // The guard keeps itself alive until nats.c says its delivery is over (the on-complete
+  // callback runs after the last handler returned).
+  if (natsSubscription_SetOnCompleteCB(sub, on_complete, s.get()) == NATS_OK) s->self_ = s;
   return s;
+}
+
+void nats_subscription::on_complete(void* closure) {
+  auto* s = static_cast<nats_subscription*>(closure);
+  std::shared_ptr<nats_subscription> last;  // may be the last owner: released after the lock
+  std::lock_guard lk(s->mu_);
+  last = std::move(s->self_);
 }
 
 nats_subscription::~nats_subscription() {

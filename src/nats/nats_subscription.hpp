@@ -29,8 +29,8 @@ using nats_msg_ptr = std::unique_ptr<natsMsg, nats_msg_deleter>;
 /// handler may be running while `natsSubscription_Unsubscribe` returns. So the handler is
 /// entered through this guard: `close` marks it closing (a handler starting later returns at
 /// once), unsubscribes, and waits (bounded) for the running one to end. The guard itself is
-/// owned by `shared_ptr` by whoever may still be called (the link keeps every guard until the
-/// connection is destroyed), so that a late nats.c call never touches freed memory.
+/// owned by `shared_ptr`, and owns itself until nats.c's on-complete callback (after the last
+/// handler call), so that a late nats.c call never touches freed memory.
 class nats_subscription {
  public:
   /// Owns the message. `more`: nats.c holds further messages for this subscription, so the
@@ -63,6 +63,7 @@ class nats_subscription {
   [[nodiscard]] std::int64_t dropped() const;
 
   static void on_message(natsConnection* nc, natsSubscription* sub, natsMsg* msg, void* closure);
+  static void on_complete(void* closure);
 
   nats_subscription() = default;
 
@@ -75,6 +76,9 @@ class nats_subscription {
   bool closing_ = false;
   std::thread::id runner_;
   std::int64_t dropped_at_close_ = 0;
+  /// This guard itself, from `open` until nats.c's on-complete callback: nats.c's delivery
+  /// thread may enter `on_message` until then, whoever else let the guard go.
+  std::shared_ptr<nats_subscription> self_;
 };
 
 }  // namespace beehive::detail
