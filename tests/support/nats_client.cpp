@@ -1,8 +1,20 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "support/nats_client.hpp"
 
+#include <cstdio>
 #include <functional>
 #include <vector>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BEEHIVE_TEST_LSAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BEEHIVE_TEST_LSAN 1
+#endif
+#endif
+#ifdef BEEHIVE_TEST_LSAN
+#include <sanitizer/lsan_interface.h>
+#endif
 
 namespace beehive::test {
 namespace {
@@ -121,9 +133,17 @@ nats_client::~nats_client() {
   if (nc_ == nullptr) return;
   if (close()) {
     natsConnection_Destroy(nc_);
+    return;
   }
   // Else the closed callback is late beyond any reason: leaking the connection is safer than
-  // destroying what its thread still uses (the test reports the failure through close()).
+  // destroying what its thread still uses. Said on stderr; the leak is deliberate, so it is
+  // not left for LeakSanitizer to fail the test on. Seen once, in a fresh-clone CI run, after
+  // NatsServers.HungNodeIsDetectedByPingsAndCallsStayBounded (a client that had reconnected
+  // away from a SIGSTOPped node); the cause in nats.c is not known.
+  std::fputs("nats_client: no closed callback 10 s after natsConnection_Close: leaked\n", stderr);
+#ifdef BEEHIVE_TEST_LSAN
+  __lsan_ignore_object(nc_);
+#endif
 }
 
 bool nats_client::close() {
