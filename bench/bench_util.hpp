@@ -18,6 +18,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -181,6 +182,30 @@ inline void run_scenario(const scenario& s, std::chrono::seconds limit) {
   line["involuntary_switches"] = ivcsw;
   line["load_avg_1m"] = load;
   print_line(line);
+}
+
+/// The main of a bench program: `--list` prints the scenarios' names, `--help` what each does;
+/// otherwise each scenario named on the command line runs (`run_scenario`, bounded by `limit`).
+inline int run_named(int argc, char** argv, const std::vector<scenario>& all,
+                     std::chrono::seconds limit) {
+  const std::vector<std::string_view> args(argv + 1, argv + argc);
+  for (auto a : args) {
+    if (a == "--list") {
+      for (const auto& s : all) std::printf("%s\n", s.name);
+      return 0;
+    }
+    if (a == "--help" || a == "-h") {
+      std::printf("usage: %s [--list] NAME...\n", argv[0]);
+      for (const auto& s : all) std::printf("  %-20s %s\n", s.name, s.what);
+      return 0;
+    }
+  }
+  for (auto a : args) {
+    for (const auto& s : all) {
+      if (a == s.name) run_scenario(s, limit);
+    }
+  }
+  return 0;
 }
 
 }  // namespace beehive::bench

@@ -213,22 +213,5 @@ const std::vector<beehive::bench::scenario>& scenarios() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string_view> args(argv + 1, argv + argc);
-  for (auto a : args) {
-    if (a == "--list") {
-      for (const auto& s : scenarios()) std::printf("%s\n", s.name);
-      return 0;
-    }
-    if (a == "--help" || a == "-h") {
-      std::printf("usage: %s [--list] NAME...\n", argv[0]);
-      for (const auto& s : scenarios()) std::printf("  %-20s %s\n", s.name, s.what);
-      return 0;
-    }
-  }
-  for (auto a : args) {
-    for (const auto& s : scenarios()) {
-      if (a == s.name) beehive::bench::run_scenario(s, std::chrono::seconds(300));
-    }
-  }
-  return 0;
+  return beehive::bench::run_named(argc, argv, scenarios(), std::chrono::seconds(300));
 }
