@@ -122,16 +122,13 @@ expected<void> outbound_queue::push(std::string&& record, admission how, const m
     }
     return write_locked(lock, std::span<std::string>(&record, 1), 0, false);
   }
-  const bool full =
-      shaped_ ? lane_count_[m.lane] >= lanes_[m.lane].capacity : pending_locked() >= capacity_;
+  const bool full = used_locked(m.lane) >= lanes_[m.lane].capacity;
   if (full && !writing_ && !urgent_ && !queue_.empty()) {
     // Full of a burst held back for batching while the socket may have room: write it now
     // (without waiting) rather than refuse, evict or wait.
     if (auto r = write_queued_locked(lock); !r) return r;
   }
-  if (auto r = shaped_ ? admit_lane_locked(lock, how, m.lane) : admit_locked(lock, how); !r) {
-    return r;
-  }
+  if (auto r = admit_locked(lock, how, m.lane); !r) return r;
   const bool first = queue_.empty();
   if (first) batch_start_ = now;
   if (shaped_) {
@@ -156,15 +153,23 @@ expected<void> outbound_queue::write_queued_locked(std::unique_lock<std::mutex>&
   return write_locked(lock, std::span<std::string>(batch_.data(), n), offset, false);
 }
 
-expected<void> outbound_queue::admit_locked(std::unique_lock<std::mutex>& lock, admission how) {
-  const std::size_t limit = how == admission::park ? 2 * capacity_ : capacity_;
-  if (pending_locked() < limit) return {};
-  switch (opts_.overflow) {
+expected<void> outbound_queue::admit_locked(std::unique_lock<std::mutex>& lock, admission how,
+                                            std::size_t lane) {
+  // Without lanes, lanes_ holds the one lane of the queue's options and the queue's whole
+  // count is that lane's.
+  const lane_options& lo = lanes_[lane];
+  const std::size_t limit = how == admission::park ? 2 * lo.capacity : lo.capacity;
+  if (used_locked(lane) < limit) return {};
+  switch (lo.overflow) {
     case overflow_policy::fail:
       add(counters_, &socket_counters::outbound_rejected, 1);
       return unexpected(errc::queue_full);
     case overflow_policy::drop_oldest:
-      evict_oldest_locked();
+      if (shaped_) {
+        evict_oldest_of_lane_locked(lane);
+      } else {
+        evict_oldest_locked();
+      }
       return {};
     case overflow_policy::block:
       break;
@@ -175,43 +180,7 @@ expected<void> outbound_queue::admit_locked(std::unique_lock<std::mutex>& lock, 
     add(counters_, &socket_counters::outbound_rejected, 1);
     return unexpected(errc::queue_full);
   }
-  const auto ready = [&] { return closed_ || pending_locked() < limit; };
-  bool ok = true;
-  ++room_waiters_;
-  if (opts_.block_timeout.count() > 0) {
-    ok = room_cv_.wait_for(lock, opts_.block_timeout, ready);
-  } else {
-    room_cv_.wait(lock, ready);
-  }
-  --room_waiters_;
-  if (closed_) return unexpected(errc::not_connected);
-  if (!ok) {
-    add(counters_, &socket_counters::outbound_rejected, 1);
-    return unexpected(errc::timed_out);
-  }
-  return {};
-}
-
-expected<void> outbound_queue::admit_lane_locked(std::unique_lock<std::mutex>& lock, admission how,
-                                                 std::size_t lane) {
-  const lane_options& lo = lanes_[lane];
-  const std::size_t limit = how == admission::park ? 2 * lo.capacity : lo.capacity;
-  if (lane_count_[lane] < limit) return {};
-  switch (lo.overflow) {
-    case overflow_policy::fail:
-      add(counters_, &socket_counters::outbound_rejected, 1);
-      return unexpected(errc::queue_full);
-    case overflow_policy::drop_oldest:
-      evict_oldest_of_lane_locked(lane);
-      return {};
-    case overflow_policy::block:
-      break;
-  }
-  if (how == admission::park) {
-    add(counters_, &socket_counters::outbound_rejected, 1);
-    return unexpected(errc::queue_full);
-  }
-  const auto ready = [&] { return closed_ || lane_count_[lane] < limit; };
+  const auto ready = [&] { return closed_ || used_locked(lane) < limit; };
   bool ok = true;
   ++room_waiters_;
   if (lo.block_timeout.count() > 0) {

@@ -128,9 +128,13 @@ class outbound_queue {
     std::size_t passed = 0;  // higher-lane records queued ahead of it since it was queued
   };
 
-  [[nodiscard]] expected<void> admit_locked(std::unique_lock<std::mutex>& lock, admission how);
-  [[nodiscard]] expected<void> admit_lane_locked(std::unique_lock<std::mutex>& lock, admission how,
-                                                 std::size_t lane);
+  // Records counted against `lane`'s capacity: the lane's own, or all (no lanes).
+  [[nodiscard]] std::size_t used_locked(std::size_t lane) const noexcept {
+    return shaped_ ? lane_count_[lane] : pending_locked();
+  }
+  // Applies `lane`'s capacity and overflow policy (waits under `block`).
+  [[nodiscard]] expected<void> admit_locked(std::unique_lock<std::mutex>& lock, admission how,
+                                            std::size_t lane);
   // Replaces a queued record of the same lane and key; false when there is none.
   [[nodiscard]] bool coalesce_locked(std::string& record, const record_meta& m);
   // Queues `record` where its lane puts it.
