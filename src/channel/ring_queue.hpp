@@ -123,6 +123,10 @@ class ring_queue {
   void ensure_slots_locked();
   void refill_locked();
   void update_flags_locked();
+  // Close and retire: marks the ring closed (no push admits itself past it) and takes the
+  // `when_writable` callback; then, unlocked, every waiter is woken and the callback run.
+  [[nodiscard]] std::function<void()> shut_locked();
+  void wake_shut(const std::function<void()>& fire);
   void take_all_locked(std::vector<message>& out, std::uint64_t& counter);
 
   // Read-mostly: set before the ring serves, or once, under mu_.

@@ -2,6 +2,7 @@
 // The ring queue's control calls: close, retire, reopen, statistics, flow control. The message
 // path (push, pop, sleeping and waking) is in ring_queue.cpp, with the design.
 #include <thread>
+#include <utility>
 
 #include "channel/ring_queue.hpp"
 
@@ -25,44 +26,45 @@ void ring_queue::take_all_locked(std::vector<message>& out, std::uint64_t& count
   }
 }
 
+std::function<void()> ring_queue::shut_locked() {
+  closed_ = true;
+  closed_flag_.store(true, std::memory_order_release);
+  tail_.fetch_or(closed_bit, std::memory_order_seq_cst);
+  return std::exchange(writable_, nullptr);
+}
+
+void ring_queue::wake_shut(const std::function<void()>& fire) {
+  not_full_.notify_all();
+  not_empty_.notify_all();
+  if (fire) fire();
+}
+
 void ring_queue::close(std::vector<message>& dropped, bool drop_all) {
   std::function<void()> fire;
   {
     std::lock_guard lk(mu_);
     const bool was_closed = closed_;
-    closed_ = true;
-    closed_flag_.store(true, std::memory_order_release);
-    tail_.fetch_or(closed_bit, std::memory_order_seq_cst);
+    fire = shut_locked();
     if ((!was_closed && opts_.close == close_mode::drop) || drop_all) {
       take_all_locked(dropped, dropped_close_ring_);
       dropped_close_parked_ += parked_.size();
       while (!parked_.empty()) dropped.push_back(parked_.pop_front());
     }
-    fire.swap(writable_);
-    writable_ = nullptr;
     update_flags_locked();
   }
-  not_full_.notify_all();
-  not_empty_.notify_all();
-  if (fire) fire();
+  wake_shut(fire);
 }
 
 void ring_queue::retire(std::vector<message>& out) {
   std::function<void()> fire;
   {
     std::lock_guard lk(mu_);
-    closed_ = true;
-    closed_flag_.store(true, std::memory_order_release);
-    tail_.fetch_or(closed_bit, std::memory_order_seq_cst);
+    fire = shut_locked();
     take_all_locked(out, uncounted_out_);
     while (!parked_.empty()) out.push_back(parked_.pop_front());  // accepted, not received
-    fire.swap(writable_);
-    writable_ = nullptr;
     update_flags_locked();
   }
-  not_full_.notify_all();
-  not_empty_.notify_all();
-  if (fire) fire();
+  wake_shut(fire);
 }
 
 void ring_queue::reopen(const inbox_options& options, std::vector<message>& more) {
