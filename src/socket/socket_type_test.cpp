@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -153,6 +154,14 @@ TEST(SocketType, AConnectedClientLearnsOfServerModulesAddedAndRemovedLater) {
       {presence_kind::grouped, "late", "lategroup", "channel", false}};
   srv->presence(added);
   ASSERT_TRUE(cli->wait_connected("late", watchdog));
+  // The server's context announces each change as it happens, so "late" may reach the client in
+  // one presence record and its group in the next: wait for the group as well.
+  ASSERT_TRUE(test::eventually([&] {
+    const auto groups = client.groups();
+    const auto it = groups.find("lategroup");
+    return it != groups.end() &&
+           std::find(it->second.begin(), it->second.end(), "late") != it->second.end();
+  }));
   ASSERT_TRUE(client.send("late", new_message().fill_body("to late")));
   auto got = server.receive_for("late", watchdog);
   ASSERT_TRUE(got);
