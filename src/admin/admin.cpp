@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // The admin API: cpp-httplib (Debian's libcpp-httplib) serves it on the admin's own threads.
-// Every read builds one snapshot (admin/snapshot.hpp) and renders it; writes call the context.
+// Every read builds one snapshot (admin/snapshot.hpp) and renders it; writes call the context
+// (admin_calls.cpp). Here: the routes, the tap, start and stop.
 #include "beehive/admin.hpp"
 
 #include <sys/socket.h>
@@ -15,6 +16,7 @@
 #include <thread>
 
 #include "admin/admin_address.hpp"
+#include "admin/admin_impl.hpp"
 #include "admin/dashboard_page.hpp"
 #include "admin/guarded_server.hpp"
 #include "admin/json_api.hpp"
@@ -28,202 +30,9 @@
 namespace beehive {
 
 using detail::admin_address;
-
-struct admin::impl {
-  impl(context& c, admin_options o, admin_address a)
-      : ctx(c),
-        options(std::move(o)),
-        where(std::move(a)),
-        server(where.where == admin_address::kind::unix_socket
-                   ? std::function<bool(int)>([this](int fd) { return admit(fd); })
-                   : std::function<bool(int)>()) {}
-
-  // The unix socket serves its owner only; a refusal is counted.
-  bool admit(int fd) {
-    if (detail::peer_is_same_user(fd)) return true;
-    count.refused_peer.fetch_add(1, std::memory_order_relaxed);
-    return false;
-  }
-
-  context& ctx;
-  const admin_options options;
-  admin_address where;
-  std::string address_text;
-  detail::guarded_server server;
-  std::thread thread;
-  std::atomic<bool> stopping{false};
-  std::atomic<bool> listen_ended{false};
-  std::atomic<std::size_t> taps{0};
-  std::once_flag stopped;
-
-  mutable std::mutex sources_mu;
-  detail::snapshot_sources sources;
-
-  struct counters {
-    std::atomic<std::uint64_t> requests{0};
-    std::atomic<std::uint64_t> refused_peer{0};
-    std::atomic<std::uint64_t> refused_writes{0};
-    std::atomic<std::uint64_t> malformed{0};
-    std::atomic<std::uint64_t> oversized{0};
-  } count;
-
-  [[nodiscard]] detail::system_snapshot snapshot() const {
-    detail::admin_counters c;
-    c.requests = count.requests.load(std::memory_order_relaxed);
-    c.refused_peer = count.refused_peer.load(std::memory_order_relaxed);
-    c.refused_writes = count.refused_writes.load(std::memory_order_relaxed);
-    c.malformed = count.malformed.load(std::memory_order_relaxed);
-    c.oversized = count.oversized.load(std::memory_order_relaxed);
-    detail::snapshot_sources from;
-    {
-      std::lock_guard lock(sources_mu);
-      from = sources;
-    }
-    return detail::take_snapshot(from, c);
-  }
-
-  void routes();
-  void tap(const httplib::Request& req, httplib::Response& res);
-  void send(const httplib::Request& req, httplib::Response& res);
-  void request(const httplib::Request& req, httplib::Response& res);
-  [[nodiscard]] bool writable(httplib::Response& res);
-  [[nodiscard]] bool room_in(const std::string& module);
-  void stop();
-};
-
-namespace {
-
-constexpr const char* json_type = "application/json";
-
-int status_of(const std::error_code& ec) {
-  if (ec == errc::module_not_found || ec == errc::group_not_found) return 404;
-  if (ec == errc::timed_out) return 504;
-  if (ec == errc::invalid_argument) return 400;
-  return 503;
-}
-
-void fail(httplib::Response& res, const std::error_code& ec) {
-  res.status = status_of(ec);
-  res.set_content(detail::error_json(detail::errc_name(ec), ec.value(), ec.message()), json_type);
-}
-
-std::string record_of(const message& m) {
-  std::string out;
-  if (encode_message(m, out)) return out;
-  message shown = m;  // a C++ object without a JSON form: shown by name
-  shown.content = content(std::string("<C++ object without a JSON form>"));
-  out.clear();
-  if (!encode_message(shown, out)) out = "null";
-  return out;
-}
-
-}  // namespace
-
-bool admin::impl::writable(httplib::Response& res) {
-  if (options.allow_writes) return true;
-  count.refused_writes.fetch_add(1, std::memory_order_relaxed);
-  res.status = 403;
-  res.set_content(detail::error_json("writes_disabled", 0,
-                                     "writes are not enabled on this admin API "
-                                     "(admin_options::allow_writes, BEEHIVE_ADMIN_WRITES=1)"),
-                  json_type);
-  return false;
-}
-
-bool admin::impl::room_in(const std::string& module) {
-  const auto full = [&] {
-    auto st = ctx.stats(module);
-    return st && st->queued >= st->capacity;
-  };
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (full()) {
-    if (stopping.load() || std::chrono::steady_clock::now() >= until) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
-void admin::impl::send(const httplib::Request& req, httplib::Response& res) {
-  if (!writable(res)) return;
-  auto w = detail::parse_write_request(req.body);
-  if (!w) {
-    count.malformed.fetch_add(1, std::memory_order_relaxed);
-    res.status = 400;
-    const bool json = w.error() == detail::request_fault::malformed_json;
-    res.set_content(detail::error_json(json ? "malformed_json" : "invalid_argument", 0,
-                                       json ? "the body is not a JSON object"
-                                            : "a field is missing or has the wrong type"),
-                    json_type);
-    return;
-  }
-  const std::string id(w->msg.header.id);
-  if (!w->group.empty()) {
-    auto r = ctx.send_to_group(w->group, std::move(w->msg));
-    if (!r) return fail(res, r.error());
-    nlohmann::json failed = nlohmann::json::array();
-    for (const auto& [name, ec] : r->failed) {
-      failed.push_back({{"module", name}, {"error", detail::errc_name(ec)}});
-    }
-    res.status = 202;
-    res.set_content(
-        nlohmann::json{{"id", id}, {"delivered", r->delivered}, {"failed", failed}}.dump(
-            -1, ' ', false, nlohmann::json::error_handler_t::replace),
-        json_type);
-    return;
-  }
-  // `repeat` copies (bench): each its own id; the first failure ends the run.
-  std::uint32_t sent = 0;
-  for (; sent < w->repeat; ++sent) {
-    // The admin's threads never wait on a full inbox without bound (a stuck module would hold
-    // them, and the admin's stop, for ever): a local inbox that stays full for 5 s (or while
-    // the admin stops) is refused with queue_full.
-    if (!room_in(w->module)) {
-      const auto full = make_error_code(errc::queue_full);
-      if (sent == 0) return fail(res, full);
-      res.status = status_of(full);
-      res.set_content(nlohmann::json{{"id", id},
-                                     {"sent", sent},
-                                     {"error", detail::errc_name(full)},
-                                     {"errc", full.value()}}
-                          .dump(),
-                      json_type);
-      return;
-    }
-    auto r = sent + 1 == w->repeat ? ctx.send(w->module, std::move(w->msg))
-                                   : ctx.send(w->module, message(w->msg).update_id());
-    if (!r) {
-      if (sent == 0) return fail(res, r.error());
-      res.status = status_of(r.error());
-      res.set_content(nlohmann::json{{"id", id},
-                                     {"sent", sent},
-                                     {"error", detail::errc_name(r.error())},
-                                     {"errc", r.error().value()}}
-                          .dump(),
-                      json_type);
-      return;
-    }
-  }
-  res.status = 202;
-  res.set_content(nlohmann::json{{"id", id}, {"sent", sent}}.dump(), json_type);
-}
-
-void admin::impl::request(const httplib::Request& req, httplib::Response& res) {
-  if (!writable(res)) return;
-  auto w = detail::parse_write_request(req.body);
-  if (!w || w->module.empty()) {
-    count.malformed.fetch_add(1, std::memory_order_relaxed);
-    res.status = 400;
-    const bool json = !w && w.error() == detail::request_fault::malformed_json;
-    res.set_content(
-        detail::error_json(json ? "malformed_json" : "invalid_argument", 0,
-                           json ? "the body is not a JSON object" : "a request needs a module"),
-        json_type);
-    return;
-  }
-  auto reply = ctx.send_sync(w->module, std::move(w->msg), w->timeout);
-  if (!reply) return fail(res, reply.error());
-  res.set_content(record_of(*reply), json_type);
-}
+using detail::fail;
+using detail::json_type;
+using detail::record_of;
 
 void admin::impl::tap(const httplib::Request& req, httplib::Response& res) {
   detail::tap_filter filter;
