@@ -28,12 +28,8 @@ namespace beehive::detail {
 // publishes its slot, then reads `consumers_asleep_` and only when it is set takes `mu_` to
 // notify. Producers waiting for room (sleeping, parked copies, a `when_writable` callback)
 // announce themselves in `attention_` the same way; a consumer frees its slot, then reads
-// `attention_`. The producer's side of it is its CAS on `tail_`, the consumer's its CAS on
-// `head_` (seq_cst, and a locked instruction on x86 anyway); the slots are published and freed
-// by release stores, and a waiter about to sleep re-checks the positions, not the slots. So of
-// two racing threads at least one sees the other (store-load ordering through the CAS), and
-// no full barrier is paid per message beyond the CAS. Spinning waiters announce nothing: they
-// poll the ring.
+// `attention_`. All four operations are seq_cst, so of two racing threads at least one sees
+// the other (store-load ordering). Spinning waiters announce nothing: they poll the ring.
 //
 // Counting: `tail_` and `head_` positions are the inbox's accepted and received counters,
 // corrected for what came in or left uncounted (reopen), parked copies and drops on close;
@@ -76,11 +72,10 @@ int ring_queue::admit(message& msg, bool ignore_flags) {
     slot& s = b[index(pos)];
     const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
     if (seq == pos) {
-      // seq_cst: this locked CAS is the producer's half of the eventcount (see the top).
-      if (tail_.compare_exchange_weak(t, t + 1, std::memory_order_seq_cst,
+      if (tail_.compare_exchange_weak(t, t + 1, std::memory_order_relaxed,
                                       std::memory_order_relaxed)) {
         s.msg = std::move(msg);
-        s.seq.store(pos + 1, std::memory_order_release);
+        s.seq.store(pos + 1, std::memory_order_seq_cst);
         return 1;
       }
     } else if (seq < pos) {
@@ -99,8 +94,7 @@ ring_queue::slot* ring_queue::claim(std::uint64_t& pos) noexcept {
     slot& s = b[index(h)];
     const std::uint64_t seq = s.seq.load(std::memory_order_acquire);
     if (seq == h + 1) {
-      // seq_cst: the consumer's half of the eventcount for sleeping producers (see the top).
-      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_seq_cst,
+      if (head_.compare_exchange_weak(h, h + 1, std::memory_order_relaxed,
                                       std::memory_order_relaxed)) {
         pos = h;
         return &s;
@@ -114,7 +108,7 @@ ring_queue::slot* ring_queue::claim(std::uint64_t& pos) noexcept {
 }
 
 void ring_queue::release(slot* s, std::uint64_t pos) noexcept {
-  s->seq.store(pos + cap_, std::memory_order_release);
+  s->seq.store(pos + cap_, std::memory_order_seq_cst);
 }
 
 std::size_t ring_queue::free_slots() const noexcept {
@@ -123,17 +117,11 @@ std::size_t ring_queue::free_slots() const noexcept {
   return used >= cap_ ? 0 : cap_ - static_cast<std::size_t>(used);
 }
 
-// By the positions, not the slots: a slot is freed by a release store after the head's CAS,
-// and only the CAS takes part in the eventcount. A slot claimed and not yet freed counts as
-// room: a waiter that sees it retries, and finds it freed a few instructions later.
 bool ring_queue::room_visible() const noexcept {
-  if (slots_.load(std::memory_order_acquire) == nullptr) return true;
-  return free_slots() > 0;
-}
-
-bool ring_queue::admitted_ahead() const noexcept {
-  const std::uint64_t h = head_.load(std::memory_order_seq_cst);
-  return (tail_.load(std::memory_order_seq_cst) & ~flag_bits) > h;
+  slot* const b = slots_.load(std::memory_order_acquire);
+  if (b == nullptr) return true;
+  const std::uint64_t pos = tail_.load(std::memory_order_seq_cst) & ~flag_bits;
+  return b[index(pos)].seq.load(std::memory_order_seq_cst) >= pos;
 }
 
 bool ring_queue::head_ready() const noexcept {
@@ -298,16 +286,10 @@ expected<message> ring_queue::pop_slow(bool bounded, clock::time_point deadline,
     }
     if (stopped()) return unexpected(errc::cancelled);
     if (bounded && clock::now() >= deadline) return unexpected(errc::timed_out);
-    // Parked copies count as work: a producer that parked one as this consumer freed a slot
-    // may not have seen the slot free yet (freed by a release store), so the consumer moves
-    // it in itself, under the lock below, instead of spinning past it.
     const bool came = spin_until(
-        [&] {
-          return head_ready() || (attention_.load(std::memory_order_acquire) & want_parked) != 0 ||
-                 closed_flag_.load(std::memory_order_acquire) || stopped();
-        },
+        [&] { return head_ready() || closed_flag_.load(std::memory_order_acquire) || stopped(); },
         until);
-    if (came && (attention_.load(std::memory_order_acquire) & want_parked) == 0) continue;
+    if (came) continue;
     // Wakes this consumer when a stop is requested. Registered before the lock: a callback
     // that runs at once (already stopped) takes it.
     auto wake_me = [this]() noexcept {
@@ -321,9 +303,7 @@ expected<message> ring_queue::pop_slow(bool bounded, clock::time_point deadline,
     ++consumer_sleepers_;
     consumers_asleep_.store(static_cast<std::uint32_t>(consumer_sleepers_),
                             std::memory_order_seq_cst);
-    // By the positions (see `admitted_ahead`): a message admitted and not yet published keeps
-    // this consumer awake; it is published a few instructions later.
-    if (!admitted_ahead() && parked_.empty() && !closed_ && !stopped()) {
+    if (!head_ready() && parked_.empty() && !closed_ && !stopped()) {
       if (bounded) {
         (void)not_empty_.wait_until(lk, deadline);
       } else {

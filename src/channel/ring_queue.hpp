@@ -25,8 +25,8 @@ namespace beehive::detail {
 /// a mutex only for the slow paths (full, parked group copies, sleeping, close, reopen).
 ///
 /// Per message (steady state): a push is one CAS on the tail, a move into the slot and one
-/// release store (publishing the slot), plus one load of "is a consumer asleep"; a pop is one
-/// CAS on the head, a move out of the slot and one release store (freeing it), plus one load
+/// seq_cst store (publishing the slot), plus one load of "is a consumer asleep"; a pop is one
+/// CAS on the head, a move out of the slot and one seq_cst store (freeing it), plus one load
 /// of "does a producer need the consumer". No lock, no syscall, no allocation while the ring is
 /// neither full nor empty (a producer that finds it full sleeps until a quarter is free; a
 /// consumer that finds it empty spins briefly, then sleeps). The slots are
@@ -103,9 +103,6 @@ class ring_queue {
   void release(slot* s, std::uint64_t pos) noexcept;
   [[nodiscard]] bool room_visible() const noexcept;
   [[nodiscard]] bool head_ready() const noexcept;
-  // A message admitted past the head (maybe not yet published): what a consumer re-checks
-  // before it sleeps.
-  [[nodiscard]] bool admitted_ahead() const noexcept;
   // After a push: wakes a sleeping consumer, if any (rare: a load per push otherwise).
   void published();
   // After a pop: hands the freed slot on when a producer needs it (a load per pop otherwise).
