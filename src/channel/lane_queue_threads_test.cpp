@@ -15,6 +15,7 @@
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
 #include "channel/lane_queue.hpp"
+#include "routed_message.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -22,14 +23,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::eventually;
 using test::get_bounded;
-
-message make(const std::string& id, const std::string& op, const std::string& resource = "pod/a") {
-  message m;
-  m.header.id = id;
-  m.route.operation = op;
-  m.route.resource = resource;
-  return m;
-}
+using test::routed;
 
 inbox_options two_lanes(std::size_t low_capacity, overflow_policy low = overflow_policy::block,
                         bool coalesce = false) {
@@ -57,10 +51,10 @@ void expect_identity(const inbox_stats& st) {
 // for the low lane's lock, held here for as long as the test runs.
 TEST(LaneQueueThreads, ATopLanePushAndPopNeverNeedTheLowLanesLock) {
   lane_queue q(two_lanes(8));
-  ASSERT_TRUE(push_to(q, make("u0", "update")));
+  ASSERT_TRUE(push_to(q, routed("u0", "update")));
   auto held = q.hold_lane(1);
   auto hb = std::async(std::launch::async, [&] {
-    auto r = push_to(q, make("h0", "heartbeat"));
+    auto r = push_to(q, routed("h0", "heartbeat"));
     if (!r) return std::string("push failed");
     auto m = q.pop(true, lane_queue::clock::now() + test::watchdog, nullptr);
     return m ? m->header.id.str() : std::string("pop failed");
@@ -78,10 +72,10 @@ TEST(LaneQueueThreads, ATopLanePushAndPopNeverNeedTheLowLanesLock) {
 // do not delay the top lane.
 TEST(LaneQueueThreads, ASenderBlockedInTheLowLaneNeverDelaysTheTopLane) {
   inbox box(two_lanes(1));
-  ASSERT_TRUE(box.push(make("u0", "update")));
-  auto blocked = std::async(std::launch::async, [&] { return box.push(make("u1", "update")); });
+  ASSERT_TRUE(box.push(routed("u0", "update")));
+  auto blocked = std::async(std::launch::async, [&] { return box.push(routed("u1", "update")); });
   ASSERT_TRUE(eventually([&] { return box.waiting_senders() == 1; }));
-  for (int i = 0; i < 50; ++i) ASSERT_TRUE(box.push(make("h" + std::to_string(i), "heartbeat")));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(box.push(routed("h" + std::to_string(i), "heartbeat")));
   for (int i = 0; i < 50; ++i) {
     auto m = box.pop_until(inbox::clock::now() + test::watchdog);
     ASSERT_TRUE(m);
@@ -104,8 +98,8 @@ TEST(LaneQueueThreads, AFloodAndHeartbeatsAreAllAccountedFor) {
   std::atomic<int> producers_left{3};
   auto flood = [&](int p) {
     for (int i = 0; i < per_producer; ++i) {
-      auto m = make(std::to_string(p) + ":" + std::to_string(i), "update",
-                    "pod/" + std::to_string(i % 300));
+      auto m = routed(std::to_string(p) + ":" + std::to_string(i), "update",
+                      "pod/" + std::to_string(i % 300));
       EXPECT_TRUE(box.push(std::move(m)));
     }
     producers_left.fetch_sub(1);
@@ -113,7 +107,7 @@ TEST(LaneQueueThreads, AFloodAndHeartbeatsAreAllAccountedFor) {
   auto beat = [&] {
     for (int i = 0; i < heartbeats; ++i) {
       EXPECT_TRUE(
-          box.push(make("hb" + std::to_string(i), "heartbeat", "node/" + std::to_string(i))));
+          box.push(routed("hb" + std::to_string(i), "heartbeat", "node/" + std::to_string(i))));
       std::this_thread::yield();
     }
     producers_left.fetch_sub(1);
@@ -173,7 +167,7 @@ TEST(LaneQueueThreads, ClosesAndReopensInMidFlightLoseNothingUncounted) {
   for (int p = 0; p < 3; ++p) {
     producers.emplace_back([&, p] {
       for (int i = 0; !stop.load(); ++i) {
-        auto m = make(std::to_string(i), ops[(i + p) % 3], "pod/" + std::to_string(i % 7));
+        auto m = routed(std::to_string(i), ops[(i + p) % 3], "pod/" + std::to_string(i % 7));
         if (i % 5 == 0) m.header.sync = true;  // never coalesces
         auto r = (i % 4 == 0) ? box.push_group(std::move(m)) : box.push(std::move(m));
         if (r) {
@@ -221,7 +215,7 @@ TEST(LaneQueueThreads, WhenWritableIsNeverLost) {
   std::thread relay([&] {
     for (int i = 0; i < count; ++i) {
       for (;;) {
-        auto m = make(std::to_string(i), i % 3 == 0 ? "heartbeat" : "update");
+        auto m = routed(std::to_string(i), i % 3 == 0 ? "heartbeat" : "update");
         auto r = box.try_push(std::move(m));
         if (r) break;
         ASSERT_EQ(r.error(), errc::would_block);
@@ -258,7 +252,7 @@ TEST(LaneQueueThreads, TheConsumerNeverMissesAWakeUp) {
   });
   started.wait();
   for (int i = 0; i < rounds; ++i) {
-    ASSERT_TRUE(box.push(make(std::to_string(i), i % 2 == 0 ? "heartbeat" : "update")));
+    ASSERT_TRUE(box.push(routed(std::to_string(i), i % 2 == 0 ? "heartbeat" : "update")));
     ASSERT_TRUE(
         eventually([&] { return box.stats().received == static_cast<std::uint64_t>(i + 1); }));
   }
