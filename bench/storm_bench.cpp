@@ -21,7 +21,8 @@
 // hb_send_slow_preempted (the heartbeat thread had an involuntary context switch meanwhile)
 // and hb_send_slow_blocked (it slept: a contended lock), consumer_stalls_50us /
 // consumer_stall_max_us (an update's 5 us busy wait that took over 50 us: the consumer lost its CPU
-// meanwhile), consumer_preempted (the consumer thread's involuntary context switches, getrusage
+// meanwhile), consumer_preempted / consumer_blocked (the consumer thread's involuntary /
+// voluntary context switches: lost its CPU / slept on a lock or an empty inbox; getrusage
 // RUSAGE_THREAD) and producers_cpu_s (the flood threads' CPU time: blocked producers that
 // spin instead of sleeping show here).
 //
@@ -118,6 +119,7 @@ json storm(bool lanes, bool coalesce) {
   std::uint64_t consumer_stalls = 0;         // update handlings that took > 50 us instead of ~5
   std::uint64_t consumer_stall_max_ns = 0;
   long consumer_preempted = 0;
+  long consumer_blocked = 0;
   double producers_cpu_s = 0;
   std::mutex producers_cpu_mu;
   std::size_t max_depth = 0;
@@ -150,7 +152,9 @@ json storm(bool lanes, bool coalesce) {
         ++updates_handled;
       }
     }
-    consumer_preempted = thread_usage().ru_nivcsw;
+    const auto cu = thread_usage();
+    consumer_preempted = cu.ru_nivcsw;
+    consumer_blocked = cu.ru_nvcsw;
   });
 
   std::thread heart([&] {
@@ -227,6 +231,7 @@ json storm(bool lanes, bool coalesce) {
   out["consumer_stalls_50us"] = consumer_stalls;
   out["consumer_stall_max_us"] = round_to(static_cast<double>(consumer_stall_max_ns) / 1e3, 1);
   out["consumer_preempted"] = consumer_preempted;
+  out["consumer_blocked"] = consumer_blocked;
   out["producers_cpu_s"] = round_to(producers_cpu_s, 3);
   out["max_depth"] = max_depth;
   out["updates_sent"] = sent_ok.load();

@@ -15,7 +15,7 @@ namespace beehive::detail {
 // - `ring_queue`, lock-free, for a plain module under `block` or `fail` (the common case);
 // - `plain_queue`, two locks, for a plain module under `drop_oldest` or with a capacity above
 //   `ring_queue::max_capacity`;
-// - `lane_queue`, one lock, for a module that asked for lanes or coalescing.
+// - `lane_queue`, a lock per lane, for a module that asked for lanes or coalescing.
 // `mode` says which serves now; the others, if they exist, stay closed. A reopen may switch
 // them (messages move over, in order, uncounted), or, for a ring whose capacity changes, make
 // a new ring. A queue, once made, lives as long as the inbox (a caller that read `mode` may

@@ -9,45 +9,34 @@
 #include <memory>
 #include <mutex>
 #include <stop_token>
-#include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "beehive/errc.hpp"
 #include "beehive/message.hpp"
 #include "beehive/module_options.hpp"
-#include "channel/message_ring.hpp"
+#include "channel/lane.hpp"
+#include "channel/lane_ticket.hpp"
 
 namespace beehive::detail {
 
-/// How a message asks to enter a `lane_queue` (the inbox's `delivery`, narrowed).
-enum class lane_push {
-  direct,  ///< the lane's overflow policy applies as it is
-  group,   ///< parks instead of blocking while the lane's parking has room
-  relay,   ///< never waits: a full lane answers `would_block`
-};
-
-/// Where a message goes, worked out from the message by the sender, outside every lock.
-struct lane_ticket {
-  std::size_t lane = 0;
-  std::string key;  ///< empty: never coalesces (coalescing off, a sync message, an empty key)
-};
-
-/// The lane and coalescing key of `msg` under `options` (lane 0 without lanes; an empty key
-/// without coalescing, or for a sync message). Runs the user's functions, if any: call it
-/// outside every lock. Shared by the inbox and a socket connection's outbound queue.
-[[nodiscard]] lane_ticket make_ticket(const inbox_options& options, const message& msg);
-
 /// The inbox of a module that asked for priority lanes or coalescing (issue 15): a few
-/// bounded FIFO lanes under one mutex, and an index of queued messages by key.
+/// `lane`s, each with its own lock, capacity, overflow policy and coalescing index.
 ///
-/// Why one mutex and not the plain inbox's lock split: a module opts into this; what it needs
-/// is the lanes' exactness (each lane's capacity, the starvation bound, the accounting
-/// identity), which one lock gives simply. A plain module never comes here.
+/// Why a lock per lane and not one for the queue: a flood in a low lane keeps its lock busy;
+/// a heartbeat's sender must not wait for it (see `lane`). A sender takes only its lane's
+/// lock. The consumer side has a lock of its own (`cmu_`: the starvation counters, and one
+/// consumer at a time), finds the highest non-empty lane from the lanes' lock-free `ready`
+/// counts and takes only that lane's lock. Sleeping is an eventcount: a consumer announces
+/// itself (`consumer_sleepers_`, seq_cst) and re-checks the counts before it sleeps; a sender
+/// publishes its lane's count (seq_cst) and then reads the announcement, so one of the two
+/// sees the other and no wake-up is lost. Configuration (close, reopen, stats) takes `cmu_`
+/// and then the lanes' locks, one at a time, in order; a sender never holds two locks.
 ///
 /// Per message (steady state): `ticket` (a classification; with coalescing, the key string),
-/// one lock, with coalescing one hash lookup (and a map node for a new key). A replaced message
-/// is destroyed by the caller, outside the lock. Thread-safe.
+/// one lock of the message's lane, with coalescing one hash lookup (and a map node for a new
+/// key), a seq_cst store of the lane's count and a load of the sleepers' count; the consumer:
+/// `cmu_`, one load per lane, one lock of the lane taken. A replaced message is destroyed by
+/// the caller, outside every lock. Thread-safe.
 class lane_queue {
  public:
   using clock = std::chrono::steady_clock;
@@ -95,41 +84,47 @@ class lane_queue {
   /// Wakes every waiter so that it re-checks its conditions (cancel, a stop request).
   void wake_all();
 
+  /// Tests only: holds lane `i`'s lock (of the lanes in use), to prove that a push to
+  /// another lane, and a pop from it, never need it.
+  [[nodiscard]] std::unique_lock<std::mutex> hold_lane(std::size_t i);
+
  private:
-  struct entry;
-  struct lane;
-  using index_map = std::unordered_map<std::string, std::pair<std::size_t, std::uint64_t>>;
+  // The lanes in use and the options they came from, immutable once published; a reopen
+  // publishes a new one (the old ones live as long as the queue: a sender may still read
+  // one). `epoch` tells a sender that chose a lane from an older one to choose again.
+  struct config {
+    inbox_options opts;
+    std::vector<lane*> lanes;
+    std::uint64_t epoch = 0;
+  };
 
-  void configure_locked(const inbox_options& o);
-  [[nodiscard]] std::size_t lane_of(const message& msg) const;
-  [[nodiscard]] entry& at_locked(lane& l, std::uint64_t seq);
-  void refill_locked(lane& l);
-  void index_locked(entry& e, std::size_t li, std::uint64_t seq);
-  void unindex_locked(entry& e);
-  void place_locked(lane& l, std::size_t li, entry&& e, bool park);
-  [[nodiscard]] int slot_locked(lane& l, lane_push how);
-  [[nodiscard]] std::size_t choose_locked();
-  [[nodiscard]] bool any_queued_locked() const;
-  std::function<void()> take_writable_locked();
+  void configure_locked(const inbox_options& o);  // the caller holds cmu_
+  [[nodiscard]] const config& current() const noexcept {
+    return *cfg_.load(std::memory_order_acquire);
+  }
+  [[nodiscard]] std::size_t choose_locked(const config& c);  // the caller holds cmu_
+  [[nodiscard]] bool any_ready() const noexcept;
+  void wake_consumer();
+  void fire_writable();
 
-  // What `ticket` reads, swapped whole by `reopen` (user functions run outside `mu_`).
-  struct classifier;
-  mutable std::mutex cls_mu_;
-  std::shared_ptr<const classifier> cls_;
-
-  mutable std::mutex mu_;
-  std::condition_variable not_empty_;
-  inbox_options opts_;
-  std::size_t active_ = 1;  // lanes in use; lanes_ only grows (blocked senders hold a lane)
-  std::vector<std::unique_ptr<lane>> lanes_;
-  index_map index_;
-  std::function<void()> writable_;
-  std::uint64_t generation_ = 0;  // bumped by close: a sender blocked across it gives up
-  std::size_t consumer_sleepers_ = 0;
-  std::size_t producer_sleepers_ = 0;
-  bool closed_ = false;
+  // Consumer side and configuration.
+  mutable std::mutex cmu_;
+  std::vector<std::unique_ptr<lane>> lanes_;      // only grows (a sender may hold a lane)
+  std::vector<std::unique_ptr<config>> configs_;  // the current one last
+  std::vector<std::size_t> passed_;  // per lane: messages taken from lanes above while it held some
+  std::atomic<const config*> cfg_{nullptr};
   std::atomic<bool> closed_flag_{false};
-  std::atomic<std::size_t> queued_{0};  // read by spinning consumers
+
+  // Sleeping consumers (the eventcount's lock and condition).
+  alignas(64) std::mutex wait_mu_;
+  std::condition_variable not_empty_;
+  std::atomic<std::size_t> consumer_sleepers_{0};
+
+  // Relay flow control: `writable_` is set under `wmu_`; `writable_armed_` is set under the
+  // full lane's lock (see `lane::mark_if_full`), and read after every take.
+  std::mutex wmu_;
+  std::function<void()> writable_;
+  std::atomic<bool> writable_armed_{false};
 };
 
 }  // namespace beehive::detail

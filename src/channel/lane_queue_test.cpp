@@ -10,6 +10,7 @@
 
 #include "bounded_wait.hpp"
 #include "channel/inbox.hpp"
+#include "routed_message.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -17,14 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using test::eventually;
 using test::get_bounded;
-
-message make(const std::string& id, const std::string& op, const std::string& resource = "pod/a") {
-  message m;
-  m.header.id = id;
-  m.route.operation = op;
-  m.route.resource = resource;
-  return m;
-}
+using test::routed;
 
 inbox_options lanes(std::vector<lane_options> spec, std::size_t bound = 0) {
   inbox_options o;
@@ -43,9 +37,9 @@ std::string pop_id(inbox& box) {
 
 TEST(Lanes, TheHighestNonEmptyLaneIsServedFirst) {
   inbox box(lanes({{8}, {8}}));
-  ASSERT_TRUE(box.push(make("u1", "update")));
-  ASSERT_TRUE(box.push(make("u2", "update")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("u1", "update")));
+  ASSERT_TRUE(box.push(routed("u2", "update")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
   EXPECT_EQ(pop_id(box), "h1");
   EXPECT_EQ(pop_id(box), "u1");
   EXPECT_EQ(pop_id(box), "u2");
@@ -57,9 +51,9 @@ TEST(Lanes, ClassifiedByAUserFunction) {
     return m.route.source.str() == "kubelet" ? 0 : 7;  // 7: clamped to the last lane
   };
   inbox box(o);
-  auto slow = make("slow", "heartbeat");  // the function overrides the rules
+  auto slow = routed("slow", "heartbeat");  // the function overrides the rules
   ASSERT_TRUE(box.push(std::move(slow)));
-  auto fast = make("fast", "update");
+  auto fast = routed("fast", "update");
   fast.route.source = "kubelet";
   ASSERT_TRUE(box.push(std::move(fast)));
   EXPECT_EQ(pop_id(box), "fast");
@@ -69,8 +63,8 @@ TEST(Lanes, ClassifiedByAUserFunction) {
 TEST(Lanes, TheStarvationBoundHoldsExactly) {
   constexpr std::size_t bound = 3;
   inbox box(lanes({{64}, {64}}, bound));
-  for (int i = 0; i < 6; ++i) ASSERT_TRUE(box.push(make("u" + std::to_string(i), "update")));
-  for (int i = 0; i < 20; ++i) ASSERT_TRUE(box.push(make("h" + std::to_string(i), "heartbeat")));
+  for (int i = 0; i < 6; ++i) ASSERT_TRUE(box.push(routed("u" + std::to_string(i), "update")));
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(box.push(routed("h" + std::to_string(i), "heartbeat")));
   // Exactly `bound` high-lane messages, then one low-lane message, while both hold messages.
   std::string order;
   for (int i = 0; i < 26; ++i) order += pop_id(box).substr(0, 1);
@@ -80,13 +74,13 @@ TEST(Lanes, TheStarvationBoundHoldsExactly) {
 
 TEST(Lanes, TheStarvationBoundCountsOnlyWhileTheLowLaneHoldsMessages) {
   inbox box(lanes({{64}, {64}}, 2));
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.push(make("h" + std::to_string(i), "heartbeat")));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.push(routed("h" + std::to_string(i), "heartbeat")));
   for (int i = 0; i < 5; ++i) EXPECT_EQ(pop_id(box), "h" + std::to_string(i));
   // The low lane was empty meanwhile: nothing was owed to it.
-  ASSERT_TRUE(box.push(make("u0", "update")));
-  ASSERT_TRUE(box.push(make("h5", "heartbeat")));
-  ASSERT_TRUE(box.push(make("h6", "heartbeat")));
-  ASSERT_TRUE(box.push(make("h7", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("u0", "update")));
+  ASSERT_TRUE(box.push(routed("h5", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h6", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h7", "heartbeat")));
   EXPECT_EQ(pop_id(box), "h5");
   EXPECT_EQ(pop_id(box), "h6");
   EXPECT_EQ(pop_id(box), "u0");
@@ -95,11 +89,11 @@ TEST(Lanes, TheStarvationBoundCountsOnlyWhileTheLowLaneHoldsMessages) {
 
 TEST(Lanes, WithThreeLanesTheHighestStarvingLaneGoesFirst) {
   inbox box(lanes({{64}, {64}, {64}}, 1));
-  ASSERT_TRUE(box.push(make("a0", "alarm")));
-  ASSERT_TRUE(box.push(make("a1", "alarm")));
-  ASSERT_TRUE(box.push(make("u0", "update")));
-  ASSERT_TRUE(box.push(make("h0", "heartbeat")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("a0", "alarm")));
+  ASSERT_TRUE(box.push(routed("a1", "alarm")));
+  ASSERT_TRUE(box.push(routed("u0", "update")));
+  ASSERT_TRUE(box.push(routed("h0", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
   // h0 passes both lanes below; both now starve; the higher one (alarm) goes, then update
   // (passed twice by then), then the heartbeat lane again.
   EXPECT_EQ(pop_id(box), "h0");
@@ -111,13 +105,13 @@ TEST(Lanes, WithThreeLanesTheHighestStarvingLaneGoesFirst) {
 
 TEST(Lanes, AFullLowLaneNeverDelaysAHighLaneSender) {
   inbox box(lanes({{4}, {2, overflow_policy::block, {}}}));
-  ASSERT_TRUE(box.push(make("u0", "update")));
-  ASSERT_TRUE(box.push(make("u1", "update")));
-  auto blocked = std::async(std::launch::async, [&] { return box.push(make("u2", "update")); });
+  ASSERT_TRUE(box.push(routed("u0", "update")));
+  ASSERT_TRUE(box.push(routed("u1", "update")));
+  auto blocked = std::async(std::launch::async, [&] { return box.push(routed("u2", "update")); });
   ASSERT_TRUE(eventually([&] { return box.waiting_senders() == 1; }));
   // No receiver runs: a heartbeat still goes in at once, and comes out first.
-  ASSERT_TRUE(box.push(make("h0", "heartbeat")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h0", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
   EXPECT_EQ(box.waiting_senders(), 1U);
   EXPECT_EQ(pop_id(box), "h0");
   EXPECT_EQ(pop_id(box), "h1");
@@ -127,10 +121,10 @@ TEST(Lanes, AFullLowLaneNeverDelaysAHighLaneSender) {
 
 TEST(Lanes, EachLaneHasItsOwnPolicyAndCounters) {
   inbox box(lanes({{2, overflow_policy::fail, {}}, {2, overflow_policy::drop_oldest, {}}}));
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.push(make("u" + std::to_string(i), "update")));
-  ASSERT_TRUE(box.push(make("h0", "heartbeat")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
-  EXPECT_EQ(box.push(make("h2", "heartbeat")).error(), errc::queue_full);
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(box.push(routed("u" + std::to_string(i), "update")));
+  ASSERT_TRUE(box.push(routed("h0", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
+  EXPECT_EQ(box.push(routed("h2", "heartbeat")).error(), errc::queue_full);
   EXPECT_EQ(pop_id(box), "h0");
   const auto st = box.stats();
   ASSERT_EQ(st.lanes.size(), 2U);
@@ -161,10 +155,10 @@ inbox_options coalescing(std::size_t capacity = 16, overflow_policy p = overflow
 
 TEST(Coalescing, TheLatestValueTakesTheQueuedOnesPlace) {
   inbox box(coalescing());
-  ASSERT_TRUE(box.push(make("a1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("b1", "update", "pod/b")));
-  ASSERT_TRUE(box.push(make("a2", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("a3", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("a1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("b1", "update", "pod/b")));
+  ASSERT_TRUE(box.push(routed("a2", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("a3", "update", "pod/a")));
   const auto st = box.stats();
   EXPECT_EQ(st.accepted, 4U);
   EXPECT_EQ(st.coalesced, 2U);
@@ -172,7 +166,7 @@ TEST(Coalescing, TheLatestValueTakesTheQueuedOnesPlace) {
   EXPECT_EQ(pop_id(box), "a3");  // in a1's place: keys served in order
   EXPECT_EQ(pop_id(box), "b1");
   // Once taken, a key starts again.
-  ASSERT_TRUE(box.push(make("a4", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("a4", "update", "pod/a")));
   EXPECT_EQ(pop_id(box), "a4");
   const auto end = box.stats();
   EXPECT_EQ(end.accepted, end.received + end.coalesced + end.queued);
@@ -180,25 +174,25 @@ TEST(Coalescing, TheLatestValueTakesTheQueuedOnesPlace) {
 
 TEST(Coalescing, NeverMergesDifferentKeys) {
   inbox box(coalescing());
-  ASSERT_TRUE(box.push(make("1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("2", "delete", "pod/a")));  // other operation
-  ASSERT_TRUE(box.push(make("3", "c", "ab")));
-  ASSERT_TRUE(box.push(make("4", "bc", "a")));  // same concatenation, other fields
+  ASSERT_TRUE(box.push(routed("1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("2", "delete", "pod/a")));  // other operation
+  ASSERT_TRUE(box.push(routed("3", "c", "ab")));
+  ASSERT_TRUE(box.push(routed("4", "bc", "a")));  // same concatenation, other fields
   EXPECT_EQ(box.stats().coalesced, 0U);
   EXPECT_EQ(box.stats().queued, 4U);
 }
 
 TEST(Coalescing, NeverMergesSyncRequests) {
   inbox box(coalescing());
-  auto sync1 = make("s1", "update", "pod/a");
+  auto sync1 = routed("s1", "update", "pod/a");
   sync1.header.sync = true;
-  auto sync2 = make("s2", "update", "pod/a");
+  auto sync2 = routed("s2", "update", "pod/a");
   sync2.header.sync = true;
   ASSERT_TRUE(box.push(std::move(sync1)));
   ASSERT_TRUE(box.push(std::move(sync2)));
   // Nor does a plain message replace a queued sync request.
-  ASSERT_TRUE(box.push(make("p1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("p2", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("p1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("p2", "update", "pod/a")));
   EXPECT_EQ(box.stats().coalesced, 1U);  // p1 by p2 only
   EXPECT_EQ(pop_id(box), "s1");
   EXPECT_EQ(pop_id(box), "s2");
@@ -209,12 +203,12 @@ TEST(Coalescing, AUserKeyFunction) {
   inbox_options o = coalescing();
   o.coalescing.key = [](const message& m) { return m.route.source.str(); };
   inbox box(o);
-  auto a = make("1", "update", "x");
+  auto a = routed("1", "update", "x");
   a.route.source = "node-1";
-  auto b = make("2", "delete", "y");
+  auto b = routed("2", "delete", "y");
   b.route.source = "node-1";
-  auto c = make("3", "update", "x");  // empty key: never coalesces
-  auto d = make("4", "update", "x");
+  auto c = routed("3", "update", "x");  // empty key: never coalesces
+  auto d = routed("4", "update", "x");
   ASSERT_TRUE(box.push(std::move(a)));
   ASSERT_TRUE(box.push(std::move(b)));
   ASSERT_TRUE(box.push(std::move(c)));
@@ -227,34 +221,34 @@ TEST(Coalescing, AUserKeyFunction) {
 
 TEST(Coalescing, AFullInboxStillTakesANewerValueOfAQueuedKey) {
   inbox box(coalescing(2, overflow_policy::fail));
-  ASSERT_TRUE(box.push(make("a1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("b1", "update", "pod/b")));
-  ASSERT_TRUE(box.push(make("a2", "update", "pod/a")));  // no room needed
-  EXPECT_EQ(box.push(make("c1", "update", "pod/c")).error(), errc::queue_full);
+  ASSERT_TRUE(box.push(routed("a1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("b1", "update", "pod/b")));
+  ASSERT_TRUE(box.push(routed("a2", "update", "pod/a")));  // no room needed
+  EXPECT_EQ(box.push(routed("c1", "update", "pod/c")).error(), errc::queue_full);
   EXPECT_EQ(box.stats().queued, 2U);
   EXPECT_EQ(pop_id(box), "a2");
 }
 
 TEST(Coalescing, ParkedGroupCopiesCoalesceInOrder) {
   inbox box(coalescing(1));
-  ASSERT_TRUE(box.push(make("b1", "update", "pod/b")));
-  ASSERT_TRUE(box.push_group(make("a1", "update", "pod/a")));  // parked
-  ASSERT_TRUE(box.push_group(make("a2", "update", "pod/a")));  // replaces the parked one
+  ASSERT_TRUE(box.push(routed("b1", "update", "pod/b")));
+  ASSERT_TRUE(box.push_group(routed("a1", "update", "pod/a")));  // parked
+  ASSERT_TRUE(box.push_group(routed("a2", "update", "pod/a")));  // replaces the parked one
   EXPECT_EQ(pop_id(box), "b1");
-  ASSERT_TRUE(box.push(make("a3", "update", "pod/a")));  // now queued: replaces again
+  ASSERT_TRUE(box.push(routed("a3", "update", "pod/a")));  // now queued: replaces again
   EXPECT_EQ(pop_id(box), "a3");
   EXPECT_EQ(box.stats().coalesced, 2U);
 }
 
 TEST(Coalescing, DropOldestAndCloseKeepTheIndexRight) {
   inbox box(coalescing(2, overflow_policy::drop_oldest));
-  ASSERT_TRUE(box.push(make("a1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("b1", "update", "pod/b")));
-  ASSERT_TRUE(box.push(make("c1", "update", "pod/c")));  // evicts a1
-  ASSERT_TRUE(box.push(make("a2", "update", "pod/a")));  // evicts b1; a new key again
+  ASSERT_TRUE(box.push(routed("a1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("b1", "update", "pod/b")));
+  ASSERT_TRUE(box.push(routed("c1", "update", "pod/c")));  // evicts a1
+  ASSERT_TRUE(box.push(routed("a2", "update", "pod/a")));  // evicts b1; a new key again
   EXPECT_EQ(box.stats().dropped_oldest, 2U);
   EXPECT_EQ(box.stats().coalesced, 0U);
-  ASSERT_TRUE(box.push(make("c2", "update", "pod/c")));
+  ASSERT_TRUE(box.push(routed("c2", "update", "pod/c")));
   EXPECT_EQ(pop_id(box), "c2");
   EXPECT_EQ(pop_id(box), "a2");
 }
@@ -263,10 +257,10 @@ TEST(Coalescing, WithLanesAKeyCoalescesWithinItsLane) {
   inbox_options o = lanes({{8}, {8}});
   o.coalescing.enabled = true;
   inbox box(o);
-  ASSERT_TRUE(box.push(make("u1", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat", "node")));
-  ASSERT_TRUE(box.push(make("u2", "update", "pod/a")));
-  ASSERT_TRUE(box.push(make("h2", "heartbeat", "node")));
+  ASSERT_TRUE(box.push(routed("u1", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat", "node")));
+  ASSERT_TRUE(box.push(routed("u2", "update", "pod/a")));
+  ASSERT_TRUE(box.push(routed("h2", "heartbeat", "node")));
   EXPECT_EQ(box.stats().coalesced, 2U);
   EXPECT_EQ(pop_id(box), "h2");
   EXPECT_EQ(pop_id(box), "u2");
@@ -277,20 +271,20 @@ TEST(Coalescing, WithLanesAKeyCoalescesWithinItsLane) {
 
 TEST(Lanes, ReopenChangesTheInboxKindAndKeepsWhatIsQueued) {
   inbox box(inbox_options{});
-  ASSERT_TRUE(box.push(make("u1", "update")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("u1", "update")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
   std::vector<message> dropped;
   box.close(dropped);
-  EXPECT_EQ(box.push(make("x", "update")).error(), errc::channel_closed);
+  EXPECT_EQ(box.push(routed("x", "update")).error(), errc::channel_closed);
   box.reopen(lanes({{4}, {4}}));
   EXPECT_FALSE(box.closed());
-  ASSERT_TRUE(box.push(make("h2", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("h2", "heartbeat")));
   EXPECT_EQ(pop_id(box), "h1");  // reclassified
   EXPECT_EQ(pop_id(box), "h2");
-  ASSERT_TRUE(box.push(make("u2", "update")));
+  ASSERT_TRUE(box.push(routed("u2", "update")));
   box.close(dropped);
   box.reopen(inbox_options{});  // back to plain
-  ASSERT_TRUE(box.push(make("u3", "update")));
+  ASSERT_TRUE(box.push(routed("u3", "update")));
   EXPECT_EQ(pop_id(box), "u1");
   EXPECT_EQ(pop_id(box), "u2");
   EXPECT_EQ(pop_id(box), "u3");
@@ -305,8 +299,8 @@ TEST(Lanes, CloseDropCountsEveryLane) {
   inbox_options o = lanes({{4}, {4}});
   o.close = close_mode::drop;
   inbox box(o);
-  ASSERT_TRUE(box.push(make("u1", "update")));
-  ASSERT_TRUE(box.push(make("h1", "heartbeat")));
+  ASSERT_TRUE(box.push(routed("u1", "update")));
+  ASSERT_TRUE(box.push(routed("h1", "heartbeat")));
   std::vector<message> dropped;
   box.close(dropped);
   EXPECT_EQ(dropped.size(), 2U);
