@@ -343,7 +343,8 @@ TEST_F(NatsCalls, SendSyncWithoutResponderIsModuleNotFoundAtOnce) {
   auto r = a.ctx->send_sync("nobody", new_message(), 20s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::module_not_found);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  // "At once": well before the call's 20 s (1 s was too tight under TSan on 2 loaded cores).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_EQ(a.nats->stats().no_responders, 1U);
   natsSubscription_Destroy(probe);
 }
@@ -370,7 +371,9 @@ TEST_F(NatsCalls, UnreachableProcessIsNotConnectedAtOnce) {
   auto r = a.ctx->send_sync("m1", new_message(), 20s);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::not_connected);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  // "At once": well before the call's 20 s and the 12 s expiry (1 s was too tight under TSan on
+  // 2 loaded cores: 2.4 s once).
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
   EXPECT_FALSE(a.ctx->has_module("m2"));
   EXPECT_EQ(a.ctx->send("m2", new_message()).error(), errc::not_connected);
   EXPECT_EQ(a.nats->stats().peers_expired, 2U);

@@ -40,6 +40,17 @@ void slow_consumer_under_block(const std::string& url_a, const std::string& url_
       ASSERT_TRUE(r) << i << ": " << r.error().message();
     }
   });
+  // On a failed assertion below the sender may wait for credits that never come: the cancel
+  // wakes it, so that the test fails instead of aborting (an unjoined thread) or hanging.
+  struct join_on_exit {
+    std::thread& t;
+    context& ctx;
+    ~join_on_exit() {
+      if (!t.joinable()) return;
+      ctx.cancel();
+      t.join();
+    }
+  } const joined{sender, *a.ctx};
   // The sender runs out of credits before the consumer reads anything.
   ASSERT_TRUE(eventually([&] { return a.nats->stats().credit_waits > 0; }));
   for (int i = 0; i < count; ++i) {
@@ -80,8 +91,10 @@ TEST(NatsFlow, DropOldestCountsEveryDrop) {
   ASSERT_TRUE(b.add("lossy", {.capacity = 8, .overflow = overflow_policy::drop_oldest}));
   ASSERT_TRUE(a.nats->wait_peer("lossy", watchdog));
   constexpr int count = 3000;
-  for (int i = 0; i < count; ++i)
-    ASSERT_TRUE(a.ctx->send("lossy", new_message().fill_body(num(i))));
+  for (int i = 0; i < count; ++i) {
+    auto r = a.ctx->send("lossy", new_message().fill_body(num(i)));
+    ASSERT_TRUE(r) << i << ": " << r.error().message();
+  }
   // Every record is either in the inbox, or counted as dropped (by the inbox or by NATS).
   // Waits for the relay's counts, not `received`: a record is counted received when it is
   // taken from nats.c, and relayed into the inbox with the rest of its batch a moment later.

@@ -24,12 +24,21 @@ nats_server_options with_tls(nats_tls t) {
   return o;
 }
 
+// A TLS handshake under TSan on 2 loaded cores took longer than the 1 s of nats_test_config
+// (nats.c then reports "Expected 'PONG'" or an SSL_write error): TLS clients get 10 s. No test
+// here measures how long a connect takes.
+nats_config tls_test_config(const std::string& url, std::string ns) {
+  auto cfg = nats_test_config(url, std::move(ns));
+  cfg.connect_timeout = std::chrono::seconds(10);
+  return cfg;
+}
+
 content num(int i) { return nlohmann::json(i); }
 int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
 
 TEST(NatsSecurity, TlsWithTheFixturesCa) {
   auto servers = nats_servers::single(with_tls(nats_tls::server));
-  auto cfg = nats_test_config(servers.url(0), "tls1");
+  auto cfg = tls_test_config(servers.url(0), "tls1");
   cfg.tls_ca = servers.tls_files().ca;
   nats_process a(cfg);
   nats_process b(cfg);
@@ -43,7 +52,7 @@ TEST(NatsSecurity, TlsWithTheFixturesCa) {
 
 TEST(NatsSecurity, AServerSignedByAnotherCaIsRefused) {
   auto servers = nats_servers::single(with_tls(nats_tls::server));
-  auto cfg = nats_test_config(servers.url(0), "tls2");
+  auto cfg = tls_test_config(servers.url(0), "tls2");
   cfg.tls_ca = servers.tls_files().other_ca;
   context ctx;
   std::string why;
@@ -55,7 +64,7 @@ TEST(NatsSecurity, AServerSignedByAnotherCaIsRefused) {
 
 TEST(NatsSecurity, MutualTlsNeedsTheClientCertificate) {
   auto servers = nats_servers::single(with_tls(nats_tls::mutual));
-  auto cfg = nats_test_config(servers.url(0), "tls3");
+  auto cfg = tls_test_config(servers.url(0), "tls3");
   cfg.tls_ca = servers.tls_files().ca;
   {
     context ctx;
