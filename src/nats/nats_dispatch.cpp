@@ -2,7 +2,8 @@
 // What arrives from NATS: records for the modules hosted here, replies, credits, presence.
 //
 // Per record for a hosted module (on its subscription's delivery thread):
-// - nats.c: its subscription lock to hand the message over, once more for `more` (GetPending);
+// - nats.c: its subscription lock to hand the message over, and for `more` (GetPending) once
+//   per backlog nats.c reported, not per message (nats_subscription::on_message);
 // - the subscription guard: two short locks (busy count), two weak_ptr locks (type, endpoint);
 // - one decode (the content's one allocation; the header inline), one move into the batch
 //   (a reused vector: no allocation once warm), the nats.c message freed at once;
