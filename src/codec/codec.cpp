@@ -141,8 +141,10 @@ class record_reader {
     const auto r = detail::scan_json_value(t_, i_);
     if (!r.ok) return false;
     const std::string_view text = t_.substr(start, i_ - start);
-    out = beehive::content::from_trusted_json_text(
-        r.needs_sanitize ? detail::sanitize_json_text(text) : std::string(text));
+    // The text is copied once, into the content's one allocation (no temporary string).
+    out = r.needs_sanitize
+              ? beehive::content::from_trusted_json_text(detail::sanitize_json_text(text))
+              : beehive::content::from_trusted_json_text(text);
     return true;
   }
 
