@@ -54,8 +54,9 @@ class content {
 
   /// JSON text kept verbatim. Returns `protocol_error` when `text` is not one valid JSON value.
   [[nodiscard]] static expected<content> from_json_text(std::string text);
-  /// JSON text known to be valid (the decoder has checked it); not validated again.
-  [[nodiscard]] static content from_trusted_json_text(std::string text);
+  /// JSON text known to be valid (the decoder has checked it); not validated again. The text
+  /// is copied into the content's one allocation.
+  [[nodiscard]] static content from_trusted_json_text(std::string_view text);
 
   /// An arbitrary C++ object, retrievable with `if_object<T>()`; JSON-encodable across processes
   /// when nlohmann::json can convert `T`.

@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "codec/json_runs.hpp"
 #include "codec/json_text.hpp"
 
 namespace beehive {
@@ -52,12 +53,7 @@ class record_reader {
   bool key(std::string_view& out) {
     if (!peek('"')) return false;
     // Keys are nearly always plain ASCII: take them in place without copying.
-    std::size_t j = i_ + 1;
-    while (j < t_.size()) {
-      const auto c = static_cast<unsigned char>(t_[j]);
-      if (c == '"' || c == '\\' || c < 0x20 || c >= 0x80) break;
-      ++j;
-    }
+    const std::size_t j = detail::skip_plain_string_bytes(t_, i_ + 1);
     if (j < t_.size() && t_[j] == '"') {
       out = t_.substr(i_ + 1, j - i_ - 1);
       i_ = j + 1;
@@ -145,8 +141,10 @@ class record_reader {
     const auto r = detail::scan_json_value(t_, i_);
     if (!r.ok) return false;
     const std::string_view text = t_.substr(start, i_ - start);
-    out = beehive::content::from_trusted_json_text(
-        r.needs_sanitize ? detail::sanitize_json_text(text) : std::string(text));
+    // The text is copied once, into the content's one allocation (no temporary string).
+    out = r.needs_sanitize
+              ? beehive::content::from_trusted_json_text(detail::sanitize_json_text(text))
+              : beehive::content::from_trusted_json_text(text);
     return true;
   }
 

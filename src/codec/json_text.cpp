@@ -8,31 +8,12 @@
 #include <system_error>
 
 #include "beehive/short_string.hpp"
+#include "codec/json_runs.hpp"
 
 namespace beehive::detail {
 namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
-
-// Bytes that Go's encoding/json writes as they are when HTML escaping is on (htmlSafeSet):
-// printable ASCII except `"` `\` `<` `>` `&`, plus DEL.
-constexpr std::array<bool, 128> make_html_safe() {
-  std::array<bool, 128> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = true;
-  t['"'] = t['\\'] = t['<'] = t['>'] = t['&'] = false;
-  return t;
-}
-constexpr std::array<bool, 128> html_safe = make_html_safe();
-
-// Bytes a JSON string can hold as they are and that need no UTF-8 check: printable ASCII except
-// `"` and `\`. Lets the string decoder copy the common case in one step.
-constexpr std::array<bool, 256> make_plain_string_byte() {
-  std::array<bool, 256> t{};
-  for (int c = 0x20; c < 0x80; ++c) t[static_cast<std::size_t>(c)] = true;
-  t['"'] = t['\\'] = false;
-  return t;
-}
-constexpr std::array<bool, 256> plain_string_byte = make_plain_string_byte();
 
 constexpr char base64_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -65,11 +46,9 @@ bool scan_string(std::string_view text, std::size_t& pos, bool& needs_sanitize) 
   std::size_t i = pos + 1;
   const std::size_t n = text.size();
   while (i < n) {
+    i = skip_plain_string_bytes(text, i);
+    if (i >= n) return false;
     const unsigned char c = byte_at(text, i);
-    if (plain_string_byte[c]) {
-      ++i;
-      continue;
-    }
     if (c == '"') {
       pos = i + 1;
       return true;
@@ -288,12 +267,10 @@ void append_go_string(std::string_view s, std::string& out) {
   std::size_t i = 0;
   const std::size_t n = s.size();
   while (i < n) {
+    i = skip_html_safe_bytes(s, i);
+    if (i >= n) break;
     const unsigned char c = byte_at(s, i);
     if (c < 0x80) {
-      if (html_safe[c]) {
-        ++i;
-        continue;
-      }
       out.append(s.data() + start, i - start);
       switch (c) {
         case '"':
@@ -635,13 +612,7 @@ bool decode_json_string(std::string_view t, std::size_t& pos, String& out) {
   const std::size_t n = t.size();
   std::size_t i = pos + 1;
   // Fast path: plain ASCII without escapes is copied in one go.
-  std::size_t j = i;
-  while (j < n && plain_string_byte[byte_at(t, j)]) ++j;
-  if (j < n && t[j] == '"') {
-    out.assign(t.data() + i, j - i);
-    pos = j + 1;
-    return true;
-  }
+  std::size_t j = skip_plain_string_bytes(t, i);
   out.assign(t.data() + i, j - i);
   i = j;
   while (i < n) {
@@ -707,8 +678,10 @@ bool decode_json_string(std::string_view t, std::size_t& pos, String& out) {
     }
     if (c < 0x20) return false;
     if (c < 0x80) {
-      out.push_back(static_cast<char>(c));
-      ++i;
+      // A run of plain bytes between escapes: one append.
+      const std::size_t end = skip_plain_string_bytes(t, i);
+      out.append(t.data() + i, end - i);
+      i = end;
       continue;
     }
     const std::size_t len = utf8_sequence_length(t, i);

@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "beehive/content.hpp"
 
+#include <cstddef>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <utility>
 
 #include "codec/json_text.hpp"
@@ -66,24 +70,44 @@ class content::json_holder final : public holder {
 
 // Why verbatim text: a message the socket server only forwards is written out again exactly
 // as it came in, so its content is never parsed (DESIGN §2); parsing happens on demand.
+//
+// One allocation per content (a received record's, decoded on the hot path): the holder and
+// its text share one block (`make`), with the control block of the shared_ptr that owns them.
 class content::raw_json_holder final : public holder {
  public:
-  explicit raw_json_holder(std::string text) : text_(std::move(text)) {}
   [[nodiscard]] content_kind kind() const noexcept override { return content_kind::raw_json; }
   [[nodiscard]] expected<void> write_json(std::string& out) const override {
-    out.append(text_);
+    out.append(text());
     return {};
   }
   [[nodiscard]] expected<nlohmann::json> to_json() const override {
     // The text was validated (and sanitized) on entry, so this parse does not fail.
-    auto j = nlohmann::json::parse(text_, nullptr, /*allow_exceptions=*/false);
+    const std::string_view t = text();
+    auto j = nlohmann::json::parse(t.begin(), t.end(), nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded()) return unexpected(errc::protocol_error);
     return j;
   }
-  [[nodiscard]] std::string_view text() const noexcept { return text_; }
+  [[nodiscard]] std::string_view text() const noexcept {
+    return {reinterpret_cast<const char*>(this + 1), size_};
+  }
+
+  static std::shared_ptr<const holder> make(std::string_view text) {
+    using word = std::max_align_t;
+    const std::size_t words =
+        (sizeof(raw_json_holder) + text.size() + sizeof(word) - 1) / sizeof(word);
+    // Bytes, not initialized: the holder is built at the front and the text copied behind it.
+    std::shared_ptr<word[]> block = std::make_shared_for_overwrite<word[]>(words);
+    auto* h = ::new (static_cast<void*>(block.get())) raw_json_holder(text.size());
+    if (!text.empty()) std::memcpy(reinterpret_cast<char*>(h + 1), text.data(), text.size());
+    // Shares the block's ownership. The holder's destructor is never run: it has nothing to
+    // do (trivial members, and holder's own is empty), and the block's storage goes with the
+    // last owner.
+    return std::shared_ptr<const holder>(std::move(block), h);
+  }
 
  private:
-  std::string text_;
+  explicit raw_json_holder(std::size_t size) : size_(size) {}
+  std::size_t size_;
 };
 
 content::content(std::string s) : p_(std::make_shared<string_holder>(std::move(s))) {}
@@ -107,9 +131,9 @@ expected<content> content::from_json_text(std::string text) {
   return from_trusted_json_text(std::move(text));
 }
 
-content content::from_trusted_json_text(std::string text) {
+content content::from_trusted_json_text(std::string_view text) {
   content c;
-  c.p_ = std::make_shared<raw_json_holder>(std::move(text));
+  c.p_ = raw_json_holder::make(text);
   return c;
 }
 

@@ -357,4 +357,25 @@ TEST(Content, FromObjectTakesAMoveOnlyType) {
   EXPECT_EQ(c.to_json().error(), errc::not_serializable);
 }
 
+// Verbatim JSON is kept in one block with its holder: every length around the block's word
+// size reads back exactly, copies share it, and it outlives the text it was made from.
+TEST(Content, TrustedJsonTextOfEveryLengthIsKeptExactly) {
+  for (std::size_t n = 0; n <= 70; ++n) {
+    const std::string quoted = std::string(1, '"').append(n, 'x').append(1, '"');
+    std::string text = quoted;
+    const content c = content::from_trusted_json_text(text);
+    text.assign(text.size(), '?');  // the content holds its own copy
+    EXPECT_EQ(c.kind(), content_kind::raw_json);
+    EXPECT_EQ(c.raw_json(), quoted);
+    const content copy = c;  // NOLINT(performance-unnecessary-copy-initialization)
+    EXPECT_TRUE(copy.shares_payload_with(c));
+    EXPECT_EQ(c.to_json().value(), std::string(n, 'x'));
+    std::string out;
+    ASSERT_TRUE(copy.write_json(out));
+    EXPECT_EQ(out, c.raw_json());
+  }
+  const std::string big = std::string(1, '[').append(5000, '1').append(1, ']');
+  EXPECT_EQ(content::from_trusted_json_text(big).raw_json(), big);
+}
+
 }  // namespace

@@ -2,14 +2,16 @@
 // What arrives from NATS: records for the modules hosted here, replies, credits, presence.
 //
 // Per record for a hosted module (on its subscription's delivery thread):
-// - nats.c: its subscription lock to hand the message over, once more for `more` (GetPending);
+// - nats.c: its subscription lock to hand the message over, and for `more` (GetPending) once
+//   per backlog nats.c reported, not per message (nats_subscription::on_message);
 // - the subscription guard: two short locks (busy count), two weak_ptr locks (type, endpoint);
-// - one decode (the content's one allocation; the header inline), one move into the batch
-//   (a reused vector: no allocation once warm), the nats.c message freed at once;
+// - one decode (two allocations: the content's text and its holder; the header inline), one
+//   move into the batch (a reused vector: no allocation once warm); the nats.c message is
+//   kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector thread is
+//   woken per burst, not per few records);
 // - one map lookup (the sender's credit entry, a map only this thread touches);
-// - at relay: one inbox push (its producer lock; a futex wake only when the module's thread
-//   sleeps, which a batch makes once per batch instead of once per record), one relaxed
-//   counter;
+// - at relay: one inbox push (one CAS; a futex wake only when the module's thread sleeps,
+//   which a batch makes once per batch instead of once per record), one relaxed counter;
 // - every `window/2` records per sender: one credit publish (rpc connection, SendAsap);
 // - a sync request adds one reply-table registration.
 // Batches end when nats.c has nothing more queued or `relay_batch` records wait.
@@ -71,11 +73,14 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     msg->header.type = std::string(context_type_nats);
     h->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
-  ep.held.push_back({std::move(*msg), credit, sender, request});
+  ep.held.push_back({std::move(*msg), credit, sender, request, std::move(m)});
 }
 
 void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
-  if (ep.held.empty()) return;
+  if (ep.held.empty()) {
+    if (!wait) ep.spent.clear();  // a closer: nothing of nats.c's is kept past the module
+    return;
+  }
   type_host* const h = host_.load();
   std::uint64_t refused = 0;
   std::error_code why;
@@ -94,8 +99,20 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
     }
     // Taken or refused, the record no longer waits here: its credit goes back.
     if (rec.credit != nullptr) grant(ep, rec.sender, *rec.credit, 1);
+    if (rec.raw) {
+      ep.spent_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(rec.raw.get()));
+      ep.spent.push_back(std::move(rec.raw));
+    }
   }
   ep.held.clear();
+  // nats.c hands every destroyed message to its garbage-collector thread and wakes that thread
+  // whenever it sleeps: destroyed a few at a time, one wake-up per few records. So they are
+  // destroyed together, bounded in number and bytes (and all of them when a closer empties
+  // the batch, `wait` false).
+  if (!wait || ep.spent.size() >= spent_batch || ep.spent_bytes >= spent_batch_bytes) {
+    ep.spent.clear();
+    ep.spent_bytes = 0;
+  }
   if (refused != 0) {
     log().warn("nats: {} record(s) for '{}' not delivered: {}", refused, ep.name(), why.message());
   }

@@ -62,10 +62,19 @@ void nats_subscription::on_message(natsConnection* /*nc*/, natsSubscription* sub
     s->runner_ = std::this_thread::get_id();
   }
   // nats.c took this message off the subscription's queue before calling: what is left there
-  // is what comes next.
-  int queued = 0;
-  int bytes = 0;
-  const bool more = natsSubscription_GetPending(sub, &queued, &bytes) == NATS_OK && queued > 0;
+  // is what comes next. Asked only when what the last answer said was queued is used up: with
+  // `k` queued behind a message, the next `k - 1` have more behind them for sure, and the
+  // question takes the subscription's lock, which nats.c's reader needs for every message.
+  bool more = true;
+  if (s->behind_ > 1) {
+    --s->behind_;
+  } else {
+    int queued = 0;
+    int bytes = 0;
+    if (natsSubscription_GetPending(sub, &queued, &bytes) != NATS_OK) queued = 0;
+    s->behind_ = queued;
+    more = queued > 0;
+  }
   s->fn_(msg, more);
   {
     std::lock_guard lk(s->mu_);

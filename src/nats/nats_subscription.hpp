@@ -76,6 +76,9 @@ class nats_subscription {
   bool closing_ = false;
   std::thread::id runner_;
   std::int64_t dropped_at_close_ = 0;
+  /// Messages nats.c said were queued behind the last one asked about, less those delivered
+  /// since (only nats.c's delivery thread for this subscription touches it).
+  int behind_ = 0;
   /// This guard itself, from `open` until nats.c's on-complete callback: nats.c's delivery
   /// thread may enter `on_message` until then, whoever else let the guard go.
   std::shared_ptr<nats_subscription> self_;

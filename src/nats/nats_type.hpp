@@ -112,6 +112,10 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
              std::uint64_t n);
   static constexpr std::size_t relay_batch = 64;
+  /// nats.c messages destroyed together (nats_hosted_endpoint::spent): at most this many, or
+  /// this many payload bytes, wait per hosted module.
+  static constexpr std::size_t spent_batch = 256;
+  static constexpr std::size_t spent_batch_bytes = 64 * 1024;
   [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
 
   // nats_type.cpp: presence.
