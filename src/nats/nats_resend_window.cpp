@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nats/nats_resend_window.hpp"
+
+#include <algorithm>
+#include <utility>
+
+namespace beehive::detail {
+
+nats_resend_window::nats_resend_window(std::size_t limit)
+    : limit_(std::max<std::size_t>(1, limit)) {}
+
+void nats_resend_window::grow() {
+  const std::size_t cap = ring_.empty() ? 64 : ring_.size() * 2;
+  std::vector<entry> bigger(cap);
+  for (std::size_t i = 0; i < size_; ++i) {
+    bigger[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+  }
+  ring_ = std::move(bigger);
+  head_ = 0;
+}
+
+void nats_resend_window::keep(message&& msg) {
+  if (size_ == ring_.size()) grow();
+  auto& e = ring_[(head_ + size_) & (ring_.size() - 1)];
+  e.seq = next_++;
+  e.msg = std::move(msg);
+  ++size_;
+}
+
+bool nats_resend_window::acknowledge(std::uint64_t seq) {
+  // Never past what was sent (a hostile or confused acknowledgement).
+  seq = std::min(seq, next_ - 1);
+  if (seq <= acked_) {
+    if (size_ == 0 || ++stalled_ < 2) return false;
+    stalled_ = 0;
+    return true;
+  }
+  acked_ = seq;
+  stalled_ = 0;
+  while (size_ != 0) {
+    auto& e = ring_[head_];
+    if (e.seq > seq) break;
+    e.msg = message{};  // its content goes now, not when the slot is reused
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    --size_;
+  }
+  return false;
+}
+
+std::size_t nats_resend_window::clear() {
+  const std::size_t n = size_;
+  for (std::size_t i = 0; i < size_; ++i) ring_[(head_ + i) & (ring_.size() - 1)].msg = message{};
+  head_ = 0;
+  size_ = 0;
+  acked_ = next_ - 1;
+  stalled_ = 0;
+  return n;
+}
+
+}  // namespace beehive::detail
