@@ -13,6 +13,7 @@
 // - every `window/2` records per sender: one credit publish (rpc connection, SendAsap);
 // - a sync request adds one reply-table registration.
 // Batches end when nats.c has nothing more queued or `relay_batch` records wait.
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -54,8 +55,24 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     return;
   }
   bump(link_->counters.received);
-  std::string_view sender = subjects::last_token(natsMsg_GetSubject(m.get()));
-  std::uint64_t* const credit = credit_slot(ep, sender);
+  const auto origin = subjects::record_origin(natsMsg_GetSubject(m.get()));
+  std::string_view sender = origin.sender;
+  nats_sender_entry* const credit = credit_slot(ep, sender);
+  if (origin.number.stream != 0 && credit != nullptr) {
+    // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
+    const std::uint64_t skipped = credit->seen.skipped();
+    const bool fresh = credit->seen.accept(origin.number.stream, origin.number.seq);
+    if (credit->seen.skipped() != skipped) {
+      nats_counters::bump(link_->counters.sequence_gaps, credit->seen.skipped() - skipped);
+      log().warn("nats: {} record(s) from {} for '{}' never arrived: given up",
+                 credit->seen.skipped() - skipped, sender, ep.name());
+    }
+    if (!fresh) {
+      bump(link_->counters.duplicates);
+      grant(ep, sender, *credit, 1);
+      return;
+    }
+  }
   auto msg = decode_message(data);
   if (!msg) {
     bump(link_->counters.malformed);
@@ -120,20 +137,30 @@ expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg, bool wa
   }
 }
 
-std::uint64_t* nats_type::credit_slot(nats_hosted_endpoint& ep, std::string_view& sender) {
+nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
+                                          std::string_view& sender) const {
   if (sender.empty()) return nullptr;
   auto it = ep.ungranted.find(sender);
-  if (it == ep.ungranted.end()) it = ep.ungranted.emplace(std::string(sender), 0).first;
+  if (it == ep.ungranted.end()) {
+    // The dedup window spans what a sender with the same flow window may keep unacknowledged.
+    it = ep.ungranted.emplace(std::string(sender), nats_sender_entry(2 * link_->cfg.flow_window))
+             .first;
+  }
   sender = it->first;  // outlives the nats.c message
   return &it->second;
 }
 
-void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
+void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
                       std::uint64_t n) {
   const std::uint64_t batch = std::max<std::uint64_t>(1, link_->cfg.flow_window / 2);
+  std::uint64_t& owed = entry.owed;
   owed += n;
   if (owed < batch) return;
-  const std::string payload = encode_token(ep.name()) + " " + std::to_string(owed);
+  std::string payload = encode_token(ep.name()) + " " + std::to_string(owed);
+  if (entry.seen.stream() != 0) {
+    // Acknowledges every numbered record up to the floor.
+    payload += " " + std::to_string(entry.seen.stream()) + "-" + std::to_string(entry.seen.floor());
+  }
   if (link_->rpc->publish(link_->subj.credits(sender), payload)) {
     nats_counters::bump(link_->counters.credits_granted, owed);
     owed = 0;
@@ -228,7 +255,12 @@ void nats_type::on_credit(natsMsg* raw) {
   if (space == std::string_view::npos) return;
   auto module = decode_token(data.substr(0, space));
   std::uint64_t n = 0;
-  const auto num = data.substr(space + 1);
+  auto num = data.substr(space + 1);
+  subjects::sequence ack;
+  if (const auto space2 = num.find(' '); space2 != std::string_view::npos) {
+    if (auto a = subjects::parse_sequence(num.substr(space2 + 1))) ack = *a;
+    num = num.substr(0, space2);
+  }
   if (!module || std::from_chars(num.data(), num.data() + num.size(), n).ec != std::errc{}) {
     return;
   }
@@ -238,7 +270,7 @@ void nats_type::on_credit(natsMsg* raw) {
     auto it = peers_.find(*module);
     if (it != peers_.end()) ep = it->second;
   }
-  if (ep) ep->grant(n);
+  if (ep) ep->grant(n, ack);
 }
 
 void nats_type::on_presence(natsMsg* raw) {
@@ -247,7 +279,12 @@ void nats_type::on_presence(natsMsg* raw) {
   const std::string_view kind = subjects::last_token(subject);
   const std::string_view data = data_of(m.get());
   if (kind == "hello") {
-    if (data != link_->subj.process) announce();
+    if (data != link_->subj.process) {
+      announce();
+      // A process we know says hello when it reconnected: what it had not acknowledged may
+      // have died with its old link.
+      resend_to(data);
+    }
     return;
   }
   if (kind == "bye") {
@@ -258,9 +295,25 @@ void nats_type::on_presence(natsMsg* raw) {
   }
   if (kind != "hb") return;
   auto a = decode_announcement(data);
-  if (!a || a->process == link_->subj.process) return;
+  if (!a) return;
   std::lock_guard lk(presence_mu_);
+  if (a->process == link_->subj.process) {
+    self_heard_ = std::chrono::steady_clock::now();  // our link works
+    return;
+  }
   apply(table_.heard(*a, presence_table::clock::now()));
+}
+
+void nats_type::resend_to(std::string_view process) {
+  std::vector<std::shared_ptr<nats_peer_endpoint>> theirs;
+  {
+    std::lock_guard lk(presence_mu_);
+    for (const auto& [name, ep] : peers_) {
+      const auto hosts = table_.hosts(name);
+      if (std::find(hosts.begin(), hosts.end(), process) != hosts.end()) theirs.push_back(ep);
+    }
+  }
+  for (const auto& ep : theirs) ep->resend();
 }
 
 }  // namespace beehive::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nats/nats_subject.hpp"
 
+#include <charconv>
 #include <utility>
 
 namespace beehive::detail {
@@ -64,7 +65,7 @@ std::string subjects::module(std::string_view module_name) const {
 }
 
 std::string subjects::module_wildcard(std::string_view module_name) const {
-  return ns + ".m." + encode_token(module_name) + ".*";
+  return ns + ".m." + encode_token(module_name) + ".>";
 }
 
 std::string subjects::reply_to(std::string_view module_name, std::string_view request_id) const {
@@ -74,6 +75,41 @@ std::string subjects::reply_to(std::string_view module_name, std::string_view re
 std::string_view subjects::last_token(std::string_view subject) {
   const auto dot = subject.rfind('.');
   return dot == std::string_view::npos ? std::string_view{} : subject.substr(dot + 1);
+}
+
+std::optional<subjects::sequence> subjects::parse_sequence(std::string_view token) {
+  const auto dash = token.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  sequence s;
+  const char* const end = token.data() + token.size();
+  auto a = std::from_chars(token.data(), token.data() + dash, s.stream);
+  if (a.ec != std::errc{} || a.ptr != token.data() + dash || dash == 0) return std::nullopt;
+  auto b = std::from_chars(token.data() + dash + 1, end, s.seq);
+  if (b.ec != std::errc{} || b.ptr != end || dash + 1 == token.size()) return std::nullopt;
+  if (s.stream == 0) return std::nullopt;
+  return s;
+}
+
+void subjects::append_sequence(std::string& subject, sequence s) {
+  char buf[48];
+  char* p = buf;
+  *p++ = '.';
+  p = std::to_chars(p, buf + sizeof(buf), s.stream).ptr;
+  *p++ = '-';
+  p = std::to_chars(p, buf + sizeof(buf), s.seq).ptr;
+  subject.append(buf, static_cast<std::size_t>(p - buf));
+}
+
+subjects::origin subjects::record_origin(std::string_view subject) {
+  origin o;
+  const std::string_view last = last_token(subject);
+  if (auto s = parse_sequence(last)) {
+    o.number = *s;
+    o.sender = last_token(subject.substr(0, subject.size() - last.size() - 1));
+  } else {
+    o.sender = last;
+  }
+  return o;
 }
 
 }  // namespace beehive::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,12 +19,15 @@ namespace beehive::detail {
 /// The subjects of one namespace (`<ns>.<kind>...`).
 ///
 /// - `<ns>.m.<module>.<sender>`: messages for a module, sent by process `sender` (the hosting
-///   process subscribes to `<ns>.m.<module>.*`; replicas as one queue group);
+///   process subscribes to `<ns>.m.<module>.>`; replicas as one queue group); a one-way record
+///   that the sender keeps until it is acknowledged (resent after a failover) carries its
+///   number: `<ns>.m.<module>.<sender>.<stream>-<seq>` (see `sequenced`);
 /// - `<ns>.r.<requester>.<module>.<request id>`: the reply to a sync request sent to `module`
 ///   (the requester subscribes to `<ns>.r.<requester>.*.*`; "no responders" comes back on it
 ///   too);
 /// - `<ns>.x.<process>`: a process's probe, answered while it is reachable;
-/// - `<ns>.c.<sender>`: credits granted back to a sender process;
+/// - `<ns>.c.<sender>`: credits granted back to a sender process (`<module> <n>`, and
+///   `<module> <n> <stream>-<seq>` when they also acknowledge every record up to `seq`);
 /// - `<ns>.p.hb`, `<ns>.p.bye`, `<ns>.p.hello`: presence (heartbeats carrying a process's
 ///   modules and groups, a clean leave, a newcomer asking everyone to announce now).
 struct subjects {
@@ -48,8 +52,26 @@ struct subjects {
   [[nodiscard]] std::string hello() const { return ns + ".p.hello"; }
   [[nodiscard]] std::string presence_wildcard() const { return ns + ".p.*"; }
 
-  /// The sender process of a message subject (`<ns>.m.<tok>.<sender>`), empty if not one.
+  /// The last token of `subject`, empty if it has no dot.
   [[nodiscard]] static std::string_view last_token(std::string_view subject);
+
+  /// A record's number: its sender's stream (one per sender endpoint life) and its sequence.
+  struct sequence {
+    std::uint64_t stream = 0;  ///< 0: the record is not numbered
+    std::uint64_t seq = 0;
+  };
+  /// `<stream>-<seq>` (decimal; stream > 0), else nullopt.
+  [[nodiscard]] static std::optional<sequence> parse_sequence(std::string_view token);
+  /// Appends `.<stream>-<seq>` to `subject` (a module subject): no allocation once `subject`
+  /// has grown.
+  static void append_sequence(std::string& subject, sequence s);
+  /// Who sent the record of a module subject (`<ns>.m.<tok>.<sender>[.<stream>-<seq>]`):
+  /// `sender` views into `subject`; `number.stream` is 0 when it is not numbered.
+  struct origin {
+    std::string_view sender;
+    sequence number;
+  };
+  [[nodiscard]] static origin record_origin(std::string_view subject);
 
   const std::string ns;
   const std::string process;  ///< this process's id (a token)

@@ -29,6 +29,7 @@
 namespace beehive::detail {
 
 class nats_hosted_endpoint;
+struct nats_sender_entry;
 class nats_peer_endpoint;
 class nats_reply_endpoint;
 class nats_subscription;
@@ -106,11 +107,14 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg, bool wait);
   /// The sender's entry in `ep.ungranted` (made on first use); `sender` is made to view its
   /// key. Null for an empty sender token.
-  [[nodiscard]] static std::uint64_t* credit_slot(nats_hosted_endpoint& ep,
-                                                  std::string_view& sender);
-  /// Adds `n` records to what `sender` is owed; grants them back every half window.
-  void grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
+  [[nodiscard]] nats_sender_entry* credit_slot(nats_hosted_endpoint& ep,
+                                               std::string_view& sender) const;
+  /// Adds `n` records to what `sender` is owed; grants them back every half window, with the
+  /// acknowledgement of its numbered records (`<stream>-<floor>`).
+  void grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
              std::uint64_t n);
+  /// Process `process` reconnected: the peers it hosts resend what it did not acknowledge.
+  void resend_to(std::string_view process);
   static constexpr std::size_t relay_batch = 64;
   [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
 
@@ -139,6 +143,10 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   // with the loop's wait costs at most a quarter interval.
   std::atomic<bool> announce_now_{false};
   bool presence_stop_ = false;
+  // When this process last heard its own heartbeat (the link works), and until when expiry
+  // waits after it did not (see presence_loop).
+  std::chrono::steady_clock::time_point self_heard_{};
+  std::chrono::steady_clock::time_point expiry_paused_until_{};
   std::thread presence_thread_;
 
   std::mutex origins_mu_;
