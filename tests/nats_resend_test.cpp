@@ -279,5 +279,53 @@ TEST(NatsResend, AReceiverThatGoesAwayLeavesEveryUnacknowledgedRecordCounted) {
   EXPECT_EQ(a.ctx->send("sink", new_message()).error(), errc::not_connected);
 }
 
+// NATS drops for a slow subscription (max_pending far below the window): records lost without
+// any failover. The receiver reports the gaps it sees; what was lost at the end of a burst (no
+// gap visible) is found by the sender's probe (one record sent again when it has waited an
+// interval with no acknowledgement). Nothing lost, each drop repaired.
+TEST(NatsResend, RecordsNatsDroppedForASlowSubscriptionAreResent) {
+  auto servers = nats_servers::single();
+  auto cfg = nats_test_config(servers.url(0), "rs6");
+  cfg.flow_window = 256;
+  nats_process a(cfg);
+  cfg.max_pending = 16;
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("slow", {.capacity = 8, .overflow = overflow_policy::block}));
+  ASSERT_TRUE(a.nats->wait_peer("slow", watchdog));
+  constexpr int count = 600;
+  auto sent = std::async(std::launch::async, [&] {
+    int ok = 0;
+    for (int i = 0; i < count; ++i)
+      ok += a.ctx->send("slow", new_message().fill_body(num(i))) ? 1 : 0;
+    return ok;
+  });
+  // NATS drops before the consumer reads anything.
+  ASSERT_TRUE(eventually([&] { return b.nats->stats().nats_dropped > 0; }));
+  std::vector<int> times(count, 0);
+  for (int i = 0; i < count; ++i) {
+    auto m = b.ctx->receive_for("slow", watchdog);
+    ASSERT_TRUE(m) << "after " << i << " records";
+    const int v = num_of(*m);
+    ASSERT_TRUE(v >= 0 && v < count) << v;
+    ASSERT_EQ(++times[static_cast<std::size_t>(v)], 1) << "record " << v << " twice";
+  }
+  EXPECT_EQ(get_bounded(sent), count);
+  ASSERT_TRUE(eventually([&] {
+    const auto s = b.nats->stats();
+    return s.received == s.delivered + s.duplicates;
+  }));
+  const auto sa = a.nats->stats();
+  const auto sb = b.nats->stats();
+  EXPECT_EQ(sb.delivered, static_cast<std::uint64_t>(count));
+  EXPECT_GT(sb.nats_dropped, 0U);
+  EXPECT_GT(sa.resent, 0U);
+  EXPECT_EQ(sa.published, static_cast<std::uint64_t>(count) + sa.resent);
+  EXPECT_EQ(sa.unacknowledged + sb.sequence_gaps + sb.undeliverable, 0U);
+  std::printf("NATS dropped %llu for the slow subscription; %llu resent, %llu duplicates\n",
+              static_cast<unsigned long long>(sb.nats_dropped),
+              static_cast<unsigned long long>(sa.resent),
+              static_cast<unsigned long long>(sb.duplicates));
+}
+
 }  // namespace
 }  // namespace beehive::test

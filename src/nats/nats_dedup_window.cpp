@@ -29,6 +29,7 @@ bool nats_dedup_window::accept(std::uint64_t stream, std::uint64_t seq) {
     if (stream < stream_) return true;  // an older life of the sender's endpoint: not tracked
     stream_ = stream;
     floor_ = 0;
+    highest_ = 0;
     std::fill(bits_.begin(), bits_.end(), 0);
   }
   if (seq <= floor_) return false;
@@ -55,6 +56,7 @@ bool nats_dedup_window::accept(std::uint64_t stream, std::uint64_t seq) {
   }
   if (test(seq)) return false;
   set(seq);
+  highest_ = std::max(highest_, seq);
   while (test(floor_ + 1)) {
     ++floor_;
     reset(floor_);

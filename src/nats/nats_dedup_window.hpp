@@ -33,6 +33,10 @@ class nats_dedup_window {
   [[nodiscard]] std::uint64_t stream() const noexcept { return stream_; }
   /// Every record of `stream()` up to this one was seen.
   [[nodiscard]] std::uint64_t floor() const noexcept { return floor_; }
+  /// The highest number seen of `stream()`.
+  [[nodiscard]] std::uint64_t highest() const noexcept { return highest_; }
+  /// A record above the floor was seen: some below it are missing (lost, or on their way).
+  [[nodiscard]] bool gap() const noexcept { return highest_ > floor_; }
   /// Numbers given up when the window slid past them unseen.
   [[nodiscard]] std::uint64_t skipped() const noexcept { return skipped_; }
 
@@ -45,6 +49,7 @@ class nats_dedup_window {
   std::uint64_t span_;
   std::uint64_t stream_ = 0;
   std::uint64_t floor_ = 0;
+  std::uint64_t highest_ = 0;
   std::uint64_t skipped_ = 0;
 };
 

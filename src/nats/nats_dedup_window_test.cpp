@@ -28,12 +28,16 @@ TEST(NatsDedupWindow, AGapHoldsTheFloorUntilItFills) {
   // A failover: 1..10 arrive, 11..20 are lost, 21..30 (replayed) arrive, then 11..30 resent.
   nats_dedup_window w(128);
   for (std::uint64_t s = 1; s <= 10; ++s) ASSERT_TRUE(w.accept(1, s));
+  EXPECT_FALSE(w.gap());
   for (std::uint64_t s = 21; s <= 30; ++s) ASSERT_TRUE(w.accept(1, s));
   EXPECT_EQ(w.floor(), 10U);
+  EXPECT_EQ(w.highest(), 30U);
+  EXPECT_TRUE(w.gap());
   int fresh = 0;
   for (std::uint64_t s = 11; s <= 30; ++s) fresh += w.accept(1, s) ? 1 : 0;
   EXPECT_EQ(fresh, 10);
   EXPECT_EQ(w.floor(), 30U);
+  EXPECT_FALSE(w.gap());
   EXPECT_EQ(w.skipped(), 0U);
 }
 

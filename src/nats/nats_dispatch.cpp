@@ -40,6 +40,7 @@ void bump(std::atomic<std::uint64_t>& c) { nats_counters::bump(c); }
 void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw, bool more) {
   take(ep, nats_msg_ptr(raw));
   if (!more || ep.held.size() >= relay_batch) relay_held(ep, true);
+  if (!more && ep.gap_pending) report_gaps(ep);
 }
 
 void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
@@ -67,8 +68,11 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
       log().warn("nats: {} record(s) from {} for '{}' never arrived: given up",
                  credit->seen.skipped() - skipped, sender, ep.name());
     }
+    if (credit->seen.gap()) ep.gap_pending = true;
     if (!fresh) {
       bump(link_->counters.duplicates);
+      credit->duplicate_seen = true;
+      ep.gap_pending = true;
       grant(ep, sender, *credit, 1);
       return;
     }
@@ -153,17 +157,36 @@ nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
 void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
                       std::uint64_t n) {
   const std::uint64_t batch = std::max<std::uint64_t>(1, link_->cfg.flow_window / 2);
-  std::uint64_t& owed = entry.owed;
-  owed += n;
-  if (owed < batch) return;
-  std::string payload = encode_token(ep.name()) + " " + std::to_string(owed);
+  entry.owed += n;
+  if (entry.owed >= batch) publish_grant(ep, sender, entry, false);
+}
+
+void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
+                              nats_sender_entry& entry, bool gap) {
+  std::string payload = encode_token(ep.name()) + " " + std::to_string(entry.owed);
   if (entry.seen.stream() != 0) {
     // Acknowledges every numbered record up to the floor.
     payload += " " + std::to_string(entry.seen.stream()) + "-" + std::to_string(entry.seen.floor());
+    if (gap) payload += " gap";
   }
   if (link_->rpc->publish(link_->subj.credits(sender), payload)) {
-    nats_counters::bump(link_->counters.credits_granted, owed);
-    owed = 0;
+    nats_counters::bump(link_->counters.credits_granted, entry.owed);
+    entry.owed = 0;
+  }
+}
+
+void nats_type::report_gaps(nats_hosted_endpoint& ep) {
+  ep.gap_pending = false;
+  for (auto& [sender, entry] : ep.ungranted) {
+    const auto& w = entry.seen;
+    const bool new_gap =
+        w.gap() && (w.floor() != entry.gap_floor || w.highest() != entry.gap_highest);
+    // A duplicate means the sender resends or probes: it hears what arrived at once.
+    if (!new_gap && !entry.duplicate_seen) continue;
+    entry.duplicate_seen = false;
+    entry.gap_floor = w.floor();
+    entry.gap_highest = w.highest();
+    publish_grant(ep, sender, entry, w.gap());
   }
 }
 
@@ -257,9 +280,15 @@ void nats_type::on_credit(natsMsg* raw) {
   std::uint64_t n = 0;
   auto num = data.substr(space + 1);
   subjects::sequence ack;
+  bool gap = false;
   if (const auto space2 = num.find(' '); space2 != std::string_view::npos) {
-    if (auto a = subjects::parse_sequence(num.substr(space2 + 1))) ack = *a;
+    auto rest = num.substr(space2 + 1);
     num = num.substr(0, space2);
+    if (const auto space3 = rest.find(' '); space3 != std::string_view::npos) {
+      gap = rest.substr(space3 + 1) == "gap";
+      rest = rest.substr(0, space3);
+    }
+    if (auto a = subjects::parse_sequence(rest)) ack = *a;
   }
   if (!module || std::from_chars(num.data(), num.data() + num.size(), n).ec != std::errc{}) {
     return;
@@ -270,7 +299,7 @@ void nats_type::on_credit(natsMsg* raw) {
     auto it = peers_.find(*module);
     if (it != peers_.end()) ep = it->second;
   }
-  if (ep) ep->grant(n, ack);
+  if (ep) ep->grant(n, ack, gap);
 }
 
 void nats_type::on_presence(natsMsg* raw) {

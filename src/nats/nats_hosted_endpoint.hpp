@@ -26,6 +26,10 @@ struct nats_sender_entry {
   explicit nats_sender_entry(std::size_t span) : seen(span) {}
   std::uint64_t owed = 0;
   nats_dedup_window seen;
+  // The window's floor and highest number when a gap was last reported to the sender.
+  std::uint64_t gap_floor = 0, gap_highest = 0;
+  // A duplicate came (a resend or a probe): the sender waits for an acknowledgement.
+  bool duplicate_seen = false;
 };
 
 /// A module of the `nats` type hosted by this process: its inbox is here, and while it lives
@@ -91,6 +95,9 @@ class nats_hosted_endpoint final : public inbox_endpoint {
     bool request = false;                 ///< a sync request registered in the reply table
   };
   std::vector<held_record> held;
+  /// A sender's numbered records have a gap, or a duplicate came: reported
+  /// (`nats_type::report_gaps`) when nats.c has nothing more queued.
+  bool gap_pending = false;
   std::mutex release_mu;  ///< serializes closers' `nats_type::release_held`
 
  private:

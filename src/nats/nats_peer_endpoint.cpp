@@ -109,13 +109,21 @@ void nats_peer_endpoint::close(std::vector<message>& /*dropped*/) {
   if (fn) fn();
 }
 
-void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack) {
+void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap) {
   std::function<void()> fn;
   {
     std::lock_guard lk(mu_);
     credits_ = std::min(window_, credits_ + static_cast<std::int64_t>(n));
-    // Acknowledgements that stall while credits come back: a record was lost on the way.
-    if (ack.stream == stream_ && kept_.acknowledge(ack.seq)) resend_locked();
+    if (ack.stream == stream_) {
+      kept_.acknowledge(ack.seq);
+      // The receiver saw records above a missing one: resent, unless the last resend is still
+      // on its way (everything it sent not yet acknowledged, within half a presence interval).
+      if (gap && !kept_.empty() &&
+          (kept_.acked() >= resent_upto_ ||
+           std::chrono::steady_clock::now() - resent_at_ >= link_->cfg.presence_interval / 2)) {
+        resend_locked();
+      }
+    }
     fn = std::move(writable_);
   }
   cv_.notify_all();
@@ -132,6 +140,8 @@ void nats_peer_endpoint::resend_locked() {
     return true;
   });
   if (n == 0) return;
+  resent_upto_ = kept_.next_seq() - 1;
+  resent_at_ = std::chrono::steady_clock::now();
   nats_counters::bump(link_->counters.resent, n);
   log().info("nats: {} unacknowledged record(s) for '{}' resent", n, name());
 }
@@ -160,6 +170,19 @@ void nats_peer_endpoint::restart_window() {
 void nats_peer_endpoint::resend() {
   std::lock_guard lk(mu_);
   if (!gone_ && !closed_) resend_locked();
+}
+
+void nats_peer_endpoint::nudge() {
+  std::lock_guard lk(mu_);
+  const std::uint64_t acked = kept_.acked();
+  const bool stuck = !gone_ && !closed_ && !kept_.empty() && acked == nudged_acked_;
+  nudged_acked_ = acked;
+  if (!stuck) return;
+  numbered_subject_.assign(subject_);
+  subjects::append_sequence(numbered_subject_, {stream_, kept_.newest_seq()});
+  if (link_->send(*link_->data, numbered_subject_, kept_.newest())) {
+    nats_counters::bump(link_->counters.resent);
+  }
 }
 
 void nats_peer_endpoint::gone() {

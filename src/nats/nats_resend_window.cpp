@@ -27,16 +27,11 @@ void nats_resend_window::keep(message&& msg) {
   ++size_;
 }
 
-bool nats_resend_window::acknowledge(std::uint64_t seq) {
+void nats_resend_window::acknowledge(std::uint64_t seq) {
   // Never past what was sent (a hostile or confused acknowledgement).
   seq = std::min(seq, next_ - 1);
-  if (seq <= acked_) {
-    if (size_ == 0 || ++stalled_ < 2) return false;
-    stalled_ = 0;
-    return true;
-  }
+  if (seq <= acked_) return;
   acked_ = seq;
-  stalled_ = 0;
   while (size_ != 0) {
     auto& e = ring_[head_];
     if (e.seq > seq) break;
@@ -44,7 +39,6 @@ bool nats_resend_window::acknowledge(std::uint64_t seq) {
     head_ = (head_ + 1) & (ring_.size() - 1);
     --size_;
   }
-  return false;
 }
 
 std::size_t nats_resend_window::clear() {
@@ -53,7 +47,6 @@ std::size_t nats_resend_window::clear() {
   head_ = 0;
   size_ = 0;
   acked_ = next_ - 1;
-  stalled_ = 0;
   return n;
 }
 

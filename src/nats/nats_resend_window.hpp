@@ -18,10 +18,7 @@ namespace beehive::detail {
 /// which drops the copies up to S. The window keeps the `message` itself (moved in, no copy of
 /// its content) and the record is encoded again when it is resent (the codec is
 /// deterministic: the same bytes).
-///
-/// An acknowledgement that does not move while copies wait means the receiver took later
-/// records without the next one: it was lost (the receiver's node failed over, say). After two
-/// such acknowledgements in a row `acknowledge` says a resend is due.
+
 ///
 /// Storage: a ring that grows by doubling up to `limit` entries (allocated as records wait, not
 /// up front); per kept record one move into the ring, no allocation once grown. Not
@@ -41,9 +38,8 @@ class nats_resend_window {
 
   /// Keeps `msg` as record `next_seq()`, which was just published; the next number follows.
   void keep(message&& msg);
-  /// The receiver has every record up to `seq`: their copies go. True when a resend is due
-  /// (the acknowledgement did not move twice in a row while copies wait).
-  [[nodiscard]] bool acknowledge(std::uint64_t seq);
+  /// The receiver has every record up to `seq`: their copies go.
+  void acknowledge(std::uint64_t seq);
   /// Calls `fn(seq, const message&)` for each copy, oldest first; stops when it returns false.
   template <class Fn>
   void for_each(Fn&& fn) const {
@@ -51,6 +47,11 @@ class nats_resend_window {
       const auto& e = ring_[(head_ + i) & (ring_.size() - 1)];
       if (!fn(e.seq, e.msg)) return;
     }
+  }
+  /// The newest copy's number and message; only when not empty.
+  [[nodiscard]] std::uint64_t newest_seq() const noexcept { return next_ - 1; }
+  [[nodiscard]] const message& newest() const noexcept {
+    return ring_[(head_ + size_ - 1) & (ring_.size() - 1)].msg;
   }
   /// Drops every copy (the destination went); returns how many there were.
   std::size_t clear();
@@ -68,7 +69,6 @@ class nats_resend_window {
   std::size_t size_ = 0;
   std::uint64_t next_ = 1;
   std::uint64_t acked_ = 0;
-  int stalled_ = 0;  // acknowledgements in a row that did not move while copies waited
 };
 
 }  // namespace beehive::detail

@@ -243,8 +243,13 @@ void nats_type::presence_loop() {
           a.modules.push_back(std::move(m));
         }
       }
+      std::vector<std::shared_ptr<nats_peer_endpoint>> peers;
+      peers.reserve(peers_.size());
+      for (const auto& [n, ep] : peers_) peers.push_back(ep);
       lk.unlock();
       (void)link_->rpc->publish(link_->subj.heartbeat(), encode_announcement(a));
+      for (const auto& ep : peers) ep->nudge();
+      peers.clear();
       lk.lock();
     }
     // Our own heartbeat overdue: it is our link that is silent (a hung node, a failover), not

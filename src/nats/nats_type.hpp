@@ -113,6 +113,15 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// acknowledgement of its numbered records (`<stream>-<floor>`).
   void grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
              std::uint64_t n);
+  /// Publishes the grant: `owed` credits and the acknowledgement of the numbered records,
+  /// flagged `gap` when records above the floor arrived (the sender resends at once).
+  void publish_grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
+                     bool gap);
+  /// Nothing more is queued and a sender's numbered records have a gap that was not reported
+  /// as it is now: reports it (a grant flagged `gap`), so that the sender resends without
+  /// waiting for half a window of later records (there may be none); after a duplicate, grants
+  /// what is owed at once (the sender that resent or probed learns what arrived).
+  void report_gaps(nats_hosted_endpoint& ep);
   /// Process `process` reconnected: the peers it hosts resend what it did not acknowledge.
   void resend_to(std::string_view process);
   static constexpr std::size_t relay_batch = 64;
