@@ -32,10 +32,10 @@ void nats_resend_window::acknowledge(std::uint64_t seq) {
   seq = std::min(seq, next_ - 1);
   if (seq <= acked_) return;
   acked_ = seq;
-  while (size_ != 0) {
-    auto& e = ring_[head_];
-    if (e.seq > seq) break;
-    e.msg = message{};  // its content goes now, not when the slot is reused
+  // The acknowledged messages stay in their slots until `keep` reuses them: freed there by
+  // the sending thread that made them, not here (under the sender's lock, on the thread that
+  // reads the grants: each ack would free half a window at once while the sender waits).
+  while (size_ != 0 && ring_[head_].seq <= seq) {
     head_ = (head_ + 1) & (ring_.size() - 1);
     --size_;
   }
@@ -43,7 +43,7 @@ void nats_resend_window::acknowledge(std::uint64_t seq) {
 
 std::size_t nats_resend_window::clear() {
   const std::size_t n = size_;
-  for (std::size_t i = 0; i < size_; ++i) ring_[(head_ + i) & (ring_.size() - 1)].msg = message{};
+  for (auto& e : ring_) e.msg = message{};  // acknowledged ones too
   head_ = 0;
   size_ = 0;
   acked_ = next_ - 1;

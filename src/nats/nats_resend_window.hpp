@@ -21,8 +21,10 @@ namespace beehive::detail {
 
 ///
 /// Storage: a ring that grows by doubling up to `limit` entries (allocated as records wait, not
-/// up front); per kept record one move into the ring, no allocation once grown. Not
-/// thread-safe: its owner (the peer endpoint) holds its lock.
+/// up front); per kept record one move into the ring, no allocation once grown. An
+/// acknowledged message stays in its slot until the slot is reused (or `clear`): the ring holds
+/// at most its capacity of messages. Not thread-safe: its owner (the peer endpoint) holds its
+/// lock.
 class nats_resend_window {
  public:
   /// `limit`: the most copies kept; `full()` past it (the sender waits as for credits).

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <vector>
 
 namespace beehive::detail {
@@ -91,17 +92,27 @@ TEST(NatsResendWindow, ClearCountsWhatWasUnacknowledged) {
   EXPECT_EQ(seqs(w), (std::vector<std::uint64_t>{11}));
 }
 
-TEST(NatsResendWindow, AcknowledgedCopiesReleaseTheirContent) {
+// Content whose lifetime a test can watch.
+struct tracked {
+  std::shared_ptr<int> alive;
+};
+
+TEST(NatsResendWindow, ClearReleasesEveryContentAcknowledgedOnesToo) {
   nats_resend_window w(100);
-  message m = numbered(7);
-  const content shared = m.content;
+  auto alive = std::make_shared<int>(1);
+  const std::weak_ptr<int> watch = alive;
+  message m;
+  m.content = content::from_object(tracked{std::move(alive)});
   w.keep(std::move(m));
+  w.keep(numbered(8));
   w.acknowledge(1);
-  // The window no longer holds the payload: only `shared` does.
-  message probe;
-  probe.content = shared;
-  EXPECT_TRUE(probe.content.shares_payload_with(shared));
+  EXPECT_EQ(w.size(), 1U);
+  // The acknowledged message stays in its slot until the slot is reused...
+  EXPECT_FALSE(watch.expired());
+  // ...and `clear` lets everything go.
+  EXPECT_EQ(w.clear(), 1U);
   EXPECT_TRUE(w.empty());
+  EXPECT_TRUE(watch.expired());
 }
 
 }  // namespace
