@@ -91,13 +91,13 @@ std::optional<subjects::sequence> subjects::parse_sequence(std::string_view toke
 }
 
 void subjects::append_sequence(std::string& subject, sequence s) {
-  char buf[48];
-  char* p = buf;
-  *p++ = '.';
-  p = std::to_chars(p, buf + sizeof(buf), s.stream).ptr;
-  *p++ = '-';
-  p = std::to_chars(p, buf + sizeof(buf), s.seq).ptr;
-  subject.append(buf, static_cast<std::size_t>(p - buf));
+  char digits[24];  // a uint64_t has at most 20 digits
+  subject.push_back('.');
+  auto r = std::to_chars(digits, digits + sizeof(digits), s.stream);
+  subject.append(digits, static_cast<std::size_t>(r.ptr - digits));
+  subject.push_back('-');
+  r = std::to_chars(digits, digits + sizeof(digits), s.seq);
+  subject.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
 subjects::origin subjects::record_origin(std::string_view subject) {
