@@ -26,13 +26,13 @@ inline constexpr std::string_view context_type_nats = "nats";
 /// Counters of a nats context. Every message that did not reach its module is counted here
 /// (or in the receiving inbox's own statistics) and logged.
 struct nats_stats {
-  std::uint64_t published = 0;         ///< records published to a module of another process
-  std::uint64_t received = 0;          ///< records received for a module hosted here
-  std::uint64_t delivered = 0;         ///< of them, taken by the module's inbox
-  std::uint64_t undeliverable = 0;     ///< refused by the inbox (closed, full, timed out)
-  std::uint64_t malformed = 0;         ///< records that are not beehive JSON
-  std::uint64_t replies_in = 0;        ///< replies received and handed to the reply table
-  std::uint64_t replies_out = 0;       ///< replies published to a requester's process
+  std::uint64_t published = 0;      ///< records published to a module of another process (+ resent)
+  std::uint64_t received = 0;       ///< records received for a module hosted here
+  std::uint64_t delivered = 0;      ///< of them, taken by the module's inbox
+  std::uint64_t undeliverable = 0;  ///< refused by the inbox (closed, full, timed out)
+  std::uint64_t malformed = 0;      ///< records that are not beehive JSON
+  std::uint64_t replies_in = 0;     ///< replies received and handed to the reply table
+  std::uint64_t replies_out = 0;    ///< replies published to a requester's process
   std::uint64_t orphan_replies = 0;    ///< replies received that nobody waited for
   std::uint64_t no_responders = 0;     ///< sync requests nobody subscribed to (module_not_found)
   std::uint64_t oversized = 0;         ///< refused before sending: larger than max_payload
@@ -53,7 +53,7 @@ struct nats_stats {
   /// connection failed over: possibly lost (an upper bound).
   std::uint64_t unacknowledged = 0;
   std::uint64_t disconnects = 0;
-  std::uint64_t reconnects = 0;
+  std::uint64_t reconnects = 0;      ///< of either connection (data, rpc)
   std::uint64_t peers_joined = 0;    ///< remote modules that appeared
   std::uint64_t peers_left = 0;      ///< remote modules gone by a clean leave
   std::uint64_t peers_expired = 0;   ///< remote modules gone because their process fell silent
