@@ -56,13 +56,15 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     return;
   }
   bump(link_->counters.received);
-  const auto origin = subjects::record_origin(natsMsg_GetSubject(m.get()));
-  std::string_view sender = origin.sender;
+  std::string_view sender = subjects::last_token(natsMsg_GetSubject(m.get()));
   nats_sender_entry* const credit = credit_slot(ep, sender);
-  if (origin.number.stream != 0 && credit != nullptr) {
+  // A numbered one-way record carries its number as its reply subject (a request's reply is a
+  // subject with dots: never a number).
+  const auto number = reply != nullptr ? subjects::parse_sequence(reply) : std::nullopt;
+  if (number && credit != nullptr) {
     // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
     const std::uint64_t skipped = credit->seen.skipped();
-    const bool fresh = credit->seen.accept(origin.number.stream, origin.number.seq);
+    const bool fresh = credit->seen.accept(number->stream, number->seq);
     if (credit->seen.skipped() != skipped) {
       nats_counters::bump(link_->counters.sequence_gaps, credit->seen.skipped() - skipped);
       log().warn("nats: {} record(s) from {} for '{}' never arrived: given up",
@@ -84,7 +86,7 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     if (credit != nullptr) grant(ep, sender, *credit, 1);
     return;
   }
-  const bool request = msg->header.sync && reply != nullptr;
+  const bool request = msg->header.sync && reply != nullptr && !number;
   if (request) {
     // A module answers with send_resp, which routes by the request's type (as Go's does): here
     // the request came by nats, whatever type its sender's side gave it (a socket peer's

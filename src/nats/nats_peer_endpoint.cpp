@@ -61,9 +61,8 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   const bool request = msg.header.sync;
   if (!request && numbered_locked()) {
     // Under the lock: numbers go out in order, and a refused publish takes none.
-    numbered_subject_.assign(subject_);
-    subjects::append_sequence(numbered_subject_, {stream_, kept_.next_seq()});
-    auto r = link_->send(*link_->data, numbered_subject_, msg);
+    subjects::write_sequence(number_, {stream_, kept_.next_seq()});
+    auto r = link_->send(*link_->data, subject_, msg, number_);
     if (!r) {
       credits_ = std::min(window_, credits_ + 1);
       return r;
@@ -133,9 +132,8 @@ void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap
 void nats_peer_endpoint::resend_locked() {
   std::uint64_t n = 0;
   kept_.for_each([&](std::uint64_t seq, const message& m) {
-    numbered_subject_.assign(subject_);
-    subjects::append_sequence(numbered_subject_, {stream_, seq});
-    if (!link_->send(*link_->data, numbered_subject_, m)) return false;  // kept for next time
+    subjects::write_sequence(number_, {stream_, seq});
+    if (!link_->send(*link_->data, subject_, m, number_)) return false;  // kept for next time
     ++n;
     return true;
   });
@@ -178,9 +176,8 @@ void nats_peer_endpoint::nudge() {
   const bool stuck = !gone_ && !closed_ && !kept_.empty() && acked == nudged_acked_;
   nudged_acked_ = acked;
   if (!stuck) return;
-  numbered_subject_.assign(subject_);
-  subjects::append_sequence(numbered_subject_, {stream_, kept_.newest_seq()});
-  if (link_->send(*link_->data, numbered_subject_, kept_.newest())) {
+  subjects::write_sequence(number_, {stream_, kept_.newest_seq()});
+  if (link_->send(*link_->data, subject_, kept_.newest(), number_)) {
     nats_counters::bump(link_->counters.resent);
   }
 }

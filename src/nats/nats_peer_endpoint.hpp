@@ -29,7 +29,8 @@ namespace beehive::detail {
 /// `drop_oldest` takes no credits: the receiver evicts, counted in its inbox statistics.
 ///
 /// Failover (`block` and `fail` modules that are not replicas): each one-way record is numbered
-/// (`<subject>.<stream>-<seq>`, `stream` unique to this endpoint in this process) and kept in
+/// (`<stream>-<seq>` as its reply subject, `stream` unique to this endpoint in this process;
+/// not in the subject: the servers' subject-match cache would miss on every record) and kept in
 /// the resend window until the receiver acknowledges it (cumulatively, with its credits). On a
 /// reconnect of either connection (`restart_window`), when the receiver reconnected
 /// (`resend`), or when the receiver reports a gap (a grant flagged `gap`: records above a
@@ -43,7 +44,7 @@ namespace beehive::detail {
 ///
 /// Per push: one lock, held across the encode and the publish of a numbered record (so that
 /// numbers go out in order and a refused publish takes no number), one encode into a
-/// thread-local buffer, one nats.c publish, the subject's number appended to a reused buffer,
+/// thread-local buffer, one nats.c publish, the number written into a reused buffer,
 /// one move of the message into the window (no allocation once the ring has grown).
 /// Thread-safe.
 class nats_peer_endpoint final : public endpoint {
@@ -99,7 +100,7 @@ class nats_peer_endpoint final : public endpoint {
   const bool replica_;
   const std::uint64_t stream_;
   nats_resend_window kept_;
-  std::string numbered_subject_;    // subject_ + ".<stream>-<seq>", reused under mu_
+  std::string number_;              // "<stream>-<seq>", the reply subject; reused under mu_
   std::uint64_t nudged_acked_ = 0;  // kept_.acked() at the last nudge
   std::uint64_t resent_upto_ = 0;   // the newest number at the last resend
   std::chrono::steady_clock::time_point resent_at_{};

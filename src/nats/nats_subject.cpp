@@ -65,7 +65,7 @@ std::string subjects::module(std::string_view module_name) const {
 }
 
 std::string subjects::module_wildcard(std::string_view module_name) const {
-  return ns + ".m." + encode_token(module_name) + ".>";
+  return ns + ".m." + encode_token(module_name) + ".*";
 }
 
 std::string subjects::reply_to(std::string_view module_name, std::string_view request_id) const {
@@ -90,26 +90,13 @@ std::optional<subjects::sequence> subjects::parse_sequence(std::string_view toke
   return s;
 }
 
-void subjects::append_sequence(std::string& subject, sequence s) {
+void subjects::write_sequence(std::string& out, sequence s) {
   char digits[24];  // a uint64_t has at most 20 digits
-  subject.push_back('.');
   auto r = std::to_chars(digits, digits + sizeof(digits), s.stream);
-  subject.append(digits, static_cast<std::size_t>(r.ptr - digits));
-  subject.push_back('-');
+  out.assign(digits, static_cast<std::size_t>(r.ptr - digits));
+  out.push_back('-');
   r = std::to_chars(digits, digits + sizeof(digits), s.seq);
-  subject.append(digits, static_cast<std::size_t>(r.ptr - digits));
-}
-
-subjects::origin subjects::record_origin(std::string_view subject) {
-  origin o;
-  const std::string_view last = last_token(subject);
-  if (auto s = parse_sequence(last)) {
-    o.number = *s;
-    o.sender = last_token(subject.substr(0, subject.size() - last.size() - 1));
-  } else {
-    o.sender = last;
-  }
-  return o;
+  out.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
 }  // namespace beehive::detail

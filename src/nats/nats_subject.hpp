@@ -19,9 +19,11 @@ namespace beehive::detail {
 /// The subjects of one namespace (`<ns>.<kind>...`).
 ///
 /// - `<ns>.m.<module>.<sender>`: messages for a module, sent by process `sender` (the hosting
-///   process subscribes to `<ns>.m.<module>.>`; replicas as one queue group); a one-way record
+///   process subscribes to `<ns>.m.<module>.*`; replicas as one queue group); a one-way record
 ///   that the sender keeps until it is acknowledged (resent after a failover) carries its
-///   number: `<ns>.m.<module>.<sender>.<stream>-<seq>` (see `sequenced`);
+///   number `<stream>-<seq>` as its reply subject (a one-way record has no reply; in the
+///   subject, a number unique to each record made the servers miss their subject-match cache
+///   on every record);
 /// - `<ns>.r.<requester>.<module>.<request id>`: the reply to a sync request sent to `module`
 ///   (the requester subscribes to `<ns>.r.<requester>.*.*`; "no responders" comes back on it
 ///   too);
@@ -62,16 +64,8 @@ struct subjects {
   };
   /// `<stream>-<seq>` (decimal; stream > 0), else nullopt.
   [[nodiscard]] static std::optional<sequence> parse_sequence(std::string_view token);
-  /// Appends `.<stream>-<seq>` to `subject` (a module subject): no allocation once `subject`
-  /// has grown.
-  static void append_sequence(std::string& subject, sequence s);
-  /// Who sent the record of a module subject (`<ns>.m.<tok>.<sender>[.<stream>-<seq>]`):
-  /// `sender` views into `subject`; `number.stream` is 0 when it is not numbered.
-  struct origin {
-    std::string_view sender;
-    sequence number;
-  };
-  [[nodiscard]] static origin record_origin(std::string_view subject);
+  /// Sets `out` to `<stream>-<seq>` (no allocation once `out` has grown).
+  static void write_sequence(std::string& out, sequence s);
 
   const std::string ns;
   const std::string process;  ///< this process's id (a token)

@@ -49,7 +49,7 @@ TEST(NatsSubject, BadTokensDoNotDecode) {
 TEST(NatsSubject, SubjectsOfANamespace) {
   subjects s("ns1", "p1");
   EXPECT_EQ(s.module("a.b"), "ns1.m." + encode_token("a.b") + ".p1");
-  EXPECT_EQ(s.module_wildcard("m"), "ns1.m.m.>");
+  EXPECT_EQ(s.module_wildcard("m"), "ns1.m.m.*");
   EXPECT_EQ(s.reply_to("m.x", "id-1"), "ns1.r.p1." + encode_token("m.x") + ".id-1");
   EXPECT_EQ(s.reply_wildcard(), "ns1.r.p1.*.*");
   EXPECT_EQ(s.probe("p2"), "ns1.x.p2");
@@ -58,24 +58,16 @@ TEST(NatsSubject, SubjectsOfANamespace) {
   EXPECT_EQ(subjects::last_token("nodot"), "");
 }
 
-TEST(NatsSubject, NumberedRecordsCarryStreamAndSequence) {
-  const subjects s("ns1", "p1");
-  std::string subject = s.module("mod");
-  subjects::append_sequence(subject, {7, 12345});
-  EXPECT_EQ(subject, "ns1.m.mod.p1.7-12345");
-  const auto o = subjects::record_origin(subject);
-  EXPECT_EQ(o.sender, "p1");
-  EXPECT_EQ(o.number.stream, 7U);
-  EXPECT_EQ(o.number.seq, 12345U);
-  // Not numbered: the sender is the last token.
-  const std::string unnumbered = s.module("mod");
-  const auto plain = subjects::record_origin(unnumbered);
-  EXPECT_EQ(plain.sender, "p1");
-  EXPECT_EQ(plain.number.stream, 0U);
-  // Appending again reuses the buffer's room.
-  subject = s.module("mod");
-  subjects::append_sequence(subject, {18446744073709551615ULL, 18446744073709551615ULL});
-  EXPECT_EQ(subjects::record_origin(subject).number.seq, 18446744073709551615ULL);
+TEST(NatsSubject, NumbersRoundTrip) {
+  std::string out = "left over";
+  subjects::write_sequence(out, {7, 12345});
+  EXPECT_EQ(out, "7-12345");
+  const auto n = subjects::parse_sequence(out);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->stream, 7U);
+  EXPECT_EQ(n->seq, 12345U);
+  subjects::write_sequence(out, {18446744073709551615ULL, 18446744073709551615ULL});
+  EXPECT_EQ(subjects::parse_sequence(out)->seq, 18446744073709551615ULL);
 }
 
 TEST(NatsSubject, MalformedSequencesAreNotNumbers) {
@@ -85,8 +77,8 @@ TEST(NatsSubject, MalformedSequencesAreNotNumbers) {
   }
   ASSERT_TRUE(subjects::parse_sequence("3-4"));
   EXPECT_EQ(subjects::parse_sequence("3-4")->seq, 4U);
-  // A sender token that is not a number stays the sender.
-  EXPECT_EQ(subjects::record_origin("ns.m.mod.p1-x").sender, "p1-x");
+  // A request's reply subject is not a number.
+  EXPECT_FALSE(subjects::parse_sequence("ns.r.p1.mod.id"));
 }
 
 }  // namespace
