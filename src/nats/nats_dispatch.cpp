@@ -7,10 +7,14 @@
 // - one decode (the content's one allocation; the header inline), one move into the batch
 //   (a reused vector: no allocation once warm), the nats.c message freed at once;
 // - one map lookup (the sender's credit entry, a map only this thread touches);
+// - a numbered one-way record (its number in the reply subject): the number parsed, one bit
+//   tested and set in the sender's dedup window; a duplicate is dropped before its decode;
 // - at relay: one inbox push (its producer lock; a futex wake only when the module's thread
 //   sleeps, which a batch makes once per batch instead of once per record), one relaxed
 //   counter;
-// - every `window/2` records per sender: one credit publish (rpc connection, SendAsap);
+// - every `window/2` records per sender: one credit publish (rpc connection, SendAsap), which
+//   acknowledges the numbered records; when nothing more is queued and a sender's numbers have a
+//   gap (or a duplicate came), one more (`report_gaps`);
 // - a sync request adds one reply-table registration.
 // Batches end when nats.c has nothing more queued or `relay_batch` records wait.
 #include <algorithm>
