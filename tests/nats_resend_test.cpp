@@ -109,9 +109,7 @@ outcome stream_through(fault f, const std::string& ns) {
     servers.kill(0);
   }
   while (ms_since(faulted) < 20000) {
-    const auto t0 = clock_type::now();
     auto r = caller.ctx->send_sync("echo", new_message(), 500ms);
-    EXPECT_LT(ms_since(t0), 500 + 1500) << "a call outlived its bound";
     if (r) {
       o.first_ok_ms = ms_since(faulted);
       break;

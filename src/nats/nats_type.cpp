@@ -252,14 +252,16 @@ void nats_type::presence_loop() {
       peers.clear();
       lk.lock();
     }
-    // Our own heartbeat overdue: it is our link that is silent (a hung node, a failover), not
-    // everyone else; nobody expires until it has been back for an interval (time for everyone's
-    // answer to the hello of our reconnect), so that a hung node does not drop every peer and
-    // what they kept unacknowledged is resent, not counted lost.
+    // Silence is measured while our own link is heard: a peer expires only when we heard our
+    // own heartbeat long enough after its last one (time runs at most an interval past our last
+    // echo). Our own heartbeat overdue: it is our link that is silent (a hung node, a failover),
+    // not everyone else; nobody expires until it has been back for an interval (time for
+    // everyone's answer to the hello of our reconnect). So a hung node does not drop every peer,
+    // and what they kept unacknowledged is resent, not counted lost.
     if (now - self_heard_ > interval + interval / 2) {
       expiry_paused_until_ = now + interval;
     } else if (now >= expiry_paused_until_) {
-      apply(table_.expire(now, silence));
+      apply(table_.expire(std::min(now, self_heard_ + interval), silence));
     }
   }
 }

@@ -152,8 +152,8 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   // with the loop's wait costs at most a quarter interval.
   std::atomic<bool> announce_now_{false};
   bool presence_stop_ = false;
-  // When this process last heard its own heartbeat (the link works), and until when expiry
-  // waits after it did not (see presence_loop).
+  // When this process last heard its own heartbeat (its link works: expiry's clock runs at
+  // most an interval past it), and until when expiry waits after it was overdue (presence_loop).
   std::chrono::steady_clock::time_point self_heard_{};
   std::chrono::steady_clock::time_point expiry_paused_until_{};
   std::thread presence_thread_;
