@@ -208,6 +208,8 @@ json cluster_send(test::nats_servers& servers, const nats_bench_params& p) {
   out["lost"] = p.messages - c.received;
   out["dropped"] = receiver.nats->stats().nats_dropped;
   out["credit_waits"] = s.credit_waits;
+  out["resent"] = s.resent;
+  out["duplicates"] = receiver.nats->stats().duplicates;
   out["errors"] = errors + c.out_of_order;
   return out;
 }

@@ -3,6 +3,7 @@
 // (SIGSTOP) mid-stream; an edge's leaf link is cut and restored.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <future>
@@ -47,7 +48,7 @@ std::thread echo(context& ctx, std::string module) {
   });
 }
 
-TEST(NatsFailover, KillOfTheConnectedNodeMidStreamCountsEveryLoss) {
+TEST(NatsFailover, KillOfTheConnectedNodeMidStreamLosesNothing) {
   auto servers = nats_servers::cluster(3);
   // Each process is given one node; it learns the others from the cluster.
   nats_process a(failover_config(servers.url(0), "fo1"));
@@ -96,16 +97,32 @@ TEST(NatsFailover, KillOfTheConnectedNodeMidStreamCountsEveryLoss) {
   const int failed_sends = get_bounded(sent);
   receiver.join();
   const auto sa = a.nats->stats();
-  // Order holds and nothing is duplicated.
-  for (std::size_t i = 1; i < got.size(); ++i) ASSERT_LT(got[i - 1], got[i]) << i;
+  // Nothing is duplicated; only a resent record may come after a later one (what was lost in
+  // the dead node's buffers is resent after the records nats.c replayed from its reconnect
+  // buffer).
+  std::vector<char> seen(count, 0);
+  std::uint64_t out_of_order = 0;
+  int highest = -1;
+  for (const int v : got) {
+    ASSERT_TRUE(v >= 0 && v < count) << v;
+    ASSERT_EQ(seen[static_cast<std::size_t>(v)], 0) << "record " << v << " twice";
+    seen[static_cast<std::size_t>(v)] = 1;
+    if (v < highest) ++out_of_order;
+    highest = std::max(highest, v);
+  }
+  EXPECT_LE(out_of_order, sa.resent);
+  ASSERT_LE(got.size(), static_cast<std::size_t>(count - failed_sends));
   const auto lost = static_cast<std::uint64_t>(count - failed_sends) - got.size();
   std::printf(
       "failover (SIGKILL): first successful call %.1f ms after the kill; %zu of %d "
-      "received, %d sends failed, %llu lost, %llu unacknowledged counted\n",
+      "received, %d sends failed, %llu lost, %llu unacknowledged counted, %llu resent\n",
       first_ok_ms, got.size(), count, failed_sends, static_cast<unsigned long long>(lost),
-      static_cast<unsigned long long>(sa.unacknowledged));
+      static_cast<unsigned long long>(sa.unacknowledged),
+      static_cast<unsigned long long>(sa.resent));
   EXPECT_GE(sa.reconnects, 1U);
-  // Every loss is counted: what did not arrive was unacknowledged when the link failed.
+  // Nothing is lost: what the dead node held was resent (tests/nats_resend_test.cpp has the
+  // counters adding up); were anything lost, it would be counted.
+  EXPECT_EQ(lost, 0U);
   EXPECT_LE(lost, sa.unacknowledged);
   b.ctx->cancel();
   (void)b.ctx->cleanup("echo");

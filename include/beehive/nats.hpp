@@ -26,13 +26,13 @@ inline constexpr std::string_view context_type_nats = "nats";
 /// Counters of a nats context. Every message that did not reach its module is counted here
 /// (or in the receiving inbox's own statistics) and logged.
 struct nats_stats {
-  std::uint64_t published = 0;         ///< records published to a module of another process
-  std::uint64_t received = 0;          ///< records received for a module hosted here
-  std::uint64_t delivered = 0;         ///< of them, taken by the module's inbox
-  std::uint64_t undeliverable = 0;     ///< refused by the inbox (closed, full, timed out)
-  std::uint64_t malformed = 0;         ///< records that are not beehive JSON
-  std::uint64_t replies_in = 0;        ///< replies received and handed to the reply table
-  std::uint64_t replies_out = 0;       ///< replies published to a requester's process
+  std::uint64_t published = 0;      ///< records published to a module of another process (+ resent)
+  std::uint64_t received = 0;       ///< records received for a module hosted here
+  std::uint64_t delivered = 0;      ///< of them, taken by the module's inbox
+  std::uint64_t undeliverable = 0;  ///< refused by the inbox (closed, full, timed out)
+  std::uint64_t malformed = 0;      ///< records that are not beehive JSON
+  std::uint64_t replies_in = 0;     ///< replies received and handed to the reply table
+  std::uint64_t replies_out = 0;    ///< replies published to a requester's process
   std::uint64_t orphan_replies = 0;    ///< replies received that nobody waited for
   std::uint64_t no_responders = 0;     ///< sync requests nobody subscribed to (module_not_found)
   std::uint64_t oversized = 0;         ///< refused before sending: larger than max_payload
@@ -48,15 +48,25 @@ struct nats_stats {
   std::uint64_t nats_dropped = 0;
   std::uint64_t slow_consumer_events = 0;  ///< asynchronous slow-consumer errors
   std::uint64_t async_errors = 0;          ///< other asynchronous errors
-  /// Messages sent but not acknowledged (credited back) when the connection failed over or the
-  /// destination went away: possibly lost in the failed link.
+  /// Records sent but not acknowledged when the destination went away (its process left or
+  /// died; the type stopped), or, for what is not resent (replicas, `drop_oldest`), when the
+  /// connection failed over: possibly lost (an upper bound).
   std::uint64_t unacknowledged = 0;
   std::uint64_t disconnects = 0;
-  std::uint64_t reconnects = 0;
+  std::uint64_t reconnects = 0;      ///< of either connection (data, rpc)
   std::uint64_t peers_joined = 0;    ///< remote modules that appeared
   std::uint64_t peers_left = 0;      ///< remote modules gone by a clean leave
   std::uint64_t peers_expired = 0;   ///< remote modules gone because their process fell silent
   std::uint64_t name_conflicts = 0;  ///< announcements of a name another process holds
+  /// Records published again because they were not acknowledged when the connection failed
+  /// over, the receiver reconnected or its acknowledgements stalled (counted in `published`
+  /// too).
+  std::uint64_t resent = 0;
+  /// Records received a second time (resent, or replayed by nats.c after a reconnect) and
+  /// dropped: counted in `received`, not in `delivered`.
+  std::uint64_t duplicates = 0;
+  /// Numbered records a receiver gave up waiting for (a sender too far ahead of them): lost.
+  std::uint64_t sequence_gaps = 0;
 };
 
 /// The `nats` context type's handle: stats and state. Messages go through the `context`.

@@ -51,14 +51,18 @@ struct nats_config {
   /// is in flight for one round trip of records and credits (nats.c's flusher naps 1 ms before
   /// it writes a buffered publisher's records): 1024 made a fast sender wait for credits every
   /// ~700 records (docs/benchmarks.md). Cost: a slow module's process may hold up to
-  /// window x senders records in nats.c's queue (8192 x 370 bytes = 3 MB per sender).
+  /// window x senders records in nats.c's queue (8192 x 370 bytes = 3 MB per sender). The
+  /// sender keeps what was not acknowledged (up to two windows per destination) to resend it
+  /// after a failover; processes of a namespace should share one window (a receiver's
+  /// duplicate window spans two of its own).
   std::size_t flow_window = 8192;
   /// `flow.max_pending`: records nats.c may queue for one hosted module before it drops for a
   /// slow consumer (counted: `nats_stats::nats_dropped`, `slow_consumer_events`); 0, the
   /// default, is no limit: the senders' credit windows bound the queue. A limit guards against
   /// publishers that take no credits (a foreign client, `drop_oldest` senders); below
-  /// window x senders it drops records the windows allowed, and their credits are not granted
-  /// back (the senders' windows shrink until their next reconnect).
+  /// window x senders it drops records the windows allowed: numbered ones (one-way, to a
+  /// `block` or `fail` module that is not a replica) are found missing and resent, others'
+  /// credits are not granted back (the senders' windows shrink until their next reconnect).
   std::size_t max_pending = 0;
   /// `flow.reconnect_buffer`: bytes buffered while reconnecting; past it a publish fails with
   /// `not_connected` instead of growing without bound.

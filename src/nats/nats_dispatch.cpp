@@ -10,11 +10,16 @@
 //   kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector thread is
 //   woken per burst, not per few records);
 // - one map lookup (the sender's credit entry, a map only this thread touches);
+// - a numbered one-way record (its number in the reply subject): the number parsed, one bit
+//   tested and set in the sender's dedup window; a duplicate is dropped before its decode;
 // - at relay: one inbox push (one CAS; a futex wake only when the module's thread sleeps,
 //   which a batch makes once per batch instead of once per record), one relaxed counter;
-// - every `window/2` records per sender: one credit publish (rpc connection, SendAsap);
+// - every `window/2` records per sender: one credit publish (rpc connection, SendAsap), which
+//   acknowledges the numbered records; when nothing more is queued and a sender's numbers have a
+//   gap (or a duplicate came), one more (`report_gaps`);
 // - a sync request adds one reply-table registration.
 // Batches end when nats.c has nothing more queued or `relay_batch` records wait.
+#include <algorithm>
 #include <charconv>
 #include <memory>
 
@@ -41,6 +46,7 @@ void bump(std::atomic<std::uint64_t>& c) { nats_counters::bump(c); }
 void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw, bool more) {
   take(ep, nats_msg_ptr(raw));
   if (!more || ep.held.size() >= relay_batch) relay_held(ep, true);
+  if (!more && ep.gap_pending) report_gaps(ep);
 }
 
 void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
@@ -57,7 +63,28 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
   }
   bump(link_->counters.received);
   std::string_view sender = subjects::last_token(natsMsg_GetSubject(m.get()));
-  std::uint64_t* const credit = credit_slot(ep, sender);
+  nats_sender_entry* const credit = credit_slot(ep, sender);
+  // A numbered one-way record carries its number as its reply subject (a request's reply is a
+  // subject with dots: never a number).
+  const auto number = reply != nullptr ? subjects::parse_sequence(reply) : std::nullopt;
+  if (number && credit != nullptr) {
+    // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
+    const std::uint64_t skipped = credit->seen.skipped();
+    const bool fresh = credit->seen.accept(number->stream, number->seq);
+    if (credit->seen.skipped() != skipped) {
+      nats_counters::bump(link_->counters.sequence_gaps, credit->seen.skipped() - skipped);
+      log().warn("nats: {} record(s) from {} for '{}' never arrived: given up",
+                 credit->seen.skipped() - skipped, sender, ep.name());
+    }
+    if (credit->seen.gap()) ep.gap_pending = true;
+    if (!fresh) {
+      bump(link_->counters.duplicates);
+      credit->duplicate_seen = true;
+      ep.gap_pending = true;
+      grant(ep, sender, *credit, 1);
+      return;
+    }
+  }
   auto msg = decode_message(data);
   if (!msg) {
     bump(link_->counters.malformed);
@@ -65,7 +92,7 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     if (credit != nullptr) grant(ep, sender, *credit, 1);
     return;
   }
-  const bool request = msg->header.sync && reply != nullptr;
+  const bool request = msg->header.sync && reply != nullptr && !number;
   if (request) {
     // A module answers with send_resp, which routes by the request's type (as Go's does): here
     // the request came by nats, whatever type its sender's side gave it (a socket peer's
@@ -137,23 +164,52 @@ expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg, bool wa
   }
 }
 
-std::uint64_t* nats_type::credit_slot(nats_hosted_endpoint& ep, std::string_view& sender) {
+nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
+                                          std::string_view& sender) const {
   if (sender.empty()) return nullptr;
   auto it = ep.ungranted.find(sender);
-  if (it == ep.ungranted.end()) it = ep.ungranted.emplace(std::string(sender), 0).first;
+  if (it == ep.ungranted.end()) {
+    // The dedup window spans what a sender with the same flow window may keep unacknowledged.
+    it = ep.ungranted.emplace(std::string(sender), nats_sender_entry(2 * link_->cfg.flow_window))
+             .first;
+  }
   sender = it->first;  // outlives the nats.c message
   return &it->second;
 }
 
-void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
+void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
                       std::uint64_t n) {
   const std::uint64_t batch = std::max<std::uint64_t>(1, link_->cfg.flow_window / 2);
-  owed += n;
-  if (owed < batch) return;
-  const std::string payload = encode_token(ep.name()) + " " + std::to_string(owed);
+  entry.owed += n;
+  if (entry.owed >= batch) publish_grant(ep, sender, entry, false);
+}
+
+void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
+                              nats_sender_entry& entry, bool gap) {
+  std::string payload = encode_token(ep.name()) + " " + std::to_string(entry.owed);
+  if (entry.seen.stream() != 0) {
+    // Acknowledges every numbered record up to the floor.
+    payload += " " + std::to_string(entry.seen.stream()) + "-" + std::to_string(entry.seen.floor());
+    if (gap) payload += " gap";
+  }
   if (link_->rpc->publish(link_->subj.credits(sender), payload)) {
-    nats_counters::bump(link_->counters.credits_granted, owed);
-    owed = 0;
+    nats_counters::bump(link_->counters.credits_granted, entry.owed);
+    entry.owed = 0;
+  }
+}
+
+void nats_type::report_gaps(nats_hosted_endpoint& ep) {
+  ep.gap_pending = false;
+  for (auto& [sender, entry] : ep.ungranted) {
+    const auto& w = entry.seen;
+    const bool new_gap =
+        w.gap() && (w.floor() != entry.gap_floor || w.highest() != entry.gap_highest);
+    // A duplicate means the sender resends or probes: it hears what arrived at once.
+    if (!new_gap && !entry.duplicate_seen) continue;
+    entry.duplicate_seen = false;
+    entry.gap_floor = w.floor();
+    entry.gap_highest = w.highest();
+    publish_grant(ep, sender, entry, w.gap());
   }
 }
 
@@ -245,7 +301,18 @@ void nats_type::on_credit(natsMsg* raw) {
   if (space == std::string_view::npos) return;
   auto module = decode_token(data.substr(0, space));
   std::uint64_t n = 0;
-  const auto num = data.substr(space + 1);
+  auto num = data.substr(space + 1);
+  subjects::sequence ack;
+  bool gap = false;
+  if (const auto space2 = num.find(' '); space2 != std::string_view::npos) {
+    auto rest = num.substr(space2 + 1);
+    num = num.substr(0, space2);
+    if (const auto space3 = rest.find(' '); space3 != std::string_view::npos) {
+      gap = rest.substr(space3 + 1) == "gap";
+      rest = rest.substr(0, space3);
+    }
+    if (auto a = subjects::parse_sequence(rest)) ack = *a;
+  }
   if (!module || std::from_chars(num.data(), num.data() + num.size(), n).ec != std::errc{}) {
     return;
   }
@@ -255,7 +322,7 @@ void nats_type::on_credit(natsMsg* raw) {
     auto it = peers_.find(*module);
     if (it != peers_.end()) ep = it->second;
   }
-  if (ep) ep->grant(n);
+  if (ep) ep->grant(n, ack, gap);
 }
 
 void nats_type::on_presence(natsMsg* raw) {
@@ -264,7 +331,12 @@ void nats_type::on_presence(natsMsg* raw) {
   const std::string_view kind = subjects::last_token(subject);
   const std::string_view data = data_of(m.get());
   if (kind == "hello") {
-    if (data != link_->subj.process) announce();
+    if (data != link_->subj.process) {
+      announce();
+      // A process we know says hello when it reconnected: what it had not acknowledged may
+      // have died with its old link.
+      resend_to(data);
+    }
     return;
   }
   if (kind == "bye") {
@@ -275,9 +347,25 @@ void nats_type::on_presence(natsMsg* raw) {
   }
   if (kind != "hb") return;
   auto a = decode_announcement(data);
-  if (!a || a->process == link_->subj.process) return;
+  if (!a) return;
   std::lock_guard lk(presence_mu_);
+  if (a->process == link_->subj.process) {
+    self_heard_ = std::chrono::steady_clock::now();  // our link works
+    return;
+  }
   apply(table_.heard(*a, presence_table::clock::now()));
+}
+
+void nats_type::resend_to(std::string_view process) {
+  std::vector<std::shared_ptr<nats_peer_endpoint>> theirs;
+  {
+    std::lock_guard lk(presence_mu_);
+    for (const auto& [name, ep] : peers_) {
+      const auto hosts = table_.hosts(name);
+      if (std::find(hosts.begin(), hosts.end(), process) != hosts.end()) theirs.push_back(ep);
+    }
+  }
+  for (const auto& ep : theirs) ep->resend();
 }
 
 }  // namespace beehive::detail

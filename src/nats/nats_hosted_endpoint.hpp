@@ -13,11 +13,24 @@
 #include <vector>
 
 #include "channel/inbox_endpoint.hpp"
+#include "nats/nats_dedup_window.hpp"
 #include "nats/nats_subscription.hpp"
 
 namespace beehive::detail {
 
 class nats_type;
+
+/// What a hosted module's receiver keeps per sender process: the records taken and not yet
+/// granted back, and which of its numbered records were seen (duplicates are dropped).
+struct nats_sender_entry {
+  explicit nats_sender_entry(std::size_t span) : seen(span) {}
+  std::uint64_t owed = 0;
+  nats_dedup_window seen;
+  // The window's floor and highest number when a gap was last reported to the sender.
+  std::uint64_t gap_floor = 0, gap_highest = 0;
+  // A duplicate came (a resend or a probe): the sender waits for an acknowledgement.
+  bool duplicate_seen = false;
+};
 
 /// A module of the `nats` type hosted by this process: its inbox is here, and while it lives
 /// the type subscribes to its subject (`<ns>.m.<module>.*`; a queue group for a replica) and
@@ -70,16 +83,16 @@ class nats_hosted_endpoint final : public inbox_endpoint {
 
   // Only the subscription's delivery thread touches these (and the closer, once that thread
   // can no longer run the handler):
-  // records taken per sender process and not yet granted back (never erased: one entry per
-  // sender process ever seen);
-  std::map<std::string, std::uint64_t, std::less<>> ungranted;
+  // per sender process (never erased: one entry per sender process ever seen), the records
+  // taken and not yet granted back, and which of its numbered records were seen;
+  std::map<std::string, nats_sender_entry, std::less<>> ungranted;
   /// and the records decoded but not yet relayed into the inbox (`nats_type::dispatch`): the
   /// batch is relayed when nats.c has nothing more queued for the subscription, or when full.
   struct held_record {
     message msg;
-    std::uint64_t* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
-    std::string_view sender;          ///< its key
-    bool request = false;             ///< a sync request registered in the reply table
+    nats_sender_entry* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
+    std::string_view sender;              ///< its key
+    bool request = false;                 ///< a sync request registered in the reply table
     nats_msg_ptr raw;  ///< the nats.c message it was decoded from (then moved to `spent`)
   };
   std::vector<held_record> held;
@@ -90,6 +103,9 @@ class nats_hosted_endpoint final : public inbox_endpoint {
   /// records (`nats_send`).
   std::vector<nats_msg_ptr> spent;
   std::size_t spent_bytes = 0;
+  /// A sender's numbered records have a gap, or a duplicate came: reported
+  /// (`nats_type::report_gaps`) when nats.c has nothing more queued.
+  bool gap_pending = false;
   std::mutex release_mu;  ///< serializes closers' `nats_type::release_held`
 
  private:

@@ -1,12 +1,21 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nats/nats_peer_endpoint.hpp"
 
+#include <algorithm>
+#include <atomic>
 #include <utility>
 
 #include "core/deadline.hpp"
 #include "core/log.hpp"
 
 namespace beehive::detail {
+namespace {
+
+// Streams are numbered across the process: a module's endpoint made again (it left and came
+// back) starts a newer stream, so that its receiver does not take its records for duplicates.
+std::atomic<std::uint64_t> next_stream{1};
+
+}  // namespace
 
 nats_peer_endpoint::nats_peer_endpoint(std::string name, std::shared_ptr<nats_link> link,
                                        const announced_module& info)
@@ -16,39 +25,52 @@ nats_peer_endpoint::nats_peer_endpoint(std::string name, std::shared_ptr<nats_li
       window_(static_cast<std::int64_t>(link_->cfg.flow_window)),
       credits_(window_),
       overflow_(info.overflow),
-      block_timeout_(info.block_timeout) {}
+      block_timeout_(info.block_timeout),
+      replica_(info.replica),
+      stream_(next_stream.fetch_add(1, std::memory_order_relaxed)),
+      kept_(2 * static_cast<std::size_t>(std::max<std::int64_t>(1, window_))) {}
 
 expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   bool took = false;
-  {
-    std::unique_lock lk(mu_);
-    if (closed_) return unexpected(errc::channel_closed);
-    if (gone_) return unexpected(errc::not_connected);
-    if (overflow_ != overflow_policy::drop_oldest) {
-      if (credits_ <= 0) {
-        if (how == delivery::relay) return unexpected(errc::would_block);
-        if (overflow_ == overflow_policy::fail) {
-          nats_counters::bump(link_->counters.credit_refusals);
-          return unexpected(errc::queue_full);
-        }
-        nats_counters::bump(link_->counters.credit_waits);
-        const auto deadline = block_timeout_.count() > 0
-                                  ? deadline_after(block_timeout_)
-                                  : std::chrono::steady_clock::time_point::max();
-        const bool ready =
-            cv_.wait_until(lk, deadline, [&] { return credits_ > 0 || closed_ || gone_; });
-        if (closed_) return unexpected(errc::channel_closed);
-        if (gone_) return unexpected(errc::not_connected);
-        if (!ready) {
-          nats_counters::bump(link_->counters.credit_refusals);
-          return unexpected(errc::timed_out);
-        }
+  std::unique_lock lk(mu_);
+  if (closed_) return unexpected(errc::channel_closed);
+  if (gone_) return unexpected(errc::not_connected);
+  if (overflow_ != overflow_policy::drop_oldest) {
+    if (!room_locked()) {
+      if (how == delivery::relay) return unexpected(errc::would_block);
+      if (overflow_ == overflow_policy::fail) {
+        nats_counters::bump(link_->counters.credit_refusals);
+        return unexpected(errc::queue_full);
       }
-      --credits_;
-      took = true;
+      nats_counters::bump(link_->counters.credit_waits);
+      const auto deadline = block_timeout_.count() > 0
+                                ? deadline_after(block_timeout_)
+                                : std::chrono::steady_clock::time_point::max();
+      const bool ready =
+          cv_.wait_until(lk, deadline, [&] { return room_locked() || closed_ || gone_; });
+      if (closed_) return unexpected(errc::channel_closed);
+      if (gone_) return unexpected(errc::not_connected);
+      if (!ready) {
+        nats_counters::bump(link_->counters.credit_refusals);
+        return unexpected(errc::timed_out);
+      }
     }
+    --credits_;
+    took = true;
   }
   const bool request = msg.header.sync;
+  if (!request && numbered_locked()) {
+    // Under the lock: numbers go out in order, and a refused publish takes none.
+    subjects::write_sequence(number_, {stream_, kept_.next_seq()});
+    auto r = link_->send(*link_->data, subject_, msg, number_);
+    if (!r) {
+      credits_ = std::min(window_, credits_ + 1);
+      return r;
+    }
+    kept_.keep(std::move(msg));
+    return r;
+  }
+  lk.unlock();
   auto r = request ? link_->send(*link_->rpc, subject_, msg,
                                  link_->subj.reply_to(name(), std::string_view(msg.header.id)))
                    : link_->send(*link_->data, subject_, msg);
@@ -64,7 +86,7 @@ endpoint_state nats_peer_endpoint::state() const noexcept {
 
 bool nats_peer_endpoint::when_writable(std::function<void()> fn) {
   std::lock_guard lk(mu_);
-  if (credits_ > 0 || closed_ || gone_ || overflow_ == overflow_policy::drop_oldest) return false;
+  if (room_locked() || closed_ || gone_ || overflow_ == overflow_policy::drop_oldest) return false;
   writable_ = std::move(fn);
   return true;
 }
@@ -72,7 +94,7 @@ bool nats_peer_endpoint::when_writable(std::function<void()> fn) {
 std::size_t nats_peer_endpoint::room() const noexcept {
   std::lock_guard lk(mu_);
   if (overflow_ == overflow_policy::drop_oldest) return unbounded;
-  return credits_ > 0 ? static_cast<std::size_t>(credits_) : 0;
+  return room_locked() ? static_cast<std::size_t>(credits_) : 0;
 }
 
 void nats_peer_endpoint::close(std::vector<message>& /*dropped*/) {
@@ -86,30 +108,78 @@ void nats_peer_endpoint::close(std::vector<message>& /*dropped*/) {
   if (fn) fn();
 }
 
-void nats_peer_endpoint::grant(std::uint64_t n) {
+void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap) {
   std::function<void()> fn;
   {
     std::lock_guard lk(mu_);
     credits_ = std::min(window_, credits_ + static_cast<std::int64_t>(n));
+    if (ack.stream == stream_) {
+      kept_.acknowledge(ack.seq);
+      // The receiver saw records above a missing one: resent, unless the last resend is still
+      // on its way (everything it sent not yet acknowledged, within half a presence interval).
+      if (gap && !kept_.empty() &&
+          (kept_.acked() >= resent_upto_ ||
+           std::chrono::steady_clock::now() - resent_at_ >= link_->cfg.presence_interval / 2)) {
+        resend_locked();
+      }
+    }
     fn = std::move(writable_);
   }
   cv_.notify_all();
   if (fn) fn();
 }
 
+void nats_peer_endpoint::resend_locked() {
+  std::uint64_t n = 0;
+  kept_.for_each([&](std::uint64_t seq, const message& m) {
+    subjects::write_sequence(number_, {stream_, seq});
+    if (!link_->send(*link_->data, subject_, m, number_)) return false;  // kept for next time
+    ++n;
+    return true;
+  });
+  if (n == 0) return;
+  resent_upto_ = kept_.next_seq() - 1;
+  resent_at_ = std::chrono::steady_clock::now();
+  nats_counters::bump(link_->counters.resent, n);
+  log().info("nats: {} unacknowledged record(s) for '{}' resent", n, name());
+}
+
 void nats_peer_endpoint::restart_window() {
   std::function<void()> fn;
   {
     std::lock_guard lk(mu_);
-    if (overflow_ != overflow_policy::drop_oldest && credits_ < window_) {
-      nats_counters::bump(link_->counters.unacknowledged,
-                          static_cast<std::uint64_t>(window_ - credits_));
+    if (numbered_locked()) {
+      // What is kept goes again, before any new record; it holds its credits until granted.
+      credits_ = std::max<std::int64_t>(0, window_ - static_cast<std::int64_t>(kept_.size()));
+      resend_locked();
+    } else {
+      if (overflow_ != overflow_policy::drop_oldest && credits_ < window_) {
+        nats_counters::bump(link_->counters.unacknowledged,
+                            static_cast<std::uint64_t>(window_ - credits_));
+      }
+      credits_ = window_;
     }
-    credits_ = window_;
     fn = std::move(writable_);
   }
   cv_.notify_all();
   if (fn) fn();
+}
+
+void nats_peer_endpoint::resend() {
+  std::lock_guard lk(mu_);
+  if (!gone_ && !closed_) resend_locked();
+}
+
+void nats_peer_endpoint::nudge() {
+  std::lock_guard lk(mu_);
+  const std::uint64_t acked = kept_.acked();
+  const bool stuck = !gone_ && !closed_ && !kept_.empty() && acked == nudged_acked_;
+  nudged_acked_ = acked;
+  if (!stuck) return;
+  subjects::write_sequence(number_, {stream_, kept_.newest_seq()});
+  if (link_->send(*link_->data, subject_, kept_.newest(), number_)) {
+    nats_counters::bump(link_->counters.resent);
+  }
 }
 
 void nats_peer_endpoint::gone() {
@@ -118,10 +188,13 @@ void nats_peer_endpoint::gone() {
     std::lock_guard lk(mu_);
     if (gone_) return;
     gone_ = true;
-    if (overflow_ != overflow_policy::drop_oldest && credits_ < window_) {
-      nats_counters::bump(link_->counters.unacknowledged,
-                          static_cast<std::uint64_t>(window_ - credits_));
+    // Numbered records not acknowledged (some may have arrived: an upper bound); for the
+    // others, the credits not granted back.
+    std::uint64_t lost = kept_.clear();
+    if (!numbered_locked() && overflow_ != overflow_policy::drop_oldest && credits_ < window_) {
+      lost += static_cast<std::uint64_t>(window_ - credits_);
     }
+    if (lost != 0) nats_counters::bump(link_->counters.unacknowledged, lost);
     fn = std::move(writable_);
   }
   cv_.notify_all();

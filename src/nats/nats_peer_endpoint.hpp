@@ -12,6 +12,7 @@
 
 #include "nats/nats_link.hpp"
 #include "nats/nats_presence.hpp"
+#include "nats/nats_resend_window.hpp"
 #include "type/endpoint.hpp"
 
 namespace beehive::detail {
@@ -27,7 +28,24 @@ namespace beehive::detail {
 /// record (`delivery::relay`) gets `would_block` and `when_writable` fires on the next grant.
 /// `drop_oldest` takes no credits: the receiver evicts, counted in its inbox statistics.
 ///
-/// Per push: one lock (credits), one encode into a thread-local buffer, one nats.c publish.
+/// Failover (`block` and `fail` modules that are not replicas): each one-way record is numbered
+/// (`<stream>-<seq>` as its reply subject, `stream` unique to this endpoint in this process;
+/// not in the subject: the servers' subject-match cache would miss on every record) and kept in
+/// the resend window until the receiver acknowledges it (cumulatively, with its credits). On a
+/// reconnect of either connection (`restart_window`), when the receiver reconnected
+/// (`resend`), or when the receiver reports a gap (a grant flagged `gap`: records above a
+/// missing one arrived; the sender's `nudge` probe makes one visible), every kept record is
+/// published again, in order, before any new one (the lock is held): the receiver drops the
+/// duplicates (`nats_dedup_window`). The window holds at most two credit windows of records; a push
+/// waits when it is full as when credits run out. Requests are not numbered (their callers have
+/// deadlines); replicas are not (a queue group spreads the numbers over several receivers), nor
+/// `drop_oldest` (no acknowledgements): for them what a failover may lose is counted
+/// (`unacknowledged`), as before.
+///
+/// Per push: one lock, held across the encode and the publish of a numbered record (so that
+/// numbers go out in order and a refused publish takes no number), one encode into a
+/// thread-local buffer, one nats.c publish, the number written into a reused buffer,
+/// one move of the message into the window (no allocation once the ring has grown).
 /// Thread-safe.
 class nats_peer_endpoint final : public endpoint {
  public:
@@ -41,11 +59,25 @@ class nats_peer_endpoint final : public endpoint {
   void close(std::vector<message>& dropped) override;
   void discard(std::vector<message>& dropped) override { close(dropped); }
 
-  /// The receiver granted `n` credits back.
-  void grant(std::uint64_t n);
-  /// After a failover: the records not acknowledged may be lost in the failed link; they are
-  /// counted (`nats_stats::unacknowledged`) and the window starts again.
+  /// The receiver granted `n` credits back; with `ack`, it has every numbered record of
+  /// `ack.stream` up to `ack.seq`; `gap`: and some above it, so the next is missing (resent at
+  /// once, unless a resend is on its way: then at most one per half presence interval).
+  void grant(std::uint64_t n, subjects::sequence ack = {}, bool gap = false);
+  /// After a failover of the data connection: the kept records are resent (counted
+  /// `nats_stats::resent`) and the credits start again, less what was resent. What is not
+  /// numbered may be lost in the failed link: counted (`unacknowledged`).
   void restart_window();
+  /// The receiver's process reconnected: what it had not acknowledged may be lost on its side;
+  /// the kept records are resent.
+  void resend();
+  /// Every presence interval: when records are kept and the acknowledgement has not moved
+  /// since the last nudge, the newest kept record is sent again as a probe. Records lost at the
+  /// end of what was sent leave no gap the receiver could see (and their credits never come
+  /// back); the probe arrives above them, the receiver reports the gap, and everything kept is
+  /// resent. Else the probe is a duplicate, which the receiver answers with what it owes: an
+  /// idle stream's unacknowledged tail is acknowledged, a slow receiver costs one duplicate per
+  /// interval.
+  void nudge();
   /// The module went away (its process left or fell silent, or the type stops): waiting and
   /// later pushes fail with `not_connected`. What was not acknowledged is counted.
   void gone();
@@ -64,6 +96,22 @@ class nats_peer_endpoint final : public endpoint {
   bool closed_ = false;
   bool gone_ = false;
   std::function<void()> writable_;
+  // Failover.
+  const bool replica_;
+  const std::uint64_t stream_;
+  nats_resend_window kept_;
+  std::string number_;              // "<stream>-<seq>", the reply subject; reused under mu_
+  std::uint64_t nudged_acked_ = 0;  // kept_.acked() at the last nudge
+  std::uint64_t resent_upto_ = 0;   // the newest number at the last resend
+  std::chrono::steady_clock::time_point resent_at_{};
+  [[nodiscard]] bool numbered_locked() const noexcept {
+    return !replica_ && overflow_ != overflow_policy::drop_oldest;
+  }
+  [[nodiscard]] bool room_locked() const noexcept {
+    return credits_ > 0 && !(numbered_locked() && kept_.full());
+  }
+  /// Publishes every kept record again, oldest first; stops at the first refused publish.
+  void resend_locked();
 };
 
 /// Where the replies to a requesting process go: `<ns>.r.<requester>.<request id>`. The reply

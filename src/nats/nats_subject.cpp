@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "nats/nats_subject.hpp"
 
+#include <charconv>
 #include <utility>
 
 namespace beehive::detail {
@@ -74,6 +75,28 @@ std::string subjects::reply_to(std::string_view module_name, std::string_view re
 std::string_view subjects::last_token(std::string_view subject) {
   const auto dot = subject.rfind('.');
   return dot == std::string_view::npos ? std::string_view{} : subject.substr(dot + 1);
+}
+
+std::optional<subjects::sequence> subjects::parse_sequence(std::string_view token) {
+  const auto dash = token.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  sequence s;
+  const char* const end = token.data() + token.size();
+  auto a = std::from_chars(token.data(), token.data() + dash, s.stream);
+  if (a.ec != std::errc{} || a.ptr != token.data() + dash || dash == 0) return std::nullopt;
+  auto b = std::from_chars(token.data() + dash + 1, end, s.seq);
+  if (b.ec != std::errc{} || b.ptr != end || dash + 1 == token.size()) return std::nullopt;
+  if (s.stream == 0) return std::nullopt;
+  return s;
+}
+
+void subjects::write_sequence(std::string& out, sequence s) {
+  char digits[24];  // a uint64_t has at most 20 digits
+  auto r = std::to_chars(digits, digits + sizeof(digits), s.stream);
+  out.assign(digits, static_cast<std::size_t>(r.ptr - digits));
+  out.push_back('-');
+  r = std::to_chars(digits, digits + sizeof(digits), s.seq);
+  out.append(digits, static_cast<std::size_t>(r.ptr - digits));
 }
 
 }  // namespace beehive::detail

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,12 +19,17 @@ namespace beehive::detail {
 /// The subjects of one namespace (`<ns>.<kind>...`).
 ///
 /// - `<ns>.m.<module>.<sender>`: messages for a module, sent by process `sender` (the hosting
-///   process subscribes to `<ns>.m.<module>.*`; replicas as one queue group);
+///   process subscribes to `<ns>.m.<module>.*`; replicas as one queue group); a one-way record
+///   that the sender keeps until it is acknowledged (resent after a failover) carries its
+///   number `<stream>-<seq>` as its reply subject (a one-way record has no reply; in the
+///   subject, a number unique to each record made the servers miss their subject-match cache
+///   on every record);
 /// - `<ns>.r.<requester>.<module>.<request id>`: the reply to a sync request sent to `module`
 ///   (the requester subscribes to `<ns>.r.<requester>.*.*`; "no responders" comes back on it
 ///   too);
 /// - `<ns>.x.<process>`: a process's probe, answered while it is reachable;
-/// - `<ns>.c.<sender>`: credits granted back to a sender process;
+/// - `<ns>.c.<sender>`: credits granted back to a sender process (`<module> <n>`, and
+///   `<module> <n> <stream>-<seq>` when they also acknowledge every record up to `seq`);
 /// - `<ns>.p.hb`, `<ns>.p.bye`, `<ns>.p.hello`: presence (heartbeats carrying a process's
 ///   modules and groups, a clean leave, a newcomer asking everyone to announce now).
 struct subjects {
@@ -48,8 +54,18 @@ struct subjects {
   [[nodiscard]] std::string hello() const { return ns + ".p.hello"; }
   [[nodiscard]] std::string presence_wildcard() const { return ns + ".p.*"; }
 
-  /// The sender process of a message subject (`<ns>.m.<tok>.<sender>`), empty if not one.
+  /// The last token of `subject`, empty if it has no dot.
   [[nodiscard]] static std::string_view last_token(std::string_view subject);
+
+  /// A record's number: its sender's stream (one per sender endpoint life) and its sequence.
+  struct sequence {
+    std::uint64_t stream = 0;  ///< 0: the record is not numbered
+    std::uint64_t seq = 0;
+  };
+  /// `<stream>-<seq>` (decimal; stream > 0), else nullopt.
+  [[nodiscard]] static std::optional<sequence> parse_sequence(std::string_view token);
+  /// Sets `out` to `<stream>-<seq>` (no allocation once `out` has grown).
+  static void write_sequence(std::string& out, sequence s);
 
   const std::string ns;
   const std::string process;  ///< this process's id (a token)

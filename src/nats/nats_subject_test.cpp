@@ -58,5 +58,28 @@ TEST(NatsSubject, SubjectsOfANamespace) {
   EXPECT_EQ(subjects::last_token("nodot"), "");
 }
 
+TEST(NatsSubject, NumbersRoundTrip) {
+  std::string out = "left over";
+  subjects::write_sequence(out, {7, 12345});
+  EXPECT_EQ(out, "7-12345");
+  const auto n = subjects::parse_sequence(out);
+  ASSERT_TRUE(n);
+  EXPECT_EQ(n->stream, 7U);
+  EXPECT_EQ(n->seq, 12345U);
+  subjects::write_sequence(out, {18446744073709551615ULL, 18446744073709551615ULL});
+  EXPECT_EQ(subjects::parse_sequence(out)->seq, 18446744073709551615ULL);
+}
+
+TEST(NatsSubject, MalformedSequencesAreNotNumbers) {
+  for (const char* t : {"", "-", "1-", "-1", "0-1", "a-1", "1-a", "1-2-3", "1_2",
+                        "99999999999999999999-1", "1-2x"}) {
+    EXPECT_FALSE(subjects::parse_sequence(t)) << t;
+  }
+  ASSERT_TRUE(subjects::parse_sequence("3-4"));
+  EXPECT_EQ(subjects::parse_sequence("3-4")->seq, 4U);
+  // A request's reply subject is not a number.
+  EXPECT_FALSE(subjects::parse_sequence("ns.r.p1.mod.id"));
+}
+
 }  // namespace
 }  // namespace beehive::detail

@@ -53,6 +53,10 @@ expected<void> nats_type::connect(std::string* why) {
   data_ev.async_error = async_error;
   nats_connection::events rpc_ev;
   rpc_ev.async_error = async_error;
+  // Credits and acknowledgements come on the rpc connection: those sent to this process while
+  // it reconnects are lost, so its reconnect starts the windows again too (resending what is
+  // kept: the receivers drop what they had).
+  rpc_ev.reconnected = data_ev.reconnected;
   const std::string name = "beehive-" + link_->subj.process;
   auto data = nats_connection::open(link_->cfg, name + "-data", false, std::move(data_ev), why);
   if (!data) return unexpected(data.error());
@@ -239,11 +243,26 @@ void nats_type::presence_loop() {
           a.modules.push_back(std::move(m));
         }
       }
+      std::vector<std::shared_ptr<nats_peer_endpoint>> peers;
+      peers.reserve(peers_.size());
+      for (const auto& [n, ep] : peers_) peers.push_back(ep);
       lk.unlock();
       (void)link_->rpc->publish(link_->subj.heartbeat(), encode_announcement(a));
+      for (const auto& ep : peers) ep->nudge();
+      peers.clear();
       lk.lock();
     }
-    apply(table_.expire(now, silence));
+    // Silence is measured while our own link is heard: a peer expires only when we heard our
+    // own heartbeat long enough after its last one (time runs at most an interval past our last
+    // echo). Our own heartbeat overdue: it is our link that is silent (a hung node, a failover),
+    // not everyone else; nobody expires until it has been back for an interval (time for
+    // everyone's answer to the hello of our reconnect). So a hung node does not drop every peer,
+    // and what they kept unacknowledged is resent, not counted lost.
+    if (now - self_heard_ > interval + interval / 2) {
+      expiry_paused_until_ = now + interval;
+    } else if (now >= expiry_paused_until_) {
+      apply(table_.expire(std::min(now, self_heard_ + interval), silence));
+    }
   }
 }
 

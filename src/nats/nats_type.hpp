@@ -29,6 +29,7 @@
 namespace beehive::detail {
 
 class nats_hosted_endpoint;
+struct nats_sender_entry;
 class nats_peer_endpoint;
 class nats_reply_endpoint;
 class nats_subscription;
@@ -106,11 +107,23 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   [[nodiscard]] expected<void> relay(nats_hosted_endpoint& ep, message&& msg, bool wait);
   /// The sender's entry in `ep.ungranted` (made on first use); `sender` is made to view its
   /// key. Null for an empty sender token.
-  [[nodiscard]] static std::uint64_t* credit_slot(nats_hosted_endpoint& ep,
-                                                  std::string_view& sender);
-  /// Adds `n` records to what `sender` is owed; grants them back every half window.
-  void grant(nats_hosted_endpoint& ep, std::string_view sender, std::uint64_t& owed,
+  [[nodiscard]] nats_sender_entry* credit_slot(nats_hosted_endpoint& ep,
+                                               std::string_view& sender) const;
+  /// Adds `n` records to what `sender` is owed; grants them back every half window, with the
+  /// acknowledgement of its numbered records (`<stream>-<floor>`).
+  void grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
              std::uint64_t n);
+  /// Publishes the grant: `owed` credits and the acknowledgement of the numbered records,
+  /// flagged `gap` when records above the floor arrived (the sender resends at once).
+  void publish_grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
+                     bool gap);
+  /// Nothing more is queued and a sender's numbered records have a gap that was not reported
+  /// as it is now: reports it (a grant flagged `gap`), so that the sender resends without
+  /// waiting for half a window of later records (there may be none); after a duplicate, grants
+  /// what is owed at once (the sender that resent or probed learns what arrived).
+  void report_gaps(nats_hosted_endpoint& ep);
+  /// Process `process` reconnected: the peers it hosts resend what it did not acknowledge.
+  void resend_to(std::string_view process);
   static constexpr std::size_t relay_batch = 64;
   /// nats.c messages destroyed together (nats_hosted_endpoint::spent): at most this many, or
   /// this many payload bytes, wait per hosted module.
@@ -143,6 +156,10 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   // with the loop's wait costs at most a quarter interval.
   std::atomic<bool> announce_now_{false};
   bool presence_stop_ = false;
+  // When this process last heard its own heartbeat (its link works: expiry's clock runs at
+  // most an interval past it), and until when expiry waits after it was overdue (presence_loop).
+  std::chrono::steady_clock::time_point self_heard_{};
+  std::chrono::steady_clock::time_point expiry_paused_until_{};
   std::thread presence_thread_;
 
   std::mutex origins_mu_;

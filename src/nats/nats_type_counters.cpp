@@ -15,7 +15,7 @@ struct row {
   std::uint64_t nats_stats::*field;
 };
 
-constexpr std::array<row, 25> rows = {{
+constexpr std::array<row, 28> rows = {{
     {"published", "Records published to a module of another process.", &nats_stats::published},
     {"received", "Records received for a module hosted here.", &nats_stats::received},
     {"delivered", "Records received and taken by the module's inbox.", &nats_stats::delivered},
@@ -43,8 +43,8 @@ constexpr std::array<row, 25> rows = {{
      &nats_stats::slow_consumer_events},
     {"async_errors", "Other asynchronous errors.", &nats_stats::async_errors},
     {"unacknowledged",
-     "Messages sent but not acknowledged when a link failed over or its "
-     "destination went: possibly lost.",
+     "Records sent but not acknowledged when their destination went (or, if not resent, when "
+     "a link failed over): possibly lost.",
      &nats_stats::unacknowledged},
     {"disconnects", "Disconnections from the NATS server.", &nats_stats::disconnects},
     {"reconnects", "Reconnections to a NATS server.", &nats_stats::reconnects},
@@ -54,6 +54,12 @@ constexpr std::array<row, 25> rows = {{
      &nats_stats::peers_expired},
     {"name_conflicts", "Announcements of a name another process holds.",
      &nats_stats::name_conflicts},
+    {"resent", "Records published again after a failover (not acknowledged); also in published.",
+     &nats_stats::resent},
+    {"duplicates", "Records received twice (resent or replayed) and dropped.",
+     &nats_stats::duplicates},
+    {"sequence_gaps", "Numbered records a receiver gave up waiting for: lost.",
+     &nats_stats::sequence_gaps},
 }};
 
 // Every field of nats_stats has its row (all are std::uint64_t).

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: Apache-2.0
+#include "nats/nats_resend_window.hpp"
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <vector>
+
+namespace beehive::detail {
+namespace {
+
+message numbered(int i) {
+  message m;
+  m.content = content(nlohmann::json(i));
+  return m;
+}
+
+std::vector<std::uint64_t> seqs(const nats_resend_window& w) {
+  std::vector<std::uint64_t> out;
+  w.for_each([&](std::uint64_t s, const message&) {
+    out.push_back(s);
+    return true;
+  });
+  return out;
+}
+
+TEST(NatsResendWindow, NumbersRecordsFromOneAndKeepsThemInOrder) {
+  nats_resend_window w(1000);
+  EXPECT_EQ(w.next_seq(), 1U);
+  for (int i = 0; i < 200; ++i) w.keep(numbered(i));  // grows past its first 64 slots
+  EXPECT_EQ(w.next_seq(), 201U);
+  EXPECT_EQ(w.size(), 200U);
+  EXPECT_EQ(w.newest_seq(), 200U);
+  EXPECT_EQ(w.newest().content.get<int>().value_or(-1), 199);
+  const auto s = seqs(w);
+  ASSERT_EQ(s.size(), 200U);
+  for (std::size_t i = 0; i < s.size(); ++i) EXPECT_EQ(s[i], i + 1);
+  int expect = 0;
+  w.for_each([&](std::uint64_t, const message& m) {
+    EXPECT_EQ(m.content.get<int>().value_or(-1), expect++);
+    return true;
+  });
+}
+
+TEST(NatsResendWindow, AcknowledgementDropsCopiesUpToIt) {
+  nats_resend_window w(1000);
+  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  w.acknowledge(4);
+  EXPECT_EQ(w.acked(), 4U);
+  EXPECT_EQ(seqs(w), (std::vector<std::uint64_t>{5, 6, 7, 8, 9, 10}));
+  // The ring wraps: keep and acknowledge around its end.
+  for (int i = 0; i < 100; ++i) {
+    w.keep(numbered(i));
+    w.acknowledge(w.next_seq() - 7);
+  }
+  EXPECT_EQ(w.size(), 6U);
+  EXPECT_EQ(seqs(w).front(), w.next_seq() - 6);
+  // An acknowledgement past what was sent counts only what was sent.
+  w.acknowledge(1'000'000);
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.acked(), w.next_seq() - 1);
+}
+
+TEST(NatsResendWindow, FullAtItsLimit) {
+  nats_resend_window w(3);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_FALSE(w.full());
+    w.keep(numbered(i));
+  }
+  EXPECT_TRUE(w.full());
+  w.acknowledge(1);
+  EXPECT_FALSE(w.full());
+}
+
+TEST(NatsResendWindow, AnOlderAcknowledgementChangesNothing) {
+  nats_resend_window w(100);
+  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  w.acknowledge(5);
+  w.acknowledge(3);
+  EXPECT_EQ(w.acked(), 5U);
+  EXPECT_EQ(w.size(), 5U);
+}
+
+TEST(NatsResendWindow, ClearCountsWhatWasUnacknowledged) {
+  nats_resend_window w(100);
+  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  w.acknowledge(4);
+  EXPECT_EQ(w.clear(), 6U);
+  EXPECT_TRUE(w.empty());
+  EXPECT_EQ(w.clear(), 0U);
+  w.keep(numbered(10));
+  EXPECT_EQ(seqs(w), (std::vector<std::uint64_t>{11}));
+}
+
+// Content whose lifetime a test can watch.
+struct tracked {
+  std::shared_ptr<int> alive;
+};
+
+TEST(NatsResendWindow, ClearReleasesEveryContentAcknowledgedOnesToo) {
+  nats_resend_window w(100);
+  auto alive = std::make_shared<int>(1);
+  const std::weak_ptr<int> watch = alive;
+  message m;
+  m.content = content::from_object(tracked{std::move(alive)});
+  w.keep(std::move(m));
+  w.keep(numbered(8));
+  w.acknowledge(1);
+  EXPECT_EQ(w.size(), 1U);
+  // The acknowledged message stays in its slot until the slot is reused...
+  EXPECT_FALSE(watch.expired());
+  // ...and `clear` lets everything go.
+  EXPECT_EQ(w.clear(), 1U);
+  EXPECT_TRUE(w.empty());
+  EXPECT_TRUE(watch.expired());
+}
+
+}  // namespace
+}  // namespace beehive::detail
