@@ -14,6 +14,7 @@
 #include <future>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "beehive/beehive.hpp"
@@ -336,6 +337,84 @@ TEST(NatsResend, RecordsNatsDroppedForASlowSubscriptionAreResent) {
               static_cast<unsigned long long>(sb.nats_dropped),
               static_cast<unsigned long long>(sa.resent),
               static_cast<unsigned long long>(sb.duplicates));
+}
+
+// A content whose destructor sends to a module again: user code that calls back into the
+// library. Only the last holder sends (a moved-from one is disarmed), and only while `live`.
+struct sends_on_destroy {
+  int n;
+  context* ctx;
+  std::atomic<int>* sent;
+  const std::atomic<bool>* live;
+  sends_on_destroy(int v, context* c, std::atomic<int>* s, const std::atomic<bool>* l)
+      : n(v), ctx(c), sent(s), live(l) {}
+  sends_on_destroy(sends_on_destroy&& o) noexcept
+      : n(o.n), ctx(std::exchange(o.ctx, nullptr)), sent(o.sent), live(o.live) {}
+  sends_on_destroy(const sends_on_destroy&) = delete;
+  sends_on_destroy& operator=(const sends_on_destroy&) = delete;
+  sends_on_destroy& operator=(sends_on_destroy&&) = delete;
+  ~sends_on_destroy() {
+    if (ctx == nullptr || !live->load()) return;
+    if (ctx->send("sink", new_message().fill_body(num(-1)))) sent->fetch_add(1);
+  }
+};
+void to_json(nlohmann::json& j, const sends_on_destroy& v) { j = v.n; }
+
+// The sender keeps each numbered record until it is acknowledged, and an acknowledged one
+// until its slot is reused: the message it lets go then must be destroyed outside the peer's
+// lock, because a content's destructor may send to the same module (which takes that lock: a
+// self-deadlock, and the sender would hang). A small window makes the 64-slot ring reuse its
+// slots within the first hundred records.
+TEST(NatsResend, AKeptMessageWhoseDestructorSendsAgainIsLetGoOutsideTheLock) {
+  std::atomic<bool> live{true};
+  std::atomic<int> echoes{0};
+  auto servers = nats_servers::single();
+  auto cfg = nats_test_config(servers.url(0), "rs7");
+  cfg.flow_window = 16;
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.add("sink", {.capacity = 4096, .overflow = overflow_policy::block}));
+  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  constexpr int count = 300;
+  auto sender = std::async(std::launch::async, [&] {
+    int ok = 0;
+    for (int i = 0; i < count; ++i) {
+      message m = new_message();
+      m.content = content::from_object(sends_on_destroy(i, a.ctx.get(), &echoes, &live));
+      ok += a.ctx->send("sink", std::move(m)) ? 1 : 0;
+    }
+    return ok;
+  });
+  // The receiver reads as the sender sends (its credits come back as it reads), until the
+  // sender is done: every record once, and one echo per destructor that ran.
+  std::vector<int> times(count, 0);
+  int got_echoes = 0;
+  int got_records = 0;
+  const auto take = [&](message& m) {
+    const int v = num_of(m);
+    if (v == -1) {
+      ++got_echoes;
+      return;
+    }
+    ASSERT_TRUE(v >= 0 && v < count) << v;
+    ASSERT_EQ(++times[static_cast<std::size_t>(v)], 1) << "record " << v << " twice";
+    ++got_records;
+  };
+  while (sender.wait_for(0s) != std::future_status::ready) {
+    if (auto m = b.ctx->receive_for("sink", 10ms)) take(*m);
+  }
+  EXPECT_EQ(sender.get(), count);
+  const int sent_echoes = echoes.load();
+  // Most records were let go by a reused slot, on the sending thread, after the lock.
+  EXPECT_GE(sent_echoes, count / 2);
+  while (got_records + got_echoes < count + sent_echoes) {
+    auto m = b.ctx->receive_for("sink", watchdog);
+    ASSERT_TRUE(m) << got_records << " records, " << got_echoes << " echoes";
+    take(*m);
+  }
+  EXPECT_EQ(got_records, count);
+  EXPECT_EQ(got_echoes, sent_echoes);
+  live = false;  // what is still kept goes with the contexts, without sending
 }
 
 }  // namespace

@@ -32,6 +32,9 @@ nats_peer_endpoint::nats_peer_endpoint(std::string name, std::shared_ptr<nats_li
 
 expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   bool took = false;
+  // The acknowledged message whose slot the kept copy reuses: destroyed after the lock (its
+  // content's destructor is user code, which may send to this module again).
+  message displaced;
   std::unique_lock lk(mu_);
   if (closed_) return unexpected(errc::channel_closed);
   if (gone_) return unexpected(errc::not_connected);
@@ -67,7 +70,8 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
       credits_ = std::min(window_, credits_ + 1);
       return r;
     }
-    kept_.keep(std::move(msg));
+    displaced = kept_.keep(std::move(msg));
+    lk.unlock();
     return r;
   }
   lk.unlock();
@@ -184,13 +188,14 @@ void nats_peer_endpoint::nudge() {
 
 void nats_peer_endpoint::gone() {
   std::function<void()> fn;
+  std::vector<message> kept;  // destroyed after the lock, as in `push`
   {
     std::lock_guard lk(mu_);
     if (gone_) return;
     gone_ = true;
     // Numbered records not acknowledged (some may have arrived: an upper bound); for the
     // others, the credits not granted back.
-    std::uint64_t lost = kept_.clear();
+    std::uint64_t lost = kept_.clear(kept);
     if (!numbered_locked() && overflow_ != overflow_policy::drop_oldest && credits_ < window_) {
       lost += static_cast<std::uint64_t>(window_ - credits_);
     }

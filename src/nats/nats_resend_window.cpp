@@ -19,12 +19,12 @@ void nats_resend_window::grow() {
   head_ = 0;
 }
 
-void nats_resend_window::keep(message&& msg) {
+message nats_resend_window::keep(message&& msg) {
   if (size_ == ring_.size()) grow();
   auto& e = ring_[(head_ + size_) & (ring_.size() - 1)];
   e.seq = next_++;
-  e.msg = std::move(msg);
   ++size_;
+  return std::exchange(e.msg, std::move(msg));
 }
 
 void nats_resend_window::acknowledge(std::uint64_t seq) {
@@ -32,18 +32,22 @@ void nats_resend_window::acknowledge(std::uint64_t seq) {
   seq = std::min(seq, next_ - 1);
   if (seq <= acked_) return;
   acked_ = seq;
-  // The acknowledged messages stay in their slots until `keep` reuses them: freed there by
-  // the sending thread that made them, not here (under the sender's lock, on the thread that
-  // reads the grants: each ack would free half a window at once while the sender waits).
+  // The acknowledged messages stay in their slots until `keep` reuses them: handed back there
+  // to the sending thread that made them, not freed here (under the sender's lock, on the
+  // thread that reads the grants: each ack would free half a window at once while the sender
+  // waits, and a content's destructor is user code that may call the library).
   while (size_ != 0 && ring_[head_].seq <= seq) {
     head_ = (head_ + 1) & (ring_.size() - 1);
     --size_;
   }
 }
 
-std::size_t nats_resend_window::clear() {
+std::size_t nats_resend_window::clear(std::vector<message>& out) {
   const std::size_t n = size_;
-  for (auto& e : ring_) e.msg = message{};  // acknowledged ones too
+  for (auto& e : ring_) {
+    if (!e.msg.content.is_null()) out.push_back(std::move(e.msg));  // acknowledged ones too
+    e.msg = message{};
+  }
   head_ = 0;
   size_ = 0;
   acked_ = next_ - 1;

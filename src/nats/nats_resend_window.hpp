@@ -22,9 +22,9 @@ namespace beehive::detail {
 ///
 /// Storage: a ring that grows by doubling up to `limit` entries (allocated as records wait, not
 /// up front); per kept record one move into the ring, no allocation once grown. An
-/// acknowledged message stays in its slot until the slot is reused (or `clear`): the ring holds
-/// at most its capacity of messages. Not thread-safe: its owner (the peer endpoint) holds its
-/// lock.
+/// acknowledged message stays in its slot until the slot is reused (or `clear`), then goes back
+/// to the caller: the ring holds at most its capacity of messages. Not thread-safe: its owner (the
+/// peer endpoint) holds its lock.
 class nats_resend_window {
  public:
   /// `limit`: the most copies kept; `full()` past it (the sender waits as for credits).
@@ -39,7 +39,10 @@ class nats_resend_window {
   [[nodiscard]] bool full() const noexcept { return size_ >= limit_; }
 
   /// Keeps `msg` as record `next_seq()`, which was just published; the next number follows.
-  void keep(message&& msg);
+  /// Returns the acknowledged message whose slot it reuses (or an empty one), for the caller to
+  /// destroy after it released its lock: a content's destructor is user code and may call the
+  /// library (and so this window's owner) again.
+  [[nodiscard]] message keep(message&& msg);
   /// The receiver has every record up to `seq`: their copies go.
   void acknowledge(std::uint64_t seq);
   /// Calls `fn(seq, const message&)` for each copy, oldest first; stops when it returns false.
@@ -55,8 +58,10 @@ class nats_resend_window {
   [[nodiscard]] const message& newest() const noexcept {
     return ring_[(head_ + size_ - 1) & (ring_.size() - 1)].msg;
   }
-  /// Drops every copy (the destination went); returns how many there were.
-  std::size_t clear();
+  /// Drops every copy (the destination went), moving each message still held (acknowledged
+  /// ones too) into `out`, to be destroyed outside the owner's lock as with `keep`; returns how
+  /// many unacknowledged copies there were.
+  std::size_t clear(std::vector<message>& out);
 
  private:
   struct entry {

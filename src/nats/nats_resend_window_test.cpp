@@ -27,7 +27,7 @@ std::vector<std::uint64_t> seqs(const nats_resend_window& w) {
 TEST(NatsResendWindow, NumbersRecordsFromOneAndKeepsThemInOrder) {
   nats_resend_window w(1000);
   EXPECT_EQ(w.next_seq(), 1U);
-  for (int i = 0; i < 200; ++i) w.keep(numbered(i));  // grows past its first 64 slots
+  for (int i = 0; i < 200; ++i) (void)w.keep(numbered(i));  // grows past its first 64 slots
   EXPECT_EQ(w.next_seq(), 201U);
   EXPECT_EQ(w.size(), 200U);
   EXPECT_EQ(w.newest_seq(), 200U);
@@ -44,13 +44,13 @@ TEST(NatsResendWindow, NumbersRecordsFromOneAndKeepsThemInOrder) {
 
 TEST(NatsResendWindow, AcknowledgementDropsCopiesUpToIt) {
   nats_resend_window w(1000);
-  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  for (int i = 0; i < 10; ++i) (void)w.keep(numbered(i));
   w.acknowledge(4);
   EXPECT_EQ(w.acked(), 4U);
   EXPECT_EQ(seqs(w), (std::vector<std::uint64_t>{5, 6, 7, 8, 9, 10}));
   // The ring wraps: keep and acknowledge around its end.
   for (int i = 0; i < 100; ++i) {
-    w.keep(numbered(i));
+    (void)w.keep(numbered(i));
     w.acknowledge(w.next_seq() - 7);
   }
   EXPECT_EQ(w.size(), 6U);
@@ -65,7 +65,7 @@ TEST(NatsResendWindow, FullAtItsLimit) {
   nats_resend_window w(3);
   for (int i = 0; i < 3; ++i) {
     EXPECT_FALSE(w.full());
-    w.keep(numbered(i));
+    (void)w.keep(numbered(i));
   }
   EXPECT_TRUE(w.full());
   w.acknowledge(1);
@@ -74,7 +74,7 @@ TEST(NatsResendWindow, FullAtItsLimit) {
 
 TEST(NatsResendWindow, AnOlderAcknowledgementChangesNothing) {
   nats_resend_window w(100);
-  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  for (int i = 0; i < 10; ++i) (void)w.keep(numbered(i));
   w.acknowledge(5);
   w.acknowledge(3);
   EXPECT_EQ(w.acked(), 5U);
@@ -83,12 +83,16 @@ TEST(NatsResendWindow, AnOlderAcknowledgementChangesNothing) {
 
 TEST(NatsResendWindow, ClearCountsWhatWasUnacknowledged) {
   nats_resend_window w(100);
-  for (int i = 0; i < 10; ++i) w.keep(numbered(i));
+  for (int i = 0; i < 10; ++i) (void)w.keep(numbered(i));
   w.acknowledge(4);
-  EXPECT_EQ(w.clear(), 6U);
+  std::vector<message> out;
+  EXPECT_EQ(w.clear(out), 6U);
   EXPECT_TRUE(w.empty());
-  EXPECT_EQ(w.clear(), 0U);
-  w.keep(numbered(10));
+  EXPECT_EQ(out.size(), 10U);  // the acknowledged ones too: nothing is destroyed inside
+  out.clear();
+  EXPECT_EQ(w.clear(out), 0U);
+  EXPECT_TRUE(out.empty());
+  (void)w.keep(numbered(10));
   EXPECT_EQ(seqs(w), (std::vector<std::uint64_t>{11}));
 }
 
@@ -97,21 +101,50 @@ struct tracked {
   std::shared_ptr<int> alive;
 };
 
-TEST(NatsResendWindow, ClearReleasesEveryContentAcknowledgedOnesToo) {
+message tracked_message(std::shared_ptr<int> alive) {
+  message m;
+  m.content = content::from_object(tracked{std::move(alive)});
+  return m;
+}
+
+// The window never destroys a message itself: a content's destructor is user code that may call
+// the library, which would take the lock its owner holds around the window. What a reused slot
+// or `clear` lets go is handed back, to be destroyed by the caller after its lock.
+TEST(NatsResendWindow, KeepHandsBackTheAcknowledgedMessageWhoseSlotItReuses) {
   nats_resend_window w(100);
   auto alive = std::make_shared<int>(1);
   const std::weak_ptr<int> watch = alive;
-  message m;
-  m.content = content::from_object(tracked{std::move(alive)});
-  w.keep(std::move(m));
-  w.keep(numbered(8));
+  EXPECT_TRUE(w.keep(tracked_message(std::move(alive))).content.is_null());  // a fresh slot
+  w.acknowledge(1);
+  EXPECT_TRUE(w.empty());
+  EXPECT_FALSE(watch.expired());  // acknowledged, still in its slot
+  // The ring has 64 slots: the 65th record reuses the first one's.
+  for (int i = 1; i < 64; ++i) EXPECT_TRUE(w.keep(numbered(i)).content.is_null());
+  EXPECT_FALSE(watch.expired());
+  message back = w.keep(numbered(64));
+  EXPECT_FALSE(watch.expired());  // handed back, not destroyed
+  EXPECT_NE(back.content.if_object<tracked>(), nullptr);
+  back = message{};
+  EXPECT_TRUE(watch.expired());
+}
+
+TEST(NatsResendWindow, ClearHandsBackEveryContentAcknowledgedOnesToo) {
+  nats_resend_window w(100);
+  auto alive = std::make_shared<int>(1);
+  const std::weak_ptr<int> watch = alive;
+  (void)w.keep(tracked_message(std::move(alive)));
+  (void)w.keep(numbered(8));
   w.acknowledge(1);
   EXPECT_EQ(w.size(), 1U);
   // The acknowledged message stays in its slot until the slot is reused...
   EXPECT_FALSE(watch.expired());
-  // ...and `clear` lets everything go.
-  EXPECT_EQ(w.clear(), 1U);
+  // ...and `clear` hands everything back.
+  std::vector<message> out;
+  EXPECT_EQ(w.clear(out), 1U);
   EXPECT_TRUE(w.empty());
+  EXPECT_FALSE(watch.expired());
+  ASSERT_EQ(out.size(), 2U);
+  out.clear();
   EXPECT_TRUE(watch.expired());
 }
 
