@@ -18,8 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
 std::string text_of(const message& m) { return m.content.get<std::string>().value_or("?"); }
 
 bool has(const std::vector<std::string>& v, const std::string& x) {

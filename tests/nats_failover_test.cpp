@@ -23,39 +23,18 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
 double ms_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-nats_config failover_config(const std::string& url, const std::string& ns) {
-  auto cfg = nats_test_config(url, ns);
-  cfg.presence_interval = 500ms;  // a failover (~100 ms) must not look like a death
-  cfg.flow_window = 256;
-  return cfg;
-}
-
-// Echoes every request of `module` until the context goes.
-std::thread echo(context& ctx, std::string module) {
-  return std::thread([&ctx, module] {
-    for (;;) {
-      auto req = ctx.receive(module);
-      if (!req) return;
-      (void)ctx.send_resp(new_resp_by_message(*req, std::string("pong")));
-    }
-  });
 }
 
 TEST(NatsFailover, KillOfTheConnectedNodeMidStreamLosesNothing) {
   auto servers = nats_servers::cluster(3);
   // Each process is given one node; it learns the others from the cluster.
-  nats_process a(failover_config(servers.url(0), "fo1"));
-  nats_process b(failover_config(servers.url(2), "fo1"));
+  nats_process a(failover_test_config(servers.url(0), "fo1"));
+  nats_process b(failover_test_config(servers.url(2), "fo1"));
   ASSERT_TRUE(b.add("sink", {.capacity = 1024}));
   ASSERT_TRUE(b.add("echo"));
-  auto echo_thread = echo(*b.ctx, "echo");
+  auto echo_thread = echo_requests(*b.ctx, "echo");
   ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
   ASSERT_TRUE(a.nats->wait_peer("echo", watchdog));
   ASSERT_TRUE(a.ctx->send_sync("echo", new_message(), 5s));
@@ -131,10 +110,10 @@ TEST(NatsFailover, KillOfTheConnectedNodeMidStreamLosesNothing) {
 
 TEST(NatsFailover, HungNodeCallsReturnWithinTheirBounds) {
   auto servers = nats_servers::cluster(3);
-  nats_process a(failover_config(servers.url(0), "fo2"));
-  nats_process b(failover_config(servers.url(2), "fo2"));
+  nats_process a(failover_test_config(servers.url(0), "fo2"));
+  nats_process b(failover_test_config(servers.url(2), "fo2"));
   ASSERT_TRUE(b.add("echo"));
-  auto echo_thread = echo(*b.ctx, "echo");
+  auto echo_thread = echo_requests(*b.ctx, "echo");
   ASSERT_TRUE(a.nats->wait_peer("echo", watchdog));
   ASSERT_TRUE(a.ctx->send_sync("echo", new_message(), 5s));
   const auto hung = clock_type::now();
@@ -171,14 +150,14 @@ TEST(NatsFailover, HungNodeCallsReturnWithinTheirBounds) {
 
 TEST(NatsFailover, LeafCutEdgeKeepsTalkingHubCallsFailAtOnceAndEverythingRejoins) {
   auto servers = nats_servers::hub_and_leaf(1);
-  nats_process cloud(failover_config(servers.url(0), "fo3"));
-  nats_process edge1(failover_config(servers.url(servers.leaf()), "fo3"));
-  nats_process edge2(failover_config(servers.url(servers.leaf()), "fo3"));
+  nats_process cloud(failover_test_config(servers.url(0), "fo3"));
+  nats_process edge1(failover_test_config(servers.url(servers.leaf()), "fo3"));
+  nats_process edge2(failover_test_config(servers.url(servers.leaf()), "fo3"));
   ASSERT_TRUE(cloud.add("hub"));
   ASSERT_TRUE(edge2.add("twin"));
   ASSERT_TRUE(edge1.add("edged"));
-  auto t_hub = echo(*cloud.ctx, "hub");
-  auto t_twin = echo(*edge2.ctx, "twin");
+  auto t_hub = echo_requests(*cloud.ctx, "hub");
+  auto t_twin = echo_requests(*edge2.ctx, "twin");
   ASSERT_TRUE(edge1.nats->wait_peer("hub", watchdog));
   ASSERT_TRUE(edge1.nats->wait_peer("twin", watchdog));
   ASSERT_TRUE(cloud.nats->wait_peer("edged", watchdog));

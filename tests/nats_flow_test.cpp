@@ -18,9 +18,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
 // The publisher is far faster than the consumer, which does not read at all until the
 // publisher has had to wait for credits: without flow control NATS would drop for the slow
 // subscription (or the inbox would), silently.

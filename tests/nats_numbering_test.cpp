@@ -25,20 +25,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
-nats_config resend_config(const std::string& url, const std::string& ns) {
-  auto cfg = nats_test_config(url, ns);
-  cfg.presence_interval = 500ms;
-  cfg.flow_window = 256;
-  return cfg;
-}
 // A record replayed on the wire (the same subject and bytes: what nats.c's reconnect buffer
 // and a resend produce) is delivered once; the duplicate is counted and granted back.
 TEST(NatsNumbering, AReplayedRecordIsDroppedAsADuplicate) {
   auto servers = nats_servers::single();
-  auto cfg = resend_config(servers.url(0), "rs4");
+  auto cfg = failover_test_config(servers.url(0), "rs4");
   cfg.presence_interval = 5s;  // no probe (a resend of the newest record) within the test
   nats_process a(cfg);
   nats_process b(cfg);
@@ -110,7 +101,7 @@ TEST(NatsNumbering, AReplayedRecordIsDroppedAsADuplicate) {
 // (an upper bound of what was lost: some of it arrived), so that sent <= delivered + counted.
 TEST(NatsNumbering, AReceiverThatGoesAwayLeavesEveryUnacknowledgedRecordCounted) {
   auto servers = nats_servers::single();
-  auto cfg = resend_config(servers.url(0), "rs5");
+  auto cfg = failover_test_config(servers.url(0), "rs5");
   // The sender's probe (once per presence interval with no acknowledgement) would get the
   // whole stream acknowledged: a long interval keeps it out of the test's way (the leave is a
   // clean one, heard at once through the bye).

@@ -20,9 +20,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
 constexpr int records = 64;
 
 // `a` sends `count` records to `slow` of `b`, whose inbox holds 2 (`block`, no timeout) and

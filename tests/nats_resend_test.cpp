@@ -28,29 +28,8 @@ namespace {
 using namespace std::chrono_literals;
 using clock_type = std::chrono::steady_clock;
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
 double ms_since(clock_type::time_point t0) {
   return std::chrono::duration<double, std::milli>(clock_type::now() - t0).count();
-}
-
-nats_config resend_config(const std::string& url, const std::string& ns) {
-  auto cfg = nats_test_config(url, ns);
-  cfg.presence_interval = 500ms;  // a failover must not look like a death
-  cfg.flow_window = 256;
-  return cfg;
-}
-
-// Echoes every request of `module` until the context goes.
-std::thread echo(context& ctx, std::string module) {
-  return std::thread([&ctx, module] {
-    for (;;) {
-      auto req = ctx.receive(module);
-      if (!req) return;
-      (void)ctx.send_resp(new_resp_by_message(*req, std::string("pong")));
-    }
-  });
 }
 
 enum class fault { kill_sender_node, hang_sender_node, kill_receiver_node };
@@ -68,13 +47,13 @@ outcome stream_through(fault f, const std::string& ns) {
   const bool receiver_side = f == fault::kill_receiver_node;
   const std::size_t node_a = receiver_side ? 2 : 0;
   const std::size_t node_b = receiver_side ? 0 : 2;
-  nats_process a(resend_config(servers.url(node_a), ns));
-  nats_process b(resend_config(servers.url(node_b), ns));
-  nats_process c(resend_config(servers.url(1), ns));
-  nats_process caller(resend_config(servers.url(0), ns));
+  nats_process a(failover_test_config(servers.url(node_a), ns));
+  nats_process b(failover_test_config(servers.url(node_b), ns));
+  nats_process c(failover_test_config(servers.url(1), ns));
+  nats_process caller(failover_test_config(servers.url(0), ns));
   EXPECT_TRUE(b.add("sink", {.capacity = 1024, .overflow = overflow_policy::block}));
   EXPECT_TRUE(c.add("echo"));
-  auto echo_thread = echo(*c.ctx, "echo");
+  auto echo_thread = echo_requests(*c.ctx, "echo");
   EXPECT_TRUE(a.nats->wait_peer("sink", watchdog));
   EXPECT_TRUE(caller.nats->wait_peer("echo", watchdog));
   EXPECT_TRUE(caller.ctx->send_sync("echo", new_message(), 5s));

@@ -33,9 +33,6 @@ nats_config tls_test_config(const std::string& url, std::string ns) {
   return cfg;
 }
 
-content num(int i) { return nlohmann::json(i); }
-int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
-
 TEST(NatsSecurity, TlsWithTheFixturesCa) {
   auto servers = nats_servers::single(with_tls(nats_tls::server));
   auto cfg = tls_test_config(servers.url(0), "tls1");

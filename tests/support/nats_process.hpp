@@ -7,9 +7,12 @@
 
 #include <chrono>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "beehive/context.hpp"
+#include "beehive/message.hpp"
 #include "beehive/nats.hpp"
 
 namespace beehive::test {
@@ -35,6 +38,31 @@ inline nats_config nats_test_config(const std::string& urls, std::string ns = "t
   cfg.connect_timeout = std::chrono::milliseconds(1000);
   cfg.reconnect_wait = std::chrono::milliseconds(50);
   return cfg;
+}
+
+/// nats_test_config for a failover test: a presence interval (500 ms) well above the time a
+/// failover takes, so that it does not look like a death, and a 256-record flow window.
+inline nats_config failover_test_config(const std::string& url, const std::string& ns) {
+  auto cfg = nats_test_config(url, ns);
+  cfg.presence_interval = std::chrono::milliseconds(500);
+  cfg.flow_window = 256;
+  return cfg;
+}
+
+/// A record's numbered body, and the number back (-1 when it carries none).
+inline content num(int i) { return nlohmann::json(i); }
+inline int num_of(const message& m) { return m.content.get<int>().value_or(-1); }
+
+/// Answers every request of `module` with "pong" until the module's inbox closes or the
+/// context is cancelled; the caller joins the thread.
+inline std::thread echo_requests(context& ctx, std::string module) {
+  return std::thread([&ctx, module = std::move(module)] {
+    for (;;) {
+      auto req = ctx.receive(module);
+      if (!req) return;
+      (void)ctx.send_resp(new_resp_by_message(*req, std::string("pong")));
+    }
+  });
 }
 
 struct nats_process {
