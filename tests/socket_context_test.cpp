@@ -336,6 +336,9 @@ TEST_F(socket_pair, TheClientsExchangeListsNoPeers) {
   ASSERT_TRUE(o);
   ASSERT_TRUE(other.add_module(remote_info("othermod")));
   ASSERT_TRUE((*o)->wait_connected("srvmod", watchdog));
+  // The client hears the server's answer before the server has recorded othermod as its peer:
+  // the send below needs the server's side too (it failed once in a clang CI run without this).
+  ASSERT_TRUE(srv->wait_connected("othermod", watchdog));
   EXPECT_EQ((*o)->peers(), (std::vector<std::string>{"sockserver", "srvmod", "srvmod2"}));
   EXPECT_FALSE(other.has_module("remotemod"));
   // Yet othermod reaches remotemod through the server.
