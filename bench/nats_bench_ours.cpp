@@ -145,6 +145,14 @@ json send_scenario(test::nats_servers& servers, const nats_bench_params& p, std:
   for (auto& r : rx) dropped += r->nats->stats().nats_dropped;
   out["dropped"] = dropped;
   out["credit_waits"] = sender.nats->stats().credit_waits;
+  {
+    // Records per NATS message the sender published (batches: docs/architecture.md).
+    const auto s = sender.nats->stats();
+    out["batches"] = s.batches;
+    out["records_per_batch"] =
+        s.batches == 0 ? 1.0
+                       : round_to(static_cast<double>(s.published) / static_cast<double>(s.batches), 1);
+  }
   out["errors"] = errors;
   out["cpu_ns_per_msg"] = round_to(cpu * 1e9 / static_cast<double>(sent), 1);
   return out;
@@ -208,6 +216,7 @@ json cluster_send(test::nats_servers& servers, const nats_bench_params& p) {
   out["lost"] = p.messages - c.received;
   out["dropped"] = receiver.nats->stats().nats_dropped;
   out["credit_waits"] = s.credit_waits;
+  out["batches"] = s.batches;
   out["resent"] = s.resent;
   out["duplicates"] = receiver.nats->stats().duplicates;
   out["errors"] = errors + c.out_of_order;

@@ -15,6 +15,7 @@
 
 #include "beehive/beehive.hpp"
 #include "beehive/nats.hpp"
+#include "nats/nats_batch.hpp"
 #include "support/bounded_wait.hpp"
 #include "support/nats_client.hpp"
 #include "support/nats_process.hpp"
@@ -24,6 +25,7 @@ namespace beehive::test {
 namespace {
 
 using namespace std::chrono_literals;
+using detail::nats_batch;
 
 // A record replayed on the wire (the same subject and bytes: what nats.c's reconnect buffer
 // and a resend produce) is delivered once; the duplicate is counted and granted back.
@@ -45,56 +47,99 @@ TEST(NatsNumbering, AReplayedRecordIsDroppedAsADuplicate) {
   ASSERT_EQ(natsConnection_Flush(tap->get()), NATS_OK);
   ASSERT_TRUE(servers.wait_interest(0, "rs4.m.sink.x"));
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.ctx->send("sink", new_message().fill_body(num(i))));
+  // What went on the wire: one record per NATS message, or batches (nats_batch), whichever the
+  // sender's timing made; 5 records in all.
   struct record {
     std::string subject, reply, data;
+    std::size_t records = 0;
   };
   std::vector<record> wire;
-  for (int i = 0; i < 5; ++i) {
+  std::size_t seen = 0;
+  while (seen < 5) {
     natsMsg* m = nullptr;
-    ASSERT_EQ(natsSubscription_NextMsg(&m, sub, 20000), NATS_OK);
+    ASSERT_EQ(natsSubscription_NextMsg(&m, sub, 20000), NATS_OK) << seen << " records seen";
     const char* reply = natsMsg_GetReply(m);
-    wire.push_back(
-        {natsMsg_GetSubject(m), reply != nullptr ? reply : "",
-         std::string(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)))});
+    record r{natsMsg_GetSubject(m), reply != nullptr ? reply : "",
+             std::string(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)))};
+    r.records = 1;
+    if (nats_batch::is_batch(r.data)) {
+      r.records = 0;
+      ASSERT_TRUE(nats_batch::for_each(r.data, [&](std::string_view) { ++r.records; }));
+    }
+    seen += r.records;
+    wire.push_back(std::move(r));
     natsMsg_Destroy(m);
   }
   natsSubscription_Destroy(sub);
+  ASSERT_EQ(seen, 5U);
   for (int i = 0; i < 5; ++i) {
     auto m = b.ctx->receive_for("sink", watchdog);
     ASSERT_TRUE(m);
     EXPECT_EQ(num_of(*m), i);
   }
-  // Numbered: `<stream>-<seq>` as the reply subject, seq 1..5; the subject names the sender.
-  EXPECT_EQ(wire[2].subject, "rs4.m.sink." + a.nats->process_id());
-  EXPECT_EQ(wire[2].reply.substr(wire[2].reply.find('-')), "-3") << wire[2].reply;
-  // Replay records 3 and 1, then a sends one more.
-  for (const std::size_t i : {std::size_t{2}, std::size_t{0}}) {
-    ASSERT_EQ(
-        natsConnection_PublishRequest(tap->get(), wire[i].subject.c_str(), wire[i].reply.c_str(),
-                                      wire[i].data.data(), static_cast<int>(wire[i].data.size())),
-        NATS_OK);
+  // Numbered: `<stream>-<seq>` as the reply subject (a batch: its first record's), from 1 on;
+  // the subject names the sender.
+  EXPECT_EQ(wire[0].subject, "rs4.m.sink." + a.nats->process_id());
+  EXPECT_EQ(wire[0].reply.substr(wire[0].reply.find('-')), "-1") << wire[0].reply;
+  std::uint64_t next = 1;
+  for (const auto& r : wire) {
+    EXPECT_EQ(r.reply.substr(r.reply.find('-') + 1), std::to_string(next)) << r.reply;
+    next += r.records;
+  }
+  // Replay all of it, the last message first, then a sends one more.
+  for (auto it = wire.rbegin(); it != wire.rend(); ++it) {
+    ASSERT_EQ(natsConnection_PublishRequest(tap->get(), it->subject.c_str(), it->reply.c_str(),
+                                            it->data.data(), static_cast<int>(it->data.size())),
+              NATS_OK);
   }
   ASSERT_EQ(natsConnection_Flush(tap->get()), NATS_OK);
-  ASSERT_TRUE(eventually([&] { return b.nats->stats().duplicates == 2; }));
+  ASSERT_TRUE(eventually([&] { return b.nats->stats().duplicates == 5; }));
   ASSERT_TRUE(a.ctx->send("sink", new_message().fill_body(num(5))));
   auto m = b.ctx->receive_for("sink", watchdog);
   ASSERT_TRUE(m);
-  EXPECT_EQ(num_of(*m), 5);  // not a replayed 2 or 0
+  EXPECT_EQ(num_of(*m), 5);  // not a replayed one
   // `delivered` is counted right after the inbox took the record: the receiver may be first.
   ASSERT_TRUE(eventually([&] { return b.nats->stats().delivered == 6; }));
   const auto sb = b.nats->stats();
-  EXPECT_EQ(sb.received, 8U);
+  EXPECT_EQ(sb.received, 11U);
   EXPECT_EQ(sb.delivered, 6U);
-  EXPECT_EQ(sb.duplicates, 2U);
+  EXPECT_EQ(sb.duplicates, 5U);
   EXPECT_EQ(b.ctx->stats("sink")->queued, 0U);
   // The same bytes without a number are not checked: a foreign publisher's record is delivered.
-  ASSERT_EQ(natsConnection_Publish(tap->get(), wire[0].subject.c_str(), wire[0].data.data(),
-                                   static_cast<int>(wire[0].data.size())),
+  std::string first = wire[0].data;
+  if (wire[0].records > 1) {
+    first.clear();
+    ASSERT_TRUE(nats_batch::for_each(wire[0].data, [&](std::string_view r) {
+      if (first.empty()) first = std::string(r);
+    }));
+  }
+  ASSERT_EQ(natsConnection_Publish(tap->get(), wire[0].subject.c_str(), first.data(),
+                                   static_cast<int>(first.size())),
             NATS_OK);
   ASSERT_EQ(natsConnection_Flush(tap->get()), NATS_OK);
   m = b.ctx->receive_for("sink", watchdog);
   ASSERT_TRUE(m);
   EXPECT_EQ(num_of(*m), 0);
+  // A batch without a number, and one whose framing breaks after its first record: the first
+  // is refused whole, the second delivers what came before the break; both counted malformed.
+  nats_batch batch;
+  batch.append(std::string(first), 1);
+  batch.append(std::string(first), 2);
+  const std::string framed(batch.payload());
+  const auto malformed = b.nats->stats().malformed;
+  ASSERT_EQ(natsConnection_Publish(tap->get(), wire[0].subject.c_str(), framed.data(),
+                                   static_cast<int>(framed.size())),
+            NATS_OK);
+  const std::string broken = framed.substr(0, framed.size() - 3);
+  ASSERT_EQ(natsConnection_PublishRequest(tap->get(), wire[0].subject.c_str(), "777-1",
+                                          broken.data(), static_cast<int>(broken.size())),
+            NATS_OK);
+  ASSERT_EQ(natsConnection_Flush(tap->get()), NATS_OK);
+  ASSERT_TRUE(eventually([&] { return b.nats->stats().malformed == malformed + 2; }));
+  m = b.ctx->receive_for("sink", watchdog);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(num_of(*m), 0) << "the broken batch's first record";
+  EXPECT_EQ(b.ctx->stats("sink")->queued, 0U);
 }
 
 // The receiver's process goes away mid-stream: what the sender kept unacknowledged is counted

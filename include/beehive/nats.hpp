@@ -67,6 +67,9 @@ struct nats_stats {
   std::uint64_t duplicates = 0;
   /// Numbered records a receiver gave up waiting for (a sender too far ahead of them): lost.
   std::uint64_t sequence_gaps = 0;
+  /// NATS messages that carried several one-way records to one module (packed by the sender
+  /// while records gather: `published` counts the records).
+  std::uint64_t batches = 0;
 };
 
 /// The `nats` context type's handle: stats and state. Messages go through the `context`.

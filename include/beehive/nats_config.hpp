@@ -67,6 +67,12 @@ struct nats_config {
   /// `flow.reconnect_buffer`: bytes buffered while reconnecting; past it a publish fails with
   /// `not_connected` instead of growing without bound.
   std::size_t reconnect_buffer = 8 * 1024 * 1024;
+  /// `flow.batch_linger_us`: one-way records to a module of another process gather into
+  /// batches (one NATS message each, up to 64 KiB) for at most this long after the previous
+  /// batch went; a record sent after a quiet spell goes at once. 0: no batches, each record
+  /// is published by its sender (as nats.c publishes: its flusher still writes within ~1 ms).
+  /// Batches cut the CPU per record of a flood by half (docs/benchmarks.md, "Batches").
+  std::chrono::microseconds batch_linger{100};
 
   /// `replicas`: modules this process hosts as replicas (a NATS queue group): several
   /// processes may host the same name, each message reaches one of them.

@@ -66,7 +66,8 @@ class inbox {
   /// As `pop_until`, also ending with `cancelled` on a stop request (see above).
   [[nodiscard]] expected<message> pop_until(clock::time_point deadline, std::stop_token stop);
   /// Flow control for `try_push` (see `endpoint::when_writable`): `fn` runs once, on the
-  /// receiver's thread when room appears (or the closer's, on close), outside the inbox's
+  /// receiver's thread when room appears (in the default ring inbox: once a quarter of its
+  /// capacity is free) or on the closer's, on close, outside the inbox's
   /// locks. Must not block, throw, or call into this inbox. Returns false, without keeping
   /// `fn`, when there is room now or the inbox is closed. A later call replaces an earlier `fn`.
   [[nodiscard]] bool when_writable(std::function<void()> fn);

@@ -72,7 +72,9 @@ class ring_queue {
   void add_stats(inbox_stats& st) const;
   [[nodiscard]] std::size_t waiting_senders() const;
   [[nodiscard]] std::size_t waiting_receivers() const;
-  /// See `endpoint::when_writable`.
+  /// See `endpoint::when_writable`. Fires once a quarter of the capacity (at least one slot)
+  /// is free, as sleeping senders are woken: a relay woken at the first free slot would push
+  /// one message and wait again, a wake-up per message.
   [[nodiscard]] bool when_writable(std::function<void()> fn);
   [[nodiscard]] std::size_t room() const;
   /// Wakes senders waiting for room, so that they re-check the cancel flag.
@@ -106,13 +108,14 @@ class ring_queue {
   // After a push: wakes a sleeping consumer, if any (rare: a load per push otherwise).
   void published();
   // After a pop: hands the freed slot on when a producer needs it (a load per pop otherwise).
-  // Sleeping producers are woken once `wake_step_` slots are free (a batch of room, not one
-  // wake-up per slot); parked copies and a `when_writable` callback at once.
+  // Sleeping producers and a `when_writable` callback (a relay: it pushes a batch when woken)
+  // are woken once `wake_step_` slots are free (a batch of room, not one wake-up per slot);
+  // parked copies at once.
   void freed() {
     const std::uint32_t a = attention_.load(std::memory_order_seq_cst);
     if (a == 0) [[likely]]
       return;
-    if (a == want_sleepers && free_slots() < wake_step_) return;
+    if ((a & want_parked) == 0 && free_slots() < wake_step_) return;
     hand_on();
   }
   [[nodiscard]] std::size_t free_slots() const noexcept;

@@ -299,6 +299,29 @@ TEST(RingQueue, WhenWritableFiresOnceASlotIsFreed) {
   EXPECT_EQ(fired.load(), 1);
 }
 
+TEST(RingQueue, WhenWritableWaitsForAQuarterOfTheCapacity) {
+  // A relay woken at each freed slot would push one message and wait again: it is woken once
+  // a quarter (here 4 of 16) is free.
+  ring_queue q(opts(16));
+  for (int i = 0; i < 16; ++i) ASSERT_TRUE(q.push(tagged(0, i), lane_push::direct, not_cancelled));
+  std::atomic<int> fired{0};
+  ASSERT_TRUE(q.when_writable([&] { fired.fetch_add(1); }));
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(pop_now(q));
+    EXPECT_EQ(fired.load(), 0) << "after " << i + 1 << " pops";
+  }
+  ASSERT_TRUE(pop_now(q));
+  EXPECT_EQ(fired.load(), 1);
+  // Registered again with 4 free of 16... after 4 pushes none is free: one pop is not enough.
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(q.push(tagged(0, i), lane_push::direct, not_cancelled));
+  ASSERT_TRUE(q.when_writable([&] { fired.fetch_add(1); }));
+  ASSERT_TRUE(pop_now(q));
+  EXPECT_EQ(fired.load(), 1);
+  std::vector<message> dropped;
+  q.close(dropped, false);  // a close fires it at once
+  EXPECT_EQ(fired.load(), 2);
+}
+
 TEST(RingQueue, RetireMovesEverythingOutUncountedAndReopenTakesMoreBehind) {
   ring_queue q(opts(2));
   for (int i = 0; i < 2; ++i) ASSERT_TRUE(q.push(tagged(0, i), lane_push::direct, not_cancelled));

@@ -124,6 +124,14 @@ const std::map<std::string, reader, std::less<>>& readers() {
        }},
       {"flow.reconnect_buffer",
        [](const YAML::Node& v, nats_config& c) { return as_count(v, c.reconnect_buffer, 1024); }},
+      {"flow.batch_linger_us",
+       [](const YAML::Node& v, nats_config& c) -> std::string {
+         std::size_t us = 0;
+         auto e = as_count(v, us, 0);
+         if (e.empty() && us > 1000000) return "must be <= 1000000";
+         c.batch_linger = std::chrono::microseconds(static_cast<std::int64_t>(us));
+         return e;
+       }},
       {"replicas",
        [](const YAML::Node& v, nats_config& c) -> std::string {
          if (!v.IsSequence()) return "expected a list of module names";

@@ -36,7 +36,7 @@ timeouts:
   write_deadline: 400
   presence_interval: 100
   reconnect_wait: 20
-flow: {window: 64, max_pending: 500, reconnect_buffer: 4096}
+flow: {window: 64, max_pending: 500, reconnect_buffer: 4096, batch_linger_us: 0}
 replicas: [worker, "odd name"]
 )");
   ASSERT_TRUE(cfg) << cfg.error().message();
@@ -56,6 +56,7 @@ replicas: [worker, "odd name"]
   EXPECT_EQ(cfg->flow_window, 64U);
   EXPECT_EQ(cfg->max_pending, 500U);
   EXPECT_EQ(cfg->reconnect_buffer, 4096U);
+  EXPECT_EQ(cfg->batch_linger, std::chrono::microseconds(0));
   EXPECT_TRUE(cfg->is_replica("worker"));
   EXPECT_TRUE(cfg->is_replica("odd name"));
   EXPECT_FALSE(cfg->is_replica("other"));
@@ -78,6 +79,8 @@ TEST(NatsConfig, BadFileNamesTheKey) {
       {"flow: {window: 1}\n", "flow.window"},
       {"flow: {window: [1]}\n", "flow.window"},
       {"flow: {max_pending: -1}\n", "flow.max_pending"},
+      {"flow: {batch_linger_us: 2000000}\n", "flow.batch_linger_us"},
+      {"flow: {batch_linger_us: soon}\n", "flow.batch_linger_us"},
       {"namespace: a.*\n", "namespace"},
       {"namespace: a..b\n", "namespace"},
       {"namespace: ''\n", "namespace"},

@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0
 // What arrives from NATS: records for the modules hosted here, replies, credits, presence.
 //
-// Per record for a hosted module (on its subscription's delivery thread):
+// Per NATS message for a hosted module (on its subscription's delivery thread): one record,
+// or a batch of numbered one-way records (nats_batch: each framed record is taken as below):
 // - nats.c: its subscription lock to hand the message over, and for `more` (GetPending) once
 //   per backlog nats.c reported, not per message (nats_subscription::on_message);
 // - the subscription guard: two short locks (busy count), two weak_ptr locks (type, endpoint);
+// - one map lookup (the sender's credit entry, a map only this thread touches).
+// Per record:
 // - one decode (two allocations: the content's text and its holder; the header inline), one
 //   move into the batch (a reused vector: no allocation once warm); the nats.c message is
 //   kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector thread is
 //   woken per burst, not per few records);
-// - one map lookup (the sender's credit entry, a map only this thread touches);
 // - a numbered one-way record (its number in the reply subject): the number parsed, one bit
 //   tested and set in the sender's dedup window; a duplicate is dropped before its decode;
 // - at relay: one inbox push (one CAS; a futex wake only when the module's thread sleeps,
@@ -24,6 +26,7 @@
 #include <memory>
 
 #include "beehive/codec.hpp"
+#include "nats/nats_batch.hpp"
 #include "core/log.hpp"
 #include "core/reply_table.hpp"
 #include "nats/nats_hosted_endpoint.hpp"
@@ -61,12 +64,42 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     }
     return;
   }
-  bump(link_->counters.received);
   std::string_view sender = subjects::last_token(natsMsg_GetSubject(m.get()));
   nats_sender_entry* const credit = credit_slot(ep, sender);
   // A numbered one-way record carries its number as its reply subject (a request's reply is a
-  // subject with dots: never a number).
+  // subject with dots: never a number); a batch, its first record's number.
   const auto number = reply != nullptr ? subjects::parse_sequence(reply) : std::nullopt;
+  if (!nats_batch::is_batch(data)) {
+    take_record(ep, data, reply, number, credit, sender, std::move(m));
+    return;
+  }
+  bool whole = false;
+  if (number) {
+    subjects::sequence seq = *number;
+    whole = nats_batch::for_each(data, [&](std::string_view record) {
+      take_record(ep, record, reply, seq, credit, sender, nullptr);
+      ++seq.seq;
+      if (ep.held.size() >= relay_batch) relay_held(ep, true);
+    });
+  }
+  if (!whole) {
+    // Broken framing, or a batch without a number: what came before the break was taken.
+    bump(link_->counters.received);
+    bump(link_->counters.malformed);
+    log().warn("nats: malformed batch ({} bytes) for '{}': the rest dropped", data.size(),
+               ep.name());
+    if (credit != nullptr) grant(ep, sender, *credit, 1);
+  }
+  // The records were decoded (copied): the nats.c message goes with the others spent.
+  ep.spent_bytes += data.size();
+  ep.spent.push_back(std::move(m));
+}
+
+void nats_type::take_record(nats_hosted_endpoint& ep, std::string_view data, const char* reply,
+                            std::optional<subjects::sequence> number, nats_sender_entry* credit,
+                            std::string_view sender, nats_msg_ptr raw) {
+  type_host* const h = host_.load();
+  bump(link_->counters.received);
   if (number && credit != nullptr) {
     // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
     const std::uint64_t skipped = credit->seen.skipped();
@@ -100,12 +133,17 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     msg->header.type = std::string(context_type_nats);
     h->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
-  ep.held.push_back({std::move(*msg), credit, sender, request, std::move(m)});
+  ep.held.push_back({std::move(*msg), credit, sender, request, std::move(raw)});
 }
 
 void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
   if (ep.held.empty()) {
-    if (!wait) ep.spent.clear();  // a closer: nothing of nats.c's is kept past the module
+    // A closer: nothing of nats.c's is kept past the module; else within the bounds (a batch
+    // of duplicates holds nothing, but is spent).
+    if (!wait || ep.spent.size() >= spent_batch || ep.spent_bytes >= spent_batch_bytes) {
+      ep.spent.clear();
+      ep.spent_bytes = 0;
+    }
     return;
   }
   type_host* const h = host_.load();

@@ -6,8 +6,7 @@
 
 namespace beehive::detail {
 
-expected<void> nats_link::send(const nats_connection& conn, const std::string& subject,
-                               const message& msg, const std::string& reply) {
+expected<std::string_view> nats_link::encode(const message& msg) {
   // A group send pushes copies of one message (equal header and route, one shared content)
   // to every member: the record is encoded once and published to each. The cache holds the
   // content it was made from (a shared reference), so that its address cannot be reused by
@@ -24,27 +23,40 @@ expected<void> nats_link::send(const nats_connection& conn, const std::string& s
   if (!same) {
     last.body = content{};
     last.buf.clear();
-    if (auto r = encode_message(msg, last.buf); !r) return r;
+    if (auto r = encode_message(msg, last.buf); !r) return unexpected(r.error());
     last.header = msg.header;
     last.route = msg.route;
     last.body = msg.content;
   }
-  const std::string& buf = last.buf;
+  return std::string_view(last.buf);
+}
+
+expected<void> nats_link::send(const nats_connection& conn, const std::string& subject,
+                               const message& msg, const std::string& reply) {
+  auto buf = encode(msg);
+  if (!buf) return unexpected(buf.error());
+  return publish(conn, subject, *buf, reply);
+}
+
+expected<void> nats_link::publish(const nats_connection& conn, const std::string& subject,
+                                  std::string_view payload, const std::string& reply,
+                                  std::size_t records) {
   // nats.c refuses a record larger than the server's max_payload before it writes anything
   // (NATS_MAX_PAYLOAD); asking for max_payload first would take the connection's lock twice
   // more per record.
-  auto r = conn.publish(subject, buf, reply);
+  auto r = conn.publish(subject, payload, reply);
   if (!r) {
     if (r.error() == make_error_code(errc::message_too_large)) {
       nats_counters::bump(counters.oversized);
       log().warn("nats: record of {} bytes for '{}' refused: the server's max_payload is {}",
-                 buf.size(), subject, conn.max_payload());
+                 payload.size(), subject, conn.max_payload());
     } else {
-      nats_counters::bump(counters.publish_failures);
+      nats_counters::bump(counters.publish_failures, records);
     }
     return r;
   }
-  nats_counters::bump(counters.published);
+  nats_counters::bump(counters.published, records);
+  if (records > 1) nats_counters::bump(counters.batches);
   return {};
 }
 

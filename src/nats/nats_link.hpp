@@ -11,6 +11,7 @@
 
 #include "beehive/message.hpp"
 #include "beehive/nats_config.hpp"
+#include "nats/nats_batcher.hpp"
 #include "nats/nats_connection.hpp"
 #include "nats/nats_counters.hpp"
 #include "nats/nats_subject.hpp"
@@ -42,6 +43,13 @@ struct nats_link {
   /// The thread keeps a reference to the last content it sent until it sends another.
   [[nodiscard]] expected<void> send(const nats_connection& conn, const std::string& subject,
                                     const message& msg, const std::string& reply = {});
+  /// The record of `msg` (Go beehive JSON), in a thread-local buffer valid until this thread's
+  /// next `encode` or `send`; the group-copy cache as in `send`.
+  [[nodiscard]] expected<std::string_view> encode(const message& msg);
+  /// Publishes `payload` (one record, or a batch of `records`) and counts it as `send` does.
+  [[nodiscard]] expected<void> publish(const nats_connection& conn, const std::string& subject,
+                                       std::string_view payload, const std::string& reply,
+                                       std::size_t records = 1);
 
   const nats_config cfg;
   const subjects subj;
@@ -49,6 +57,25 @@ struct nats_link {
   std::unique_ptr<nats_connection> data;
   std::unique_ptr<nats_connection> rpc;
   std::atomic<bool> stopping{false};
+  /// The data connection is connected (set by the type on connect, disconnect and
+  /// reconnect): records are batched only then; while it is down each publish goes to nats.c at
+  /// once, as before batches (its reconnect buffer, or an error for the caller).
+  std::atomic<bool> data_up{false};
+  /// The server's max_payload, read on connect and reconnect (0: unknown).
+  std::atomic<std::int64_t> max_payload{0};
+  /// The largest batch: `batch_bytes`, or the server's max_payload if smaller.
+  [[nodiscard]] std::size_t batch_cap() const noexcept {
+    const std::int64_t mp = max_payload.load(std::memory_order_relaxed);
+    return mp > 0 && static_cast<std::size_t>(mp) < batch_bytes ? static_cast<std::size_t>(mp)
+                                                                 : batch_bytes;
+  }
+  /// Publishes the peer endpoints' batches (started by the type once connected; stopped, after
+  /// a last flush, before the connections close).
+  nats_batcher batcher{cfg.batch_linger};
+  /// One-way records are batched (`cfg.batch_linger` > 0).
+  [[nodiscard]] bool batching() const noexcept { return cfg.batch_linger.count() > 0; }
+  /// The largest batch: records gather up to this many bytes (a larger record goes alone).
+  static constexpr std::size_t batch_bytes = 64 * 1024;
 
   /// Every subscription ever made, kept until the link goes (after the connections are
   /// closed): nats.c may still enter a handler just after its subscription closed.

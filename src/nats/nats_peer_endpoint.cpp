@@ -63,6 +63,22 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   }
   const bool request = msg.header.sync;
   if (!request && numbered_locked()) {
+    if (link_->batching() && link_->data_up.load(std::memory_order_relaxed)) {
+      auto record = link_->encode(msg);
+      if (!record) {
+        credits_ = std::min(window_, credits_ + 1);
+        return unexpected(record.error());
+      }
+      bool schedule = false;
+      if (batch_locked(*record, schedule)) {
+        displaced = kept_.keep(std::move(msg));
+        lk.unlock();
+        // The batcher stopped (the type stops): published here, as before batches.
+        if (schedule && !link_->batcher.schedule(shared_from_this())) flush_batch();
+        return {};
+      }
+    }
+    flush_locked();  // what is pending goes first
     // Under the lock: numbers go out in order, and a refused publish takes none.
     subjects::write_sequence(number_, {stream_, kept_.next_seq()});
     auto r = link_->send(*link_->data, subject_, msg, number_);
@@ -70,6 +86,7 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
       credits_ = std::min(window_, credits_ + 1);
       return r;
     }
+    sent_upto_ = kept_.next_seq();
     displaced = kept_.keep(std::move(msg));
     lk.unlock();
     return r;
@@ -105,6 +122,7 @@ void nats_peer_endpoint::close(std::vector<message>& /*dropped*/) {
   std::function<void()> fn;
   {
     std::lock_guard lk(mu_);
+    flush_locked();  // what was accepted goes out, as it did when each push published
     closed_ = true;
     fn = std::move(writable_);
   }
@@ -133,12 +151,42 @@ void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap
   if (fn) fn();
 }
 
+bool nats_peer_endpoint::batch_locked(std::string_view record, bool& schedule) {
+  const std::size_t cap = link_->batch_cap();
+  if (pending_.size_with(record.size()) > cap) {
+    flush_locked();
+    if (pending_.size_with(record.size()) > cap) return false;  // too large for a batch
+  }
+  pending_.append(record, kept_.next_seq());
+  schedule = !scheduled_;
+  scheduled_ = true;
+  return true;
+}
+
+void nats_peer_endpoint::flush_locked() {
+  if (pending_.empty()) return;
+  subjects::write_sequence(number_, {stream_, pending_.first()});
+  // A refused publish loses nothing: the records are kept, and resent as after a failover.
+  if (link_->publish(*link_->data, subject_, pending_.payload(), number_, pending_.count())) {
+    sent_upto_ = std::max(sent_upto_, pending_.first() + pending_.count() - 1);
+  }
+  pending_.clear();
+}
+
+void nats_peer_endpoint::flush_batch() {
+  std::lock_guard lk(mu_);
+  scheduled_ = false;
+  flush_locked();
+}
+
 void nats_peer_endpoint::resend_locked() {
+  pending_.clear();  // its records are kept: sent below (for the first time: not `resent`)
   std::uint64_t n = 0;
   kept_.for_each([&](std::uint64_t seq, const message& m) {
     subjects::write_sequence(number_, {stream_, seq});
     if (!link_->send(*link_->data, subject_, m, number_)) return false;  // kept for next time
-    ++n;
+    if (seq <= sent_upto_) ++n;
+    sent_upto_ = std::max(sent_upto_, seq);
     return true;
   });
   if (n == 0) return;
@@ -176,6 +224,7 @@ void nats_peer_endpoint::resend() {
 
 void nats_peer_endpoint::nudge() {
   std::lock_guard lk(mu_);
+  flush_locked();  // a probe never overtakes what is pending
   const std::uint64_t acked = kept_.acked();
   const bool stuck = !gone_ && !closed_ && !kept_.empty() && acked == nudged_acked_;
   nudged_acked_ = acked;
@@ -193,6 +242,7 @@ void nats_peer_endpoint::gone() {
     std::lock_guard lk(mu_);
     if (gone_) return;
     gone_ = true;
+    pending_.clear();  // its records are kept: counted below
     // Numbered records not acknowledged (some may have arrived: an upper bound); for the
     // others, the credits not granted back.
     std::uint64_t lost = kept_.clear(kept);
@@ -208,6 +258,7 @@ void nats_peer_endpoint::gone() {
 
 void nats_peer_endpoint::update(const announced_module& info) {
   std::lock_guard lk(mu_);
+  flush_locked();  // batched under the old policy: out before the new one applies
   overflow_ = info.overflow;
   block_timeout_ = info.block_timeout;
 }

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "nats/nats_batch.hpp"
+#include "nats/nats_batcher.hpp"
 #include "nats/nats_link.hpp"
 #include "nats/nats_presence.hpp"
 #include "nats/nats_resend_window.hpp"
@@ -42,12 +44,26 @@ namespace beehive::detail {
 /// `drop_oldest` (no acknowledgements): for them what a failover may lose is counted
 /// (`unacknowledged`), as before.
 ///
-/// Per push: one lock, held across the encode and the publish of a numbered record (so that
-/// numbers go out in order and a refused publish takes no number), one encode into a
-/// thread-local buffer, one nats.c publish, the number written into a reused buffer,
-/// one move of the message into the window (no allocation once the ring has grown).
+/// Batches: while the data connection is up, a numbered record is not published by its
+/// sender: it is appended to the endpoint's pending batch (`nats_batch`), and the link's
+/// batcher publishes the batch (`flush_batch`), after at most its linger; a batch that reached
+/// `nats_link::batch_bytes` is published by the sender that fills it. Records are kept (for a
+/// resend) from the moment they are appended, so a publish of the batch that fails loses
+/// nothing: it is counted (`publish_failures`) and repaired as a failover is (the receiver
+/// sees the gap, or the probe finds it). A direct publish (a record larger than a batch, the
+/// connection down) first flushes the batch, so that numbers go out in order.
+///
+/// Per push of a numbered record (batched): one lock, one encode into a thread-local buffer,
+/// one copy of the record into the batch (no allocation once warm), one move of the message
+/// into the window (no allocation once the ring has grown), and once per batch one schedule
+/// on the batcher (its lock). Per batch: one lock, one nats.c publish, the number written into
+/// a reused buffer. Unbatched (requests, replicas, `drop_oldest`, the connection down): one
+/// lock, one encode, one nats.c publish, held across the encode and the publish of a numbered
+/// record (so that numbers go out in order and a refused publish takes no number).
 /// Thread-safe.
-class nats_peer_endpoint final : public endpoint {
+class nats_peer_endpoint final : public endpoint,
+                                 public nats_batched,
+                                 public std::enable_shared_from_this<nats_peer_endpoint> {
  public:
   nats_peer_endpoint(std::string name, std::shared_ptr<nats_link> link,
                      const announced_module& info);
@@ -83,6 +99,8 @@ class nats_peer_endpoint final : public endpoint {
   void gone();
   /// The module's announced inbox settings changed.
   void update(const announced_module& info);
+  /// Publishes the pending batch (the batcher's call).
+  void flush_batch() override;
 
  private:
   const std::shared_ptr<nats_link> link_;
@@ -103,6 +121,8 @@ class nats_peer_endpoint final : public endpoint {
   std::string number_;              // "<stream>-<seq>", the reply subject; reused under mu_
   std::uint64_t nudged_acked_ = 0;  // kept_.acked() at the last nudge
   std::uint64_t resent_upto_ = 0;   // the newest number at the last resend
+  std::uint64_t sent_upto_ = 0;     // the newest number handed to nats.c (a resend of those
+                                    // counts as `resent`; a pending one's first send does not)
   std::chrono::steady_clock::time_point resent_at_{};
   [[nodiscard]] bool numbered_locked() const noexcept {
     return !replica_ && overflow_ != overflow_policy::drop_oldest;
@@ -111,7 +131,15 @@ class nats_peer_endpoint final : public endpoint {
     return credits_ > 0 && !(numbered_locked() && kept_.full());
   }
   /// Publishes every kept record again, oldest first; stops at the first refused publish.
+  /// The pending batch is dropped first: its records are kept, so resent here.
   void resend_locked();
+  /// Publishes the pending batch, if any.
+  void flush_locked();
+  /// Appends a numbered record to the pending batch (the data connection is up): false when it
+  /// must go alone (larger than a batch), after the batch was flushed.
+  [[nodiscard]] bool batch_locked(std::string_view record, bool& schedule);
+  nats_batch pending_;
+  bool scheduled_ = false;  ///< on the batcher's queue
 };
 
 /// Where the replies to a requesting process go: `<ns>.r.<requester>.<request id>`. The reply

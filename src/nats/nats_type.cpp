@@ -31,15 +31,20 @@ expected<void> nats_type::connect(std::string* why) {
   std::weak_ptr<nats_type> weak = weak_from_this();
   nats_counters& counters = link_->counters;
   nats_connection::events data_ev;
-  const nats_link* link = link_.get();
+  nats_link* const link = link_.get();
   data_ev.disconnected = [&counters, link] {
+    link->data_up = false;       // records go to nats.c one by one meanwhile
     if (link->stopping) return;  // our own close
     nats_counters::bump(counters.disconnects);
     log().warn("nats: disconnected; reconnecting");
   };
-  data_ev.reconnected = [weak, &counters] {
+  auto reconnected = [weak, &counters] {
     nats_counters::bump(counters.reconnects);
     if (auto self = weak.lock()) self->on_reconnected();
+  };
+  data_ev.reconnected = [reconnected, link] {
+    if (!link->stopping) link->data_up = true;
+    reconnected();
   };
   auto async_error = [&counters](natsSubscription* /*sub*/, natsStatus st) {
     if (st == NATS_SLOW_CONSUMER) {
@@ -56,7 +61,7 @@ expected<void> nats_type::connect(std::string* why) {
   // Credits and acknowledgements come on the rpc connection: those sent to this process while
   // it reconnects are lost, so its reconnect starts the windows again too (resending what is
   // kept: the receivers drop what they had).
-  rpc_ev.reconnected = data_ev.reconnected;
+  rpc_ev.reconnected = reconnected;
   const std::string name = "beehive-" + link_->subj.process;
   auto data = nats_connection::open(link_->cfg, name + "-data", false, std::move(data_ev), why);
   if (!data) return unexpected(data.error());
@@ -64,6 +69,9 @@ expected<void> nats_type::connect(std::string* why) {
   if (!rpc) return unexpected(rpc.error());
   link_->data = std::move(*data);
   link_->rpc = std::move(*rpc);
+  link_->max_payload = link_->data->max_payload();
+  link_->data_up = link_->data->connected();
+  if (link_->batching()) link_->batcher.start();
   log().info("nats: process {} connected to {} (namespace '{}')", link_->subj.process,
              link_->data->connected_url(), link_->subj.ns);
   return {};
@@ -376,6 +384,10 @@ void nats_type::stop() {
   }
   presence_cv_.notify_all();
   if (presence_thread_.joinable()) presence_thread_.join();
+  // The batches still pending go out (a send from now on publishes its record itself).
+  link_->data_up = false;
+  link_->batcher.stop();
+  if (link_->data) (void)link_->data->flush(std::chrono::milliseconds(500));
   if (link_->rpc) {
     (void)link_->rpc->publish(link_->subj.bye(), link_->subj.process);
     (void)link_->rpc->flush(std::chrono::milliseconds(500));

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -89,6 +90,11 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// nats.c has nothing more queued (`more` false) or `relay_batch` records wait.
   void on_module_message(nats_hosted_endpoint& ep, natsMsg* m, bool more);
   void take(nats_hosted_endpoint& ep, nats_msg_ptr m);
+  /// One record of `m` (the whole payload, or one of a batch: `raw` null, `m` is spent after
+  /// the batch): counted, checked against the sender's numbers, decoded, held.
+  void take_record(nats_hosted_endpoint& ep, std::string_view data, const char* reply,
+                   std::optional<subjects::sequence> number, nats_sender_entry* credit,
+                   std::string_view sender, nats_msg_ptr raw);
   /// Relays the batch into the inbox, in order; `wait`: a full `block` inbox is waited for
   /// (see `relay`), else what does not fit is refused. Counts, grants the credits back, fails
   /// the refused requests' callers.
