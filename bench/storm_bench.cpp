@@ -26,6 +26,12 @@
 // RUSAGE_THREAD) and producers_cpu_s (the flood threads' CPU time: blocked producers that
 // spin instead of sleeping show here).
 //
+// `storm_both_nice` (a diagnostic, no target): storm_both with the two flood threads at nice
+// 19. On 2 vCPUs the two producers, which coalescing never blocks, and the consumer are three
+// runnable threads: the consumer loses its CPU for a scheduler tick now and then, and a
+// heartbeat queued meanwhile waits for it. At nice 19 the consumer keeps its CPU: what is left
+// is the inbox's own latency.
+//
 // Also `shutdown_restarting_100`: 100 modules restart every millisecond and send to their own
 // group (inboxes of 4, nobody receives), then a core shuts down with a 3 s deadline:
 // shutdown_ms and overran. Issue 15 measured 2.7 s before cancel woke blocked senders.
@@ -33,6 +39,7 @@
 // Usage: storm_bench NAME... | --list   (one JSON line per scenario; scripts/bench runs it)
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -96,7 +103,7 @@ std::int64_t now_ns() {
       .count();
 }
 
-json storm(bool lanes, bool coalesce) {
+json storm(bool lanes, bool coalesce, bool nice_flood = false) {
   beehive::context ctx;
   std::uint64_t errors = 0;
   if (!ctx.add_module(consumer_info(lanes, coalesce))) ++errors;
@@ -189,6 +196,9 @@ json storm(bool lanes, bool coalesce) {
   std::vector<std::thread> flood;
   for (int p = 0; p < producers; ++p) {
     flood.emplace_back([&, p] {
+      // Diagnostic (storm_both_nice): the flood at the lowest priority, as a deployment may
+      // run bulk work; the inbox is the same.
+      if (nice_flood) (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 19);
       for (int i = 0; i < per_producer; ++i) {
         auto m = beehive::new_message();
         m.route.source = p == 0 ? "cloudhub-a" : "cloudhub-b";
@@ -295,6 +305,9 @@ const std::vector<beehive::bench::scenario>& scenarios() {
       {"storm_coalesce", "storm, latest value per resource+operation",
        [] { return storm(false, true); }},
       {"storm_both", "storm, lanes and coalescing", [] { return storm(true, true); }},
+      {"storm_both_nice",
+       "diagnostic: storm_both with the flood's producers at nice 19 (the consumer keeps a CPU)",
+       [] { return storm(true, true, true); }},
       {"shutdown_restarting_100", "100 restarting modules blocked on full inboxes: shutdown",
        shutdown_restarting_100},
   };
