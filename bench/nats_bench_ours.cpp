@@ -150,8 +150,9 @@ json send_scenario(test::nats_servers& servers, const nats_bench_params& p, std:
     const auto s = sender.nats->stats();
     out["batches"] = s.batches;
     out["records_per_batch"] =
-        s.batches == 0 ? 1.0
-                       : round_to(static_cast<double>(s.published) / static_cast<double>(s.batches), 1);
+        s.batches == 0
+            ? 1.0
+            : round_to(static_cast<double>(s.published) / static_cast<double>(s.batches), 1);
   }
   out["errors"] = errors;
   out["cpu_ns_per_msg"] = round_to(cpu * 1e9 / static_cast<double>(sent), 1);

@@ -26,9 +26,9 @@
 #include <memory>
 
 #include "beehive/codec.hpp"
-#include "nats/nats_batch.hpp"
 #include "core/log.hpp"
 #include "core/reply_table.hpp"
+#include "nats/nats_batch.hpp"
 #include "nats/nats_hosted_endpoint.hpp"
 #include "nats/nats_peer_endpoint.hpp"
 #include "nats/nats_type.hpp"

@@ -67,7 +67,7 @@ struct nats_link {
   [[nodiscard]] std::size_t batch_cap() const noexcept {
     const std::int64_t mp = max_payload.load(std::memory_order_relaxed);
     return mp > 0 && static_cast<std::size_t>(mp) < batch_bytes ? static_cast<std::size_t>(mp)
-                                                                 : batch_bytes;
+                                                                : batch_bytes;
   }
   /// Publishes the peer endpoints' batches (started by the type once connected; stopped, after
   /// a last flush, before the connections close).
