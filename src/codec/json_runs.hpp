@@ -37,8 +37,8 @@ constexpr std::array<bool, 256> make_html_safe_byte() {
 }
 inline constexpr std::array<bool, 256> html_safe_byte = make_html_safe_byte();
 
-#if defined(__SSE2__)
 namespace runs {
+#if defined(__SSE2__)
 // Bits set for the bytes of the 16 at `p` that are below 0x20 or from 0x80 on (a signed
 // compare catches both: bytes from 0x80 are negative as int8).
 inline unsigned special_or(__m128i v, __m128i extra) noexcept {
@@ -48,30 +48,13 @@ inline unsigned special_or(__m128i v, __m128i extra) noexcept {
 inline __m128i load16(const char* p) noexcept {
   return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
 }
-}  // namespace runs
 #endif
 
-/// End of the run of `plain_string_byte` bytes that starts at `s[i]`.
-inline std::size_t skip_plain_string_bytes(std::string_view s, std::size_t i) noexcept {
-  const std::size_t n = s.size();
-  const char* p = s.data();
-#if defined(__SSE2__)
-  const __m128i quote = _mm_set1_epi8('"');
-  const __m128i backslash = _mm_set1_epi8('\\');
-  for (; i + 16 <= n; i += 16) {
-    const __m128i v = runs::load16(p + i);
-    const __m128i extra = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
-    if (const unsigned m = runs::special_or(v, extra); m != 0) {
-      return i + static_cast<std::size_t>(std::countr_zero(m));
-    }
-  }
-#endif
-  while (i < n && plain_string_byte[static_cast<unsigned char>(p[i])]) ++i;
-  return i;
-}
-
-/// End of the run of `html_safe_byte` bytes that starts at `s[i]`.
-inline std::size_t skip_html_safe_bytes(std::string_view s, std::size_t i) noexcept {
+// End of the run that starts at `s[i]` of the bytes `table` marks: printable ASCII but `"`
+// and `\`, and with `Html` also but `<` `>` `&` (the SSE2 loop tests the same set).
+template <bool Html>
+inline std::size_t skip(std::string_view s, std::size_t i,
+                        const std::array<bool, 256>& table) noexcept {
   const std::size_t n = s.size();
   const char* p = s.data();
 #if defined(__SSE2__)
@@ -81,18 +64,31 @@ inline std::size_t skip_html_safe_bytes(std::string_view s, std::size_t i) noexc
   const __m128i gt = _mm_set1_epi8('>');
   const __m128i amp = _mm_set1_epi8('&');
   for (; i + 16 <= n; i += 16) {
-    const __m128i v = runs::load16(p + i);
-    const __m128i extra =
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)),
-                     _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)),
-                                  _mm_cmpeq_epi8(v, amp)));
-    if (const unsigned m = runs::special_or(v, extra); m != 0) {
+    const __m128i v = load16(p + i);
+    __m128i extra = _mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash));
+    if constexpr (Html) {
+      extra = _mm_or_si128(extra,
+                           _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt)),
+                                        _mm_cmpeq_epi8(v, amp)));
+    }
+    if (const unsigned m = special_or(v, extra); m != 0) {
       return i + static_cast<std::size_t>(std::countr_zero(m));
     }
   }
 #endif
-  while (i < n && html_safe_byte[static_cast<unsigned char>(p[i])]) ++i;
+  while (i < n && table[static_cast<unsigned char>(p[i])]) ++i;
   return i;
+}
+}  // namespace runs
+
+/// End of the run of `plain_string_byte` bytes that starts at `s[i]`.
+inline std::size_t skip_plain_string_bytes(std::string_view s, std::size_t i) noexcept {
+  return runs::skip<false>(s, i, plain_string_byte);
+}
+
+/// End of the run of `html_safe_byte` bytes that starts at `s[i]`.
+inline std::size_t skip_html_safe_bytes(std::string_view s, std::size_t i) noexcept {
+  return runs::skip<true>(s, i, html_safe_byte);
 }
 
 }  // namespace beehive::detail
