@@ -53,8 +53,7 @@ TEST_F(NatsBatches, AFloodArrivesWholeAndInOrderInBatches) {
   const auto cfg = config();
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("sink", {.capacity = 4096, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  ASSERT_TRUE(b.host_for(a, "sink", {.capacity = 4096, .overflow = overflow_policy::block}));
   constexpr int count = 3000;
   for (int i = 0; i < count; ++i) ASSERT_TRUE(a.ctx->send("sink", new_message().fill_body(num(i))));
   expect_in_order(*b.ctx, "sink", count);
@@ -77,8 +76,7 @@ TEST_F(NatsBatches, ARecordTooLargeForABatchGoesAloneInItsPlace) {
   const auto cfg = config();
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("sink", {.capacity = 256, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  ASSERT_TRUE(b.host_for(a, "sink", {.capacity = 256, .overflow = overflow_policy::block}));
   const std::string big(100 * 1024, 'x');  // over a batch's 64 KiB, under max_payload (1 MB)
   for (int i = 0; i < 30; ++i) {
     auto m = new_message().fill_body(num(i));
@@ -143,8 +141,7 @@ TEST_F(NatsBatches, ALingerOfZeroSendsEveryRecordAlone) {
   const auto cfg = config(0us);
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("sink", {.capacity = 2048, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  ASSERT_TRUE(b.host_for(a, "sink", {.capacity = 2048, .overflow = overflow_policy::block}));
   for (int i = 0; i < 1000; ++i) ASSERT_TRUE(a.ctx->send("sink", new_message().fill_body(num(i))));
   expect_in_order(*b.ctx, "sink", 1000);
   EXPECT_TRUE(eventually([&] {

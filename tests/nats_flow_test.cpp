@@ -29,8 +29,7 @@ void slow_consumer_under_block(const std::string& url_a, const std::string& url_
   cfg_b.flow_window = 64;
   nats_process a(cfg_a);
   nats_process b(cfg_b);
-  ASSERT_TRUE(b.add("slow", {.capacity = 16, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("slow", watchdog));
+  ASSERT_TRUE(b.host_for(a, "slow", {.capacity = 16, .overflow = overflow_policy::block}));
   std::thread sender([&] {
     for (int i = 0; i < count; ++i) {
       auto r = a.ctx->send("slow", new_message().fill_body(num(i)));
@@ -85,8 +84,7 @@ TEST(NatsFlow, DropOldestCountsEveryDrop) {
   const auto cfg = nats_test_config(servers.url(0), "flow3");
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("lossy", {.capacity = 8, .overflow = overflow_policy::drop_oldest}));
-  ASSERT_TRUE(a.nats->wait_peer("lossy", watchdog));
+  ASSERT_TRUE(b.host_for(a, "lossy", {.capacity = 8, .overflow = overflow_policy::drop_oldest}));
   constexpr int count = 3000;
   for (int i = 0; i < count; ++i) {
     auto r = a.ctx->send("lossy", new_message().fill_body(num(i)));
@@ -117,8 +115,7 @@ TEST(NatsFlow, FailPolicyWithoutCreditsIsQueueFull) {
   cfg.flow_window = 4;
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("strict", {.capacity = 2, .overflow = overflow_policy::fail}));
-  ASSERT_TRUE(a.nats->wait_peer("strict", watchdog));
+  ASSERT_TRUE(b.host_for(a, "strict", {.capacity = 2, .overflow = overflow_policy::fail}));
   // 4 credits: the fifth send, before anything is granted back, is refused at once.
   int ok = 0;
   expected<void> r;
@@ -135,10 +132,10 @@ TEST(NatsFlow, BlockWithTimeoutGivesTimedOut) {
   cfg.flow_window = 4;
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("stuck", {.capacity = 2,
-                              .overflow = overflow_policy::block,
-                              .block_timeout = std::chrono::milliseconds(100)}));
-  ASSERT_TRUE(a.nats->wait_peer("stuck", watchdog));
+  ASSERT_TRUE(b.host_for(a, "stuck",
+                         {.capacity = 2,
+                          .overflow = overflow_policy::block,
+                          .block_timeout = std::chrono::milliseconds(100)}));
   expected<void> r;
   const auto t0 = std::chrono::steady_clock::now();
   for (int i = 0; i < 100 && (r = a.ctx->send("stuck", new_message())); ++i) {

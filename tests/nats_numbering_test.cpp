@@ -35,8 +35,7 @@ TEST(NatsNumbering, AReplayedRecordIsDroppedAsADuplicate) {
   cfg.presence_interval = 5s;  // no probe (a resend of the newest record) within the test
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("sink", {.capacity = 64, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  ASSERT_TRUE(b.host_for(a, "sink", {.capacity = 64, .overflow = overflow_policy::block}));
   // A raw client records what a publishes, to replay it.
   nats_client_options o;
   o.urls = servers.url(0);
@@ -188,8 +187,7 @@ TEST(NatsNumbering, RecordsNatsDroppedForASlowSubscriptionAreResent) {
   nats_process a(cfg);
   cfg.max_pending = 16;
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("slow", {.capacity = 8, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("slow", watchdog));
+  ASSERT_TRUE(b.host_for(a, "slow", {.capacity = 8, .overflow = overflow_policy::block}));
   constexpr int count = 600;
   auto sent = std::async(std::launch::async, [&] {
     int ok = 0;
@@ -264,8 +262,7 @@ TEST(NatsNumbering, AKeptMessageWhoseDestructorSendsAgainIsLetGoOutsideTheLock) 
   cfg.flow_window = 16;
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.add("sink", {.capacity = 4096, .overflow = overflow_policy::block}));
-  ASSERT_TRUE(a.nats->wait_peer("sink", watchdog));
+  ASSERT_TRUE(b.host_for(a, "sink", {.capacity = 4096, .overflow = overflow_policy::block}));
   constexpr int count = 300;
   auto sender = std::async(std::launch::async, [&] {
     int ok = 0;

@@ -4,38 +4,28 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <functional>
 #include <future>
-#include <mutex>
+
+#include "bounded_wait.hpp"
 
 namespace beehive::detail {
 namespace {
 
 using namespace std::chrono_literals;
 
-// Counts its flushes and lets a test wait for the n-th one.
+// Counts its flushes.
 struct counting final : nats_batched {
-  std::mutex mu;
-  std::condition_variable cv;
-  int flushes = 0;
+  std::atomic<int> flushes{0};
   std::function<void()> on_flush;
   void flush_batch() override {
     if (on_flush) on_flush();
-    {
-      std::lock_guard lk(mu);
-      ++flushes;
-    }
-    cv.notify_all();
+    flushes.fetch_add(1);
   }
-  bool wait_for(int n, std::chrono::seconds bound = 10s) {
-    std::unique_lock lk(mu);
-    return cv.wait_for(lk, bound, [&] { return flushes >= n; });
+  bool wait_for(int n) {
+    return test::eventually([&] { return flushes.load() >= n; });
   }
-  int count() {
-    std::lock_guard lk(mu);
-    return flushes;
-  }
+  int count() const { return flushes.load(); }
 };
 
 TEST(NatsBatcher, NotStartedItRefusesSoTheCallerFlushesItself) {

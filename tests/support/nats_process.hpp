@@ -76,6 +76,11 @@ struct nats_process {
   expected<void> add(const std::string& name, inbox_options inbox = {}) {
     return ctx->add_module({.name = name, .type = "nats", .remote = false, .inbox = inbox});
   }
+  /// Adds a module of the nats type and waits (bounded) until `sender` has it as a peer.
+  [[nodiscard]] bool host_for(const nats_process& sender, const std::string& name,
+                              inbox_options inbox = {}) {
+    return add(name, inbox) && sender.nats->wait_peer(name, std::chrono::seconds(20));
+  }
   std::unique_ptr<context> ctx;
   std::shared_ptr<nats_context> nats;
 };
