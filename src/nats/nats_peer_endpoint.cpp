@@ -63,32 +63,13 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   }
   const bool request = msg.header.sync;
   if (!request && numbered_locked()) {
-    if (link_->batching() && link_->data_up.load(std::memory_order_relaxed)) {
-      auto record = link_->encode(msg);
-      if (!record) {
-        credits_ = std::min(window_, credits_ + 1);
-        return unexpected(record.error());
-      }
-      bool schedule = false;
-      if (batch_locked(*record, schedule)) {
-        displaced = kept_.keep(std::move(msg));
-        lk.unlock();
-        // The batcher stopped (the type stops): published here, as before batches.
-        if (schedule && !link_->batcher.schedule(shared_from_this())) flush_batch();
-        return {};
-      }
-    }
-    flush_locked();  // what is pending goes first
-    // Under the lock: numbers go out in order, and a refused publish takes none.
-    subjects::write_sequence(number_, {stream_, kept_.next_seq()});
-    auto r = link_->send(*link_->data, subject_, msg, number_);
-    if (!r) {
-      credits_ = std::min(window_, credits_ + 1);
-      return r;
-    }
-    sent_upto_ = kept_.next_seq();
-    displaced = kept_.keep(std::move(msg));
+    // Numbered records always take a credit (`drop_oldest` is never numbered).
+    bool schedule = false;
+    auto r = keep_numbered_locked(msg, displaced, schedule);
+    if (!r) credits_ = std::min(window_, credits_ + 1);
     lk.unlock();
+    // The batcher stopped (the type stops): published here, as before batches.
+    if (schedule && !link_->batcher.schedule(shared_from_this())) flush_batch();
     return r;
   }
   lk.unlock();
@@ -149,6 +130,25 @@ void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap
   }
   cv_.notify_all();
   if (fn) fn();
+}
+
+expected<void> nats_peer_endpoint::keep_numbered_locked(message& msg, message& displaced,
+                                                        bool& schedule) {
+  if (link_->batching() && link_->data_up.load(std::memory_order_relaxed)) {
+    auto record = link_->encode(msg);
+    if (!record) return unexpected(record.error());
+    if (batch_locked(*record, schedule)) {
+      displaced = kept_.keep(std::move(msg));
+      return {};
+    }
+  }
+  flush_locked();  // what is pending goes first
+  // Under the lock: numbers go out in order, and a refused publish takes none.
+  subjects::write_sequence(number_, {stream_, kept_.next_seq()});
+  if (auto r = link_->send(*link_->data, subject_, msg, number_); !r) return r;
+  sent_upto_ = kept_.next_seq();
+  displaced = kept_.keep(std::move(msg));
+  return {};
 }
 
 bool nats_peer_endpoint::batch_locked(std::string_view record, bool& schedule) {

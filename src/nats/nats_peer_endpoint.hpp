@@ -135,6 +135,12 @@ class nats_peer_endpoint final : public endpoint,
   void resend_locked();
   /// Publishes the pending batch, if any.
   void flush_locked();
+  /// A numbered one-way record: into the pending batch (`schedule`: the batcher must be told),
+  /// or published now, after the batch (too large for one, the connection down, batches off);
+  /// kept on success (the slot's previous message in `displaced`). On failure nothing is kept
+  /// and `msg` is intact.
+  [[nodiscard]] expected<void> keep_numbered_locked(message& msg, message& displaced,
+                                                    bool& schedule);
   /// Appends a numbered record to the pending batch (the data connection is up): false when it
   /// must go alone (larger than a batch), after the batch was flushed.
   [[nodiscard]] bool batch_locked(std::string_view record, bool& schedule);
