@@ -14,8 +14,10 @@
 // - `send_sync`: as `send`, plus one reply-table registration (a shard lock, a map node and its
 //   key), the wait (spin, then a condition variable), and the withdrawal (a shard lock).
 // - group calls: one lookup, one shared_ptr copy of the member list (held for the call), one
-//   copy of the message per member but the last (strings copied inline, content shared).
+//   copy of the message per member but the last (strings copied inline, content shared);
+//   `send_to_group` also takes one relaxed fetch_add (the call's id, endpoint::push_group).
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 
 #include "channel/inbox.hpp"
@@ -30,6 +32,9 @@ namespace {
 
 using detail::delivery;
 using detail::registry;
+
+// Numbers the `send_to_group` calls of the process (detail::group_send::id).
+std::atomic<std::uint64_t> next_group_send{1};
 
 duration effective_timeout(duration timeout) {
   return timeout <= duration::zero() ? duration(message_timeout_default) : timeout;
@@ -230,11 +235,12 @@ expected<group_delivery> context::send_to_group(std::string_view group, message&
     impl_->tap.observe_group(group, *members, msg);
   group_delivery out;
   const std::size_t n = members->members.size();
+  detail::group_send call{group, next_group_send.fetch_add(1, std::memory_order_relaxed), 0, n};
   for (std::size_t i = 0; i < n; ++i) {
     const auto& ep = members->members[i];
+    call.index = i;
     // Every member gets a copy sharing one content; the last takes the original.
-    auto r = i + 1 == n ? ep->push(std::move(msg), delivery::group)
-                        : ep->push(message(msg), delivery::group);
+    auto r = i + 1 == n ? ep->push_group(std::move(msg), call) : ep->push_group(message(msg), call);
     if (r) {
       ++out.delivered;
     } else {

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <future>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -292,6 +293,44 @@ TEST(TypeInterface, TheHostSaysWhenAFullInboxHasRoomAgain) {
   EXPECT_EQ(ctx.stats("near")->accepted, 2U);
   EXPECT_FALSE(host->when_writable("nobody", [&] { ++fired; }));
   EXPECT_EQ(fired.load(), 1);
+}
+
+// A group send hands each member's endpoint the call (endpoint::push_group): the group's name,
+// one id per call (the same for every member of it), the member's place and the call's size.
+// A type that carries one message to several members at once (nats) relies on it.
+TEST(TypeInterface, EachMemberOfAGroupSendHearsTheCall) {
+  context ctx;
+  auto remote = std::make_shared<fake_context_type>();
+  ASSERT_TRUE(detail::install_type(ctx, "remote", remote));
+  ASSERT_TRUE(ctx.add_module(of_type("far1", "remote")));
+  ASSERT_TRUE(ctx.add_module(of_type("far2", "remote")));
+  ASSERT_TRUE(ctx.add_module(mod("near")));
+  for (const char* m : {"far1", "near", "far2"}) ASSERT_TRUE(ctx.add_module_group(m, "g"));
+  for (int i = 0; i < 2; ++i) {
+    auto r = ctx.send_to_group("g", new_message().set_destination(std::to_string(i)));
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->delivered, 3U);
+  }
+  const auto calls = remote->group_calls();
+  ASSERT_EQ(calls.size(), 4U);  // two calls, two remote members each
+  std::set<std::size_t> places;
+  for (const auto& c : calls) {
+    EXPECT_EQ(c.group, "g");
+    EXPECT_EQ(c.count, 3U);
+    EXPECT_LT(c.index, 3U);
+    EXPECT_NE(c.id, 0U);
+    places.insert(c.index);
+  }
+  EXPECT_EQ(places.size(), 2U);  // the two remote members' places, the same in both calls
+  EXPECT_EQ(calls[0].id, calls[1].id);
+  EXPECT_EQ(calls[2].id, calls[3].id);
+  EXPECT_NE(calls[0].id, calls[2].id);
+  EXPECT_NE(calls[0].module, calls[1].module);
+  // The local member got both through its inbox, as before.
+  EXPECT_TRUE(ctx.receive_for("near", 1s));
+  EXPECT_TRUE(ctx.receive_for("near", 1s));
+  EXPECT_EQ(remote->pushes_to("far1"), 2U);
+  EXPECT_EQ(remote->pushes_to("far2"), 2U);
 }
 
 }  // namespace

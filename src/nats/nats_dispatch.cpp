@@ -47,12 +47,13 @@ void bump(std::atomic<std::uint64_t>& c) { nats_counters::bump(c); }
 }  // namespace
 
 void nats_type::on_module_message(nats_hosted_endpoint& ep, natsMsg* raw, bool more) {
-  take(ep, nats_msg_ptr(raw));
-  if (!more || ep.held.size() >= relay_batch) relay_held(ep, true);
-  if (!more && ep.gap_pending) report_gaps(ep);
+  nats_intake& in = *ep.own;
+  take(ep, in, nats_msg_ptr(raw));
+  if (!more || in.held.size() >= relay_batch) relay_held(ep, in, true);
+  if (!more && ep.gap_pending.load(std::memory_order_relaxed)) report_gaps(ep);
 }
 
-void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
+void nats_type::take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m) {
   type_host* const h = host_.load();
   if (h == nullptr) return;
   const char* reply = natsMsg_GetReply(m.get());
@@ -70,16 +71,16 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
   // subject with dots: never a number); a batch, its first record's number.
   const auto number = reply != nullptr ? subjects::parse_sequence(reply) : std::nullopt;
   if (!nats_batch::is_batch(data)) {
-    take_record(ep, data, reply, number, credit, sender, std::move(m));
+    take_record(ep, in, data, reply, number, credit, sender, std::move(m));
     return;
   }
   bool whole = false;
   if (number) {
     subjects::sequence seq = *number;
     whole = nats_batch::for_each(data, [&](std::string_view record) {
-      take_record(ep, record, reply, seq, credit, sender, nullptr);
+      take_record(ep, in, record, reply, seq, credit, sender, nullptr);
       ++seq.seq;
-      if (ep.held.size() >= relay_batch) relay_held(ep, true);
+      if (in.held.size() >= relay_batch) relay_held(ep, in, true);
     });
   }
   if (!whole) {
@@ -91,17 +92,18 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_msg_ptr m) {
     if (credit != nullptr) grant(ep, sender, *credit, 1);
   }
   // The records were decoded (copied): the nats.c message goes with the others spent.
-  ep.spent_bytes += data.size();
-  ep.spent.push_back(std::move(m));
+  in.spent_bytes += data.size();
+  in.spent.push_back(std::move(m));
 }
 
-void nats_type::take_record(nats_hosted_endpoint& ep, std::string_view data, const char* reply,
-                            std::optional<subjects::sequence> number, nats_sender_entry* credit,
-                            std::string_view sender, nats_msg_ptr raw) {
+void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
+                            const char* reply, std::optional<subjects::sequence> number,
+                            nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw) {
   type_host* const h = host_.load();
   bump(link_->counters.received);
   if (number && credit != nullptr) {
     // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
+    std::lock_guard lk(ep.senders_mu);
     const std::uint64_t skipped = credit->seen.skipped();
     const bool fresh = credit->seen.accept(number->stream, number->seq);
     if (credit->seen.skipped() != skipped) {
@@ -114,7 +116,7 @@ void nats_type::take_record(nats_hosted_endpoint& ep, std::string_view data, con
       bump(link_->counters.duplicates);
       credit->duplicate_seen = true;
       ep.gap_pending = true;
-      grant(ep, sender, *credit, 1);
+      grant_locked(ep, sender, *credit, 1);
       return;
     }
   }
@@ -133,23 +135,24 @@ void nats_type::take_record(nats_hosted_endpoint& ep, std::string_view data, con
     msg->header.type = std::string(context_type_nats);
     h->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
-  ep.held.push_back({std::move(*msg), credit, sender, request, std::move(raw)});
+  in.held.push_back({std::move(*msg), credit, sender, number ? *number : subjects::sequence{},
+                     request, std::move(raw)});
 }
 
-void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
-  if (ep.held.empty()) {
+void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait) {
+  if (in.held.empty()) {
     // A closer: nothing of nats.c's is kept past the module; else within the bounds (a batch
     // of duplicates holds nothing, but is spent).
-    if (!wait || ep.spent.size() >= spent_batch || ep.spent_bytes >= spent_batch_bytes) {
-      ep.spent.clear();
-      ep.spent_bytes = 0;
+    if (!wait || in.spent.size() >= spent_batch || in.spent_bytes >= spent_batch_bytes) {
+      in.spent.clear();
+      in.spent_bytes = 0;
     }
     return;
   }
   type_host* const h = host_.load();
   std::uint64_t refused = 0;
   std::error_code why;
-  for (auto& rec : ep.held) {
+  for (auto& rec : in.held) {
     auto r = relay(ep, std::move(rec.msg), wait);
     if (r) {
       // Counted right after the inbox took it (a receiver may get it an instant before).
@@ -163,20 +166,29 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, bool wait) {
       if (rec.request && h != nullptr) h->replies().fail(rec.msg, r.error());
     }
     // Taken or refused, the record no longer waits here: its credit goes back.
-    if (rec.credit != nullptr) grant(ep, rec.sender, *rec.credit, 1);
+    if (rec.credit != nullptr) {
+      std::lock_guard lk(ep.senders_mu);
+      auto& e = *rec.credit;
+      if (rec.number.stream != 0 && rec.number.stream >= e.relayed_stream) {
+        if (rec.number.stream != e.relayed_stream) e.relayed_seq = 0;
+        e.relayed_stream = rec.number.stream;
+        e.relayed_seq = std::max(e.relayed_seq, rec.number.seq);
+      }
+      grant_locked(ep, rec.sender, e, 1);
+    }
     if (rec.raw) {
-      ep.spent_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(rec.raw.get()));
-      ep.spent.push_back(std::move(rec.raw));
+      in.spent_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(rec.raw.get()));
+      in.spent.push_back(std::move(rec.raw));
     }
   }
-  ep.held.clear();
+  in.held.clear();
   // nats.c hands every destroyed message to its garbage-collector thread and wakes that thread
   // whenever it sleeps: destroyed a few at a time, one wake-up per few records. So they are
   // destroyed together, bounded in number and bytes (and all of them when a closer empties
   // the batch, `wait` false).
-  if (!wait || ep.spent.size() >= spent_batch || ep.spent_bytes >= spent_batch_bytes) {
-    ep.spent.clear();
-    ep.spent_bytes = 0;
+  if (!wait || in.spent.size() >= spent_batch || in.spent_bytes >= spent_batch_bytes) {
+    in.spent.clear();
+    in.spent_bytes = 0;
   }
   if (refused != 0) {
     log().warn("nats: {} record(s) for '{}' not delivered: {}", refused, ep.name(), why.message());
@@ -191,12 +203,12 @@ expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg, bool wa
     // A full `block` inbox: wait until its receiver makes room (or the inbox closes), the
     // module leaves or the type stops. Nothing is lost meanwhile: the sender's credits bound
     // what waits here and in nats.c's queue.
-    gate.arm();
+    const std::uint64_t armed = gate.arm();
     if (!ep.when_writable([g = ep.gate] { g->release(); })) continue;  // room already
     nats_counters::bump(link_->counters.relay_waits);
     {
       std::unique_lock lk(gate.mu);
-      gate.cv.wait(lk, [&] { return gate.open || ep.leaving || link_->stopping; });
+      gate.cv.wait(lk, [&] { return gate.opened != armed || ep.leaving || link_->stopping; });
     }
     if (ep.leaving || link_->stopping) return unexpected(errc::channel_closed);
   }
@@ -205,6 +217,7 @@ expected<void> nats_type::relay(nats_hosted_endpoint& ep, message&& msg, bool wa
 nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
                                           std::string_view& sender) const {
   if (sender.empty()) return nullptr;
+  std::lock_guard lk(ep.senders_mu);
   auto it = ep.ungranted.find(sender);
   if (it == ep.ungranted.end()) {
     // The dedup window spans what a sender with the same flow window may keep unacknowledged.
@@ -217,6 +230,12 @@ nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
 
 void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
                       std::uint64_t n) {
+  std::lock_guard lk(ep.senders_mu);
+  grant_locked(ep, sender, entry, n);
+}
+
+void nats_type::grant_locked(nats_hosted_endpoint& ep, std::string_view sender,
+                             nats_sender_entry& entry, std::uint64_t n) {
   const std::uint64_t batch = std::max<std::uint64_t>(1, link_->cfg.flow_window / 2);
   entry.owed += n;
   if (entry.owed >= batch) publish_grant(ep, sender, entry, false);
@@ -226,8 +245,11 @@ void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
                               nats_sender_entry& entry, bool gap) {
   std::string payload = encode_token(ep.name()) + " " + std::to_string(entry.owed);
   if (entry.seen.stream() != 0) {
-    // Acknowledges every numbered record up to the floor.
-    payload += " " + std::to_string(entry.seen.stream()) + "-" + std::to_string(entry.seen.floor());
+    // Acknowledges every numbered record up to the floor that was relayed into the inbox.
+    const std::uint64_t relayed =
+        entry.relayed_stream == entry.seen.stream() ? entry.relayed_seq : 0;
+    payload += " " + std::to_string(entry.seen.stream()) + "-" +
+               std::to_string(std::min(entry.seen.floor(), relayed));
     if (gap) payload += " gap";
   }
   if (link_->rpc->publish(link_->subj.credits(sender), payload)) {
@@ -238,6 +260,7 @@ void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
 
 void nats_type::report_gaps(nats_hosted_endpoint& ep) {
   ep.gap_pending = false;
+  std::lock_guard lk(ep.senders_mu);
   for (auto& [sender, entry] : ep.ungranted) {
     const auto& w = entry.seen;
     const bool new_gap =
@@ -253,7 +276,7 @@ void nats_type::report_gaps(nats_hosted_endpoint& ep) {
 
 void nats_type::release_held(nats_hosted_endpoint& ep) {
   std::lock_guard lk(ep.release_mu);
-  relay_held(ep, false);
+  relay_held(ep, *ep.own, false);
 }
 
 std::shared_ptr<nats_reply_endpoint> nats_type::reply_origin(std::string_view reply) {

@@ -14,6 +14,7 @@
 
 #include "channel/inbox_endpoint.hpp"
 #include "nats/nats_dedup_window.hpp"
+#include "nats/nats_subject.hpp"
 #include "nats/nats_subscription.hpp"
 
 namespace beehive::detail {
@@ -22,14 +23,45 @@ class nats_type;
 
 /// What a hosted module's receiver keeps per sender process: the records taken and not yet
 /// granted back, and which of its numbered records were seen (duplicates are dropped).
+/// Guarded by the endpoint's `senders_mu` (the module's own subscription and the group
+/// subscriptions of its groups both take records for it).
 struct nats_sender_entry {
   explicit nats_sender_entry(std::size_t span) : seen(span) {}
   std::uint64_t owed = 0;
   nats_dedup_window seen;
+  // The newest numbered record relayed into the inbox (or refused there): what is acknowledged
+  // is at most this one, so that a sender that saw everything acknowledged may switch the path
+  // of its records (its own subject, a group's) without a later record overtaking an earlier one
+  // still held by the other path's thread.
+  std::uint64_t relayed_stream = 0, relayed_seq = 0;
   // The window's floor and highest number when a gap was last reported to the sender.
   std::uint64_t gap_floor = 0, gap_highest = 0;
   // A duplicate came (a resend or a probe): the sender waits for an acknowledgement.
   bool duplicate_seen = false;
+};
+
+class nats_hosted_endpoint;
+
+/// Records a delivery thread decoded and has not yet relayed into their inboxes (`nats_type::
+/// take`, `relay_held`): one per thread that takes records (a hosted module's subscription, a
+/// group's). Batched: relayed when nats.c has nothing more queued, or when full.
+struct nats_intake {
+  struct held_record {
+    message msg;
+    nats_sender_entry* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
+    std::string_view sender;              ///< its key
+    subjects::sequence number;            ///< its number (stream 0: not numbered)
+    bool request = false;                 ///< a sync request registered in the reply table
+    nats_msg_ptr raw;  ///< the nats.c message it was decoded from (then moved to `spent`)
+  };
+  std::vector<held_record> held;
+  /// nats.c messages already relayed, destroyed together once `spent_batch` of them or
+  /// `spent_batch_bytes` of payload wait (and all when a closer empties the batch): nats.c
+  /// hands each destroyed message to its garbage-collector thread and wakes that thread
+  /// whenever it sleeps, so destroying them as they came woke it ~50k times per million
+  /// records (`nats_send`).
+  std::vector<nats_msg_ptr> spent;
+  std::size_t spent_bytes = 0;
 };
 
 /// A module of the `nats` type hosted by this process: its inbox is here, and while it lives
@@ -54,18 +86,21 @@ class nats_hosted_endpoint final : public inbox_endpoint {
   /// Where the dispatch waits for room in a full `block` inbox (`nats_type::relay`): opened by
   /// the inbox's `when_writable` callback (room, or the inbox closed), by `leave` and by the
   /// type's stop. Shared with the callback, which the inbox may run after a relay gave up.
+  /// Counted, not a flag: two threads may wait for the same inbox (the module's subscription
+  /// and a group's), and a later `when_writable` replaces the earlier callback; every release
+  /// wakes every waiter that armed before it.
   struct relay_gate {
     std::mutex mu;
     std::condition_variable cv;
-    bool open = false;  ///< guarded by mu
-    void arm() {
+    std::uint64_t opened = 0;  ///< guarded by mu: releases so far
+    [[nodiscard]] std::uint64_t arm() {
       std::lock_guard lk(mu);
-      open = false;
+      return opened;
     }
     void release() {
       {
         std::lock_guard lk(mu);
-        open = true;
+        ++opened;
       }
       cv.notify_all();
     }
@@ -81,31 +116,17 @@ class nats_hosted_endpoint final : public inbox_endpoint {
   /// Wakes a relay waiting for room (it then checks `leaving` and the type's stop).
   void wake_relay() { gate->release(); }
 
-  // Only the subscription's delivery thread touches these (and the closer, once that thread
-  // can no longer run the handler):
-  // per sender process (never erased: one entry per sender process ever seen), the records
-  // taken and not yet granted back, and which of its numbered records were seen;
+  /// Guards `ungranted` and its entries.
+  std::mutex senders_mu;
+  /// Per sender process (never erased: one entry per sender process ever seen), the records
+  /// taken and not yet granted back, and which of its numbered records were seen.
   std::map<std::string, nats_sender_entry, std::less<>> ungranted;
-  /// and the records decoded but not yet relayed into the inbox (`nats_type::dispatch`): the
-  /// batch is relayed when nats.c has nothing more queued for the subscription, or when full.
-  struct held_record {
-    message msg;
-    nats_sender_entry* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
-    std::string_view sender;              ///< its key
-    bool request = false;                 ///< a sync request registered in the reply table
-    nats_msg_ptr raw;  ///< the nats.c message it was decoded from (then moved to `spent`)
-  };
-  std::vector<held_record> held;
-  /// nats.c messages already relayed, destroyed together once `spent_batch` of them or
-  /// `spent_batch_bytes` of payload wait (and all when a closer empties the batch): nats.c
-  /// hands each destroyed message to its garbage-collector thread and wakes that thread
-  /// whenever it sleeps, so destroying them as they came woke it ~50k times per million
-  /// records (`nats_send`).
-  std::vector<nats_msg_ptr> spent;
-  std::size_t spent_bytes = 0;
   /// A sender's numbered records have a gap, or a duplicate came: reported
   /// (`nats_type::report_gaps`) when nats.c has nothing more queued.
-  bool gap_pending = false;
+  std::atomic<bool> gap_pending{false};
+  /// What the module's own subscription has taken and not yet relayed (only its delivery
+  /// thread touches it, and the closer once that thread can no longer run the handler).
+  std::unique_ptr<nats_intake> own = std::make_unique<nats_intake>();
   std::mutex release_mu;  ///< serializes closers' `nats_type::release_held`
 
  private:

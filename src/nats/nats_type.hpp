@@ -30,6 +30,7 @@
 namespace beehive::detail {
 
 class nats_hosted_endpoint;
+struct nats_intake;
 struct nats_sender_entry;
 class nats_peer_endpoint;
 class nats_reply_endpoint;
@@ -89,16 +90,16 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// the module's batch (`take`); the batch is relayed into the inbox (`relay_held`) when
   /// nats.c has nothing more queued (`more` false) or `relay_batch` records wait.
   void on_module_message(nats_hosted_endpoint& ep, natsMsg* m, bool more);
-  void take(nats_hosted_endpoint& ep, nats_msg_ptr m);
+  void take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m);
   /// One record of `m` (the whole payload, or one of a batch: `raw` null, `m` is spent after
   /// the batch): counted, checked against the sender's numbers, decoded, held.
-  void take_record(nats_hosted_endpoint& ep, std::string_view data, const char* reply,
-                   std::optional<subjects::sequence> number, nats_sender_entry* credit,
-                   std::string_view sender, nats_msg_ptr raw);
+  void take_record(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
+                   const char* reply, std::optional<subjects::sequence> number,
+                   nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw);
   /// Relays the batch into the inbox, in order; `wait`: a full `block` inbox is waited for
   /// (see `relay`), else what does not fit is refused. Counts, grants the credits back, fails
   /// the refused requests' callers.
-  void relay_held(nats_hosted_endpoint& ep, bool wait);
+  void relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait);
   void on_reply(natsMsg* m);
   void on_credit(natsMsg* m);
   void on_presence(natsMsg* m);
@@ -119,8 +120,12 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// acknowledgement of its numbered records (`<stream>-<floor>`).
   void grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
              std::uint64_t n);
-  /// Publishes the grant: `owed` credits and the acknowledgement of the numbered records,
-  /// flagged `gap` when records above the floor arrived (the sender resends at once).
+  /// `grant` with `ep.senders_mu` held.
+  void grant_locked(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
+                    std::uint64_t n);
+  /// With `ep.senders_mu` held: publishes the grant: `owed` credits and the acknowledgement of the
+  /// numbered records, flagged `gap` when records above the floor arrived (the sender resends at
+  /// once).
   void publish_grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
                      bool gap);
   /// Nothing more is queued and a sender's numbered records have a gap that was not reported

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <limits>
 #include <string>
@@ -29,6 +30,16 @@ enum class delivery {
   /// connection parks it, as a group copy: one slow peer must not hold back the link or the
   /// dispatch thread that relays to it.
   relay,
+};
+
+/// One `send_to_group` call, as each member's endpoint sees it (`endpoint::push_group`): a
+/// type that can carry one message to several members at once (the nats type publishes a group
+/// send once, on the group's subject) recognises the copies of one call by `id`.
+struct group_send {
+  std::string_view group;  ///< the group's name
+  std::uint64_t id = 0;    ///< unique per call in this process (never 0)
+  std::size_t index = 0;   ///< this member's place in the call
+  std::size_t count = 0;   ///< the members of the call
 };
 
 /// Where an endpoint stands.
@@ -59,6 +70,13 @@ class endpoint {
   /// destructor runs in the caller, outside every lock. Errors: channel_closed, queue_full,
   /// timed_out (bounded block), not_connected, message_too_large, ...
   [[nodiscard]] virtual expected<void> push(message&& msg, delivery how) = 0;
+
+  /// A group member's copy of a `send_to_group` call (`push(…, delivery::group)` by default).
+  /// Errors and the failure contract as `push`.
+  [[nodiscard]] virtual expected<void> push_group(message&& msg, const group_send& call) {
+    (void)call;
+    return push(std::move(msg), delivery::group);
+  }
 
   /// The module's inbox when the module is hosted in this process (it can `receive`); null
   /// for a module of another process.

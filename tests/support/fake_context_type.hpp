@@ -58,6 +58,14 @@ class fake_context_type final : public detail::context_type,
     message msg;
     detail::delivery how;
   };
+  /// What a member's endpoint heard of a `send_to_group` call (`endpoint::push_group`).
+  struct group_call {
+    std::string module;
+    std::string group;
+    std::uint64_t id = 0;
+    std::size_t index = 0;
+    std::size_t count = 0;
+  };
 
   class fake_endpoint final : public detail::endpoint {
    public:
@@ -85,6 +93,14 @@ class fake_context_type final : public detail::context_type,
       }
       queue_.push_back({name(), std::move(msg), how});
       return {};
+    }
+    expected<void> push_group(message&& msg, const detail::group_send& call) override {
+      {
+        std::lock_guard lock(owner_.mu_);
+        owner_.group_calls_.push_back(
+            {name(), std::string(call.group), call.id, call.index, call.count});
+      }
+      return push(std::move(msg), detail::delivery::group);
     }
     [[nodiscard]] detail::endpoint_state state() const noexcept override {
       std::lock_guard lock(owner_.mu_);
@@ -272,6 +288,10 @@ class fake_context_type final : public detail::context_type,
     std::lock_guard lock(mu_);
     return pushes_;
   }
+  [[nodiscard]] std::vector<group_call> group_calls() const {
+    std::lock_guard lock(mu_);
+    return group_calls_;
+  }
   [[nodiscard]] std::size_t pushes_to(std::string_view module) const {
     std::lock_guard lock(mu_);
     std::size_t n = 0;
@@ -345,6 +365,7 @@ class fake_context_type final : public detail::context_type,
   detail::type_host* host_ = nullptr;
   std::map<std::string, std::weak_ptr<fake_endpoint>> endpoints_;  // owned by the context
   std::vector<push_record> pushes_;
+  std::vector<group_call> group_calls_;
   std::set<std::string> made_names_;
   std::vector<std::string> grouped_;  // of its own modules, from presence
   std::vector<std::string> removed_;  // of its own modules, from presence
