@@ -3,6 +3,7 @@
 
 #include "beehive/codec.hpp"
 #include "core/log.hpp"
+#include "nats/nats_group_outbox.hpp"
 
 namespace beehive::detail {
 
@@ -58,6 +59,16 @@ expected<void> nats_link::publish(const nats_connection& conn, const std::string
   nats_counters::bump(counters.published, records);
   if (records > 1) nats_counters::bump(counters.batches);
   return {};
+}
+
+std::shared_ptr<nats_group_outbox> nats_link::group_outbox(std::string_view group) {
+  std::lock_guard lk(outboxes_mu_);
+  auto it = outboxes_.find(group);
+  if (it == outboxes_.end()) {
+    it = outboxes_.emplace(std::string(group), std::make_shared<nats_group_outbox>(*this, std::string(group)))
+             .first;
+  }
+  return it->second;
 }
 
 void nats_link::keep(std::shared_ptr<nats_subscription> s) {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -18,6 +19,8 @@
 #include "nats/nats_subscription.hpp"
 
 namespace beehive::detail {
+
+class nats_group_outbox;
 
 /// What the type's endpoints share: the config, the subjects, the counters and the two
 /// connections. Owned by `shared_ptr` (the type and every endpoint), so that an endpoint a
@@ -77,12 +80,17 @@ struct nats_link {
   /// The largest batch: records gather up to this many bytes (a larger record goes alone).
   static constexpr std::size_t batch_bytes = 64 * 1024;
 
+  /// The outbox of `group`'s batches (made on first use, kept with the link).
+  [[nodiscard]] std::shared_ptr<nats_group_outbox> group_outbox(std::string_view group);
+
   /// Every subscription ever made, kept until the link goes (after the connections are
   /// closed): nats.c may still enter a handler just after its subscription closed.
   void keep(std::shared_ptr<nats_subscription> s);
   [[nodiscard]] std::vector<std::shared_ptr<nats_subscription>> subscriptions() const;
 
  private:
+  std::mutex outboxes_mu_;
+  std::map<std::string, std::shared_ptr<nats_group_outbox>, std::less<>> outboxes_;
   mutable std::mutex keep_mu_;
   std::vector<std::shared_ptr<nats_subscription>> subs_;
 };

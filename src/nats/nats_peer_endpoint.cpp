@@ -7,6 +7,7 @@
 
 #include "core/deadline.hpp"
 #include "core/log.hpp"
+#include "nats/nats_group_outbox.hpp"
 
 namespace beehive::detail {
 namespace {
@@ -30,42 +31,58 @@ nats_peer_endpoint::nats_peer_endpoint(std::string name, std::shared_ptr<nats_li
       stream_(next_stream.fetch_add(1, std::memory_order_relaxed)),
       kept_(2 * static_cast<std::size_t>(std::max<std::int64_t>(1, window_))) {}
 
+expected<bool> nats_peer_endpoint::admit_locked(std::unique_lock<std::mutex>& lk, delivery how) {
+  if (closed_) return unexpected(errc::channel_closed);
+  if (gone_) return unexpected(errc::not_connected);
+  if (overflow_ == overflow_policy::drop_oldest) return false;
+  if (!room_locked()) {
+    if (how == delivery::relay) return unexpected(errc::would_block);
+    if (overflow_ == overflow_policy::fail) {
+      nats_counters::bump(link_->counters.credit_refusals);
+      return unexpected(errc::queue_full);
+    }
+    nats_counters::bump(link_->counters.credit_waits);
+    const auto deadline = block_timeout_.count() > 0
+                              ? deadline_after(block_timeout_)
+                              : std::chrono::steady_clock::time_point::max();
+    const bool ready =
+        cv_.wait_until(lk, deadline, [&] { return room_locked() || closed_ || gone_; });
+    if (closed_) return unexpected(errc::channel_closed);
+    if (gone_) return unexpected(errc::not_connected);
+    if (!ready) {
+      nats_counters::bump(link_->counters.credit_refusals);
+      return unexpected(errc::timed_out);
+    }
+  }
+  --credits_;
+  return true;
+}
+
 expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
-  bool took = false;
+  return push_numbered(std::move(msg), how, nullptr);
+}
+
+expected<void> nats_peer_endpoint::push_group(message&& msg, const group_send& call) {
+  // A request is never batched; without batches, every copy goes on the member's own subject.
+  if (msg.header.sync || !link_->batching()) return push(std::move(msg), delivery::group);
+  return push_numbered(std::move(msg), delivery::group, &call);
+}
+
+expected<void> nats_peer_endpoint::push_numbered(message&& msg, delivery how,
+                                                 const group_send* call) {
   // The acknowledged message whose slot the kept copy reuses: destroyed after the lock (its
   // content's destructor is user code, which may send to this module again).
   message displaced;
   std::unique_lock lk(mu_);
-  if (closed_) return unexpected(errc::channel_closed);
-  if (gone_) return unexpected(errc::not_connected);
-  if (overflow_ != overflow_policy::drop_oldest) {
-    if (!room_locked()) {
-      if (how == delivery::relay) return unexpected(errc::would_block);
-      if (overflow_ == overflow_policy::fail) {
-        nats_counters::bump(link_->counters.credit_refusals);
-        return unexpected(errc::queue_full);
-      }
-      nats_counters::bump(link_->counters.credit_waits);
-      const auto deadline = block_timeout_.count() > 0
-                                ? deadline_after(block_timeout_)
-                                : std::chrono::steady_clock::time_point::max();
-      const bool ready =
-          cv_.wait_until(lk, deadline, [&] { return room_locked() || closed_ || gone_; });
-      if (closed_) return unexpected(errc::channel_closed);
-      if (gone_) return unexpected(errc::not_connected);
-      if (!ready) {
-        nats_counters::bump(link_->counters.credit_refusals);
-        return unexpected(errc::timed_out);
-      }
-    }
-    --credits_;
-    took = true;
-  }
+  auto took = admit_locked(lk, how);
+  if (!took) return unexpected(took.error());
   const bool request = msg.header.sync;
   if (!request && numbered_locked()) {
     // Numbered records always take a credit (`drop_oldest` is never numbered).
     bool schedule = false;
-    auto r = keep_numbered_locked(msg, displaced, schedule);
+    choose_path_locked(call);
+    auto r = via_ ? keep_via_locked(msg, displaced, call == nullptr ? 0 : call->id)
+                  : keep_numbered_locked(msg, displaced, schedule);
     if (!r) credits_ = std::min(window_, credits_ + 1);
     lk.unlock();
     // The batcher stopped (the type stops): published here, as before batches.
@@ -76,8 +93,31 @@ expected<void> nats_peer_endpoint::push(message&& msg, delivery how) {
   auto r = request ? link_->send(*link_->rpc, subject_, msg,
                                  link_->subj.reply_to(name(), std::string_view(msg.header.id)))
                    : link_->send(*link_->data, subject_, msg);
-  if (!r && took) grant(1);
+  if (!r && *took) grant(1);
   return r;
+}
+
+void nats_peer_endpoint::choose_path_locked(const group_send* call) {
+  // Free to choose only when everything sent is acknowledged, that is, relayed into the
+  // module's inbox: a record on another path (another subscription, another delivery thread
+  // on the receiving side) can then not overtake one still on its way.
+  if (!kept_.empty()) return;
+  if (call == nullptr || !link_->data_up.load(std::memory_order_relaxed)) {
+    via_.reset();
+  } else if (!via_ || via_->group() != call->group) {
+    via_ = link_->group_outbox(call->group);
+  }
+}
+
+expected<void> nats_peer_endpoint::keep_via_locked(message& msg, message& displaced,
+                                                   std::uint64_t call) {
+  auto record = link_->encode(msg);
+  if (!record) return unexpected(record.error());
+  const std::uint64_t seq = kept_.next_seq();
+  if (auto r = via_->add(name(), stream_, seq, call, *record); !r) return r;
+  sent_upto_ = seq;
+  displaced = kept_.keep(std::move(msg));
+  return {};
 }
 
 endpoint_state nats_peer_endpoint::state() const noexcept {
@@ -104,6 +144,7 @@ void nats_peer_endpoint::close(std::vector<message>& /*dropped*/) {
   {
     std::lock_guard lk(mu_);
     flush_locked();  // what was accepted goes out, as it did when each push published
+    if (via_) via_->flush_batch();
     closed_ = true;
     fn = std::move(writable_);
   }
@@ -182,13 +223,26 @@ void nats_peer_endpoint::flush_batch() {
 void nats_peer_endpoint::resend_locked() {
   pending_.clear();  // its records are kept: sent below (for the first time: not `resent`)
   std::uint64_t n = 0;
-  kept_.for_each([&](std::uint64_t seq, const message& m) {
-    subjects::write_sequence(number_, {stream_, seq});
-    if (!link_->send(*link_->data, subject_, m, number_)) return false;  // kept for next time
-    if (seq <= sent_upto_) ++n;
-    sent_upto_ = std::max(sent_upto_, seq);
-    return true;
-  });
+  if (via_) {
+    // The way the records went: a resend must not overtake a record still on its way there.
+    std::vector<std::pair<std::uint64_t, const message*>> all;
+    all.reserve(kept_.size());
+    kept_.for_each([&](std::uint64_t seq, const message& m) {
+      all.emplace_back(seq, &m);
+      return true;
+    });
+    const std::size_t went = via_->send_alone(name(), stream_, all);
+    for (std::size_t i = 0; i < went; ++i) n += all[i].first <= sent_upto_ ? 1 : 0;
+    if (went != 0) sent_upto_ = std::max(sent_upto_, all[went - 1].first);
+  } else {
+    kept_.for_each([&](std::uint64_t seq, const message& m) {
+      subjects::write_sequence(number_, {stream_, seq});
+      if (!link_->send(*link_->data, subject_, m, number_)) return false;  // kept for next time
+      if (seq <= sent_upto_) ++n;
+      sent_upto_ = std::max(sent_upto_, seq);
+      return true;
+    });
+  }
   if (n == 0) return;
   resent_upto_ = kept_.next_seq() - 1;
   resent_at_ = std::chrono::steady_clock::now();
@@ -229,6 +283,12 @@ void nats_peer_endpoint::nudge() {
   const bool stuck = !gone_ && !closed_ && !kept_.empty() && acked == nudged_acked_;
   nudged_acked_ = acked;
   if (!stuck) return;
+  if (via_) {
+    if (via_->send_alone(name(), stream_, {{kept_.newest_seq(), &kept_.newest()}}) != 0) {
+      nats_counters::bump(link_->counters.resent);
+    }
+    return;
+  }
   subjects::write_sequence(number_, {stream_, kept_.newest_seq()});
   if (link_->send(*link_->data, subject_, kept_.newest(), number_)) {
     nats_counters::bump(link_->counters.resent);
@@ -259,6 +319,7 @@ void nats_peer_endpoint::gone() {
 void nats_peer_endpoint::update(const announced_module& info) {
   std::lock_guard lk(mu_);
   flush_locked();  // batched under the old policy: out before the new one applies
+  if (via_) via_->flush_batch();
   overflow_ = info.overflow;
   block_timeout_ = info.block_timeout;
 }

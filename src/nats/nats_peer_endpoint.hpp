@@ -19,6 +19,8 @@
 
 namespace beehive::detail {
 
+class nats_group_outbox;
+
 /// A module hosted by another process of the namespace: a push publishes the record on the
 /// module's subject (`<ns>.m.<module>.<this process>`).
 ///
@@ -69,6 +71,9 @@ class nats_peer_endpoint final : public endpoint,
                      const announced_module& info);
 
   [[nodiscard]] expected<void> push(message&& msg, delivery how) override;
+  /// A group send's copy: numbered as `push`, but while the group's outbox is this member's
+  /// way (see `via_`), it goes into the group's batch, published once for every member.
+  [[nodiscard]] expected<void> push_group(message&& msg, const group_send& call) override;
   [[nodiscard]] endpoint_state state() const noexcept override;
   [[nodiscard]] bool when_writable(std::function<void()> fn) override;
   [[nodiscard]] std::size_t room() const noexcept override;
@@ -130,6 +135,25 @@ class nats_peer_endpoint final : public endpoint,
   [[nodiscard]] bool room_locked() const noexcept {
     return credits_ > 0 && !(numbered_locked() && kept_.full());
   }
+  /// The credit (and the overflow policy's wait) of one push: true when a credit was taken,
+  /// false when none is needed (`drop_oldest`).
+  [[nodiscard]] expected<bool> admit_locked(std::unique_lock<std::mutex>& lk, delivery how);
+  /// `push` and `push_group` (`call` null for a plain push).
+  [[nodiscard]] expected<void> push_numbered(message&& msg, delivery how, const group_send* call);
+  /// Sets `via_` for the next numbered record: when nothing is unacknowledged, the group
+  /// outbox of `call`'s group (a group send while the data connection is up), else none (the
+  /// module's own subject); while records are unacknowledged, the way they took.
+  void choose_path_locked(const group_send* call);
+  /// A numbered record into `via_` (the group batch; a copy of call `call`), kept on success.
+  [[nodiscard]] expected<void> keep_via_locked(message& msg, message& displaced,
+                                               std::uint64_t call);
+  /// Where this member's numbered records go while any of them is unacknowledged: a group's
+  /// outbox (they go in group batches, on the group's subject), or null (the module's own
+  /// subject, in its own batches). It changes only when everything is acknowledged, which the
+  /// receiver does only once a record is in the inbox: records of one stream are then never
+  /// taken by two of the receiver's threads at once, so they arrive in the order sent. Resends
+  /// and probes go the same way.
+  std::shared_ptr<nats_group_outbox> via_;
   /// Publishes every kept record again, oldest first; stops at the first refused publish.
   /// The pending batch is dropped first: its records are kept, so resent here.
   void resend_locked();

@@ -68,6 +68,14 @@ std::string subjects::module_wildcard(std::string_view module_name) const {
   return ns + ".m." + encode_token(module_name) + ".*";
 }
 
+std::string subjects::group(std::string_view group_name) const {
+  return ns + ".g." + encode_token(group_name) + "." + process;
+}
+
+std::string subjects::group_wildcard(std::string_view group_name) const {
+  return ns + ".g." + encode_token(group_name) + ".*";
+}
+
 std::string subjects::reply_to(std::string_view module_name, std::string_view request_id) const {
   return reply_prefix() + "." + encode_token(module_name) + "." + encode_token(request_id);
 }

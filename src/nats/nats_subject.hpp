@@ -24,6 +24,9 @@ namespace beehive::detail {
 ///   number `<stream>-<seq>` as its reply subject (a one-way record has no reply; in the
 ///   subject, a number unique to each record made the servers miss their subject-match cache
 ///   on every record);
+/// - `<ns>.g.<group>.<sender>`: group batches (`nats_group_batch`: one `send_to_group` call's
+///   numbered records for several members at once), sent by process `sender` (a process that
+///   hosts a member of the group subscribes to `<ns>.g.<group>.*`);
 /// - `<ns>.r.<requester>.<module>.<request id>`: the reply to a sync request sent to `module`
 ///   (the requester subscribes to `<ns>.r.<requester>.*.*`; "no responders" comes back on it
 ///   too);
@@ -37,6 +40,8 @@ struct subjects {
 
   [[nodiscard]] std::string module(std::string_view module_name) const;  ///< `<ns>.m.<tok>.<me>`
   [[nodiscard]] std::string module_wildcard(std::string_view module_name) const;
+  [[nodiscard]] std::string group(std::string_view group_name) const;  ///< `<ns>.g.<tok>.<me>`
+  [[nodiscard]] std::string group_wildcard(std::string_view group_name) const;
   [[nodiscard]] std::string reply_prefix() const { return ns + ".r." + process; }
   [[nodiscard]] std::string reply_wildcard() const { return reply_prefix() + ".*.*"; }
   /// `<ns>.r.<me>.<module>.<request id>`: the module in it tells whom a "no responders" is of.

@@ -182,6 +182,7 @@ std::shared_ptr<nats_subscription> nats_type::unhost(nats_hosted_endpoint& ep) {
   {
     std::lock_guard lk(hosted_mu_);
     s = std::move(ep.sub);
+    if (!ep.replica) leave_groups_locked(ep.groups);
     ep.groups.clear();
     auto it = hosted_.find(ep.name());
     if (it != hosted_.end() && it->second.lock().get() == &ep) hosted_.erase(it);
@@ -203,9 +204,19 @@ void nats_type::member_grouped(std::string_view module, std::string_view group) 
     std::lock_guard lk(hosted_mu_);
     auto it = hosted_.find(module);
     if (it == hosted_.end()) return;
-    if (auto ep = it->second.lock()) changed = ep->groups.insert(std::string(group)).second;
+    if (auto ep = it->second.lock()) {
+      changed = ep->groups.insert(std::string(group)).second;
+      // A replica is never sent group batches (a queue group spreads its records).
+      if (changed && !ep->replica && !join_group_locked(std::string(group))) {
+        ep->groups.erase(std::string(group));
+        changed = false;
+      }
+    }
   }
-  if (changed) announce();
+  if (!changed) return;
+  // Before announcing: a sender that hears of the member can publish group batches at once.
+  (void)link_->data->flush(link_->cfg.connect_timeout);
+  announce();
 }
 
 void nats_type::presence(std::span<const presence_event> events) {

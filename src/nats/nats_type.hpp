@@ -17,12 +17,15 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
 #include "beehive/nats.hpp"
+#include "nats/nats_group_batch.hpp"
+#include "nats/nats_hosted_endpoint.hpp"
 #include "nats/nats_link.hpp"
 #include "nats/nats_presence.hpp"
 #include "type/context_type.hpp"
@@ -141,6 +144,29 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   static constexpr std::size_t spent_batch = 256;
   static constexpr std::size_t spent_batch_bytes = 64 * 1024;
   [[nodiscard]] std::shared_ptr<nats_reply_endpoint> reply_origin(std::string_view reply);
+
+  // nats_type_groups.cpp: group batches (docs/architecture.md, "Group batches").
+  /// The subscription of one group's subject (`<ns>.g.<group>.*`), while a module hosted here
+  /// (not a replica) is a member; what its delivery thread takes for the members hosted here.
+  struct group_sub {
+    std::string group;
+    std::size_t members = 0;  ///< hosted members (under hosted_mu_)
+    std::shared_ptr<nats_subscription> sub;
+    // Only the subscription's delivery thread touches these.
+    nats_intake in;
+    std::vector<nats_group_batch::entry> table;
+    std::vector<std::string_view> frames;
+  };
+  /// A hosted module joined `group` (hosted_mu_ held): the group's subject is subscribed to
+  /// for the first member. False when the subscription failed.
+  [[nodiscard]] bool join_group_locked(const std::string& group);
+  /// A hosted module left its `groups` (hosted_mu_ held): the last member's leave stops the
+  /// group's subscription.
+  void leave_groups_locked(const std::set<std::string>& groups);
+  /// A group batch, on the group subscription's delivery thread: each member hosted here takes
+  /// its records as from its own subject (numbers, duplicates, credits), then they are relayed.
+  void on_group_message(group_sub& g, natsMsg* m, bool more);
+  std::map<std::string, std::shared_ptr<group_sub>, std::less<>> group_subs_;  // hosted_mu_
 
   // nats_type.cpp: presence.
   void presence_loop();
