@@ -52,7 +52,7 @@ TEST(AdminNats, NatsAndLaneCountersAreInMetricsAndJson) {
   EXPECT_GE(ja.at("types").at("nats").at("published").get<std::uint64_t>(), 6U);
   EXPECT_EQ(jb.at("types").at("nats").at("delivered"), b.nats->stats().delivered);
   // Every field of nats_stats is listed.
-  EXPECT_EQ(jb.at("types").at("nats").size(), 29U);
+  EXPECT_EQ(jb.at("types").at("nats").size(), 30U);
   const auto& beta_lanes = jb.at("modules").at("beta").at("inbox").at("lanes");
   ASSERT_EQ(beta_lanes.size(), 2U);
   EXPECT_EQ(beta_lanes[0].at("accepted"), 1);
@@ -64,7 +64,8 @@ TEST(AdminNats, NatsAndLaneCountersAreInMetricsAndJson) {
                              "beehive_nats_nats_dropped_total", "beehive_nats_unacknowledged_total",
                              "beehive_nats_reconnects_total", "beehive_nats_resent_total",
                              "beehive_nats_duplicates_total", "beehive_nats_sequence_gaps_total",
-                             "beehive_nats_batches_total"}) {
+                             "beehive_nats_batches_total",
+                             "beehive_nats_group_batches_total"}) {
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " counter"), std::string::npos) << family;
   }
   EXPECT_NE(text.find("\nbeehive_nats_delivered_total " +

@@ -70,6 +70,9 @@ struct nats_stats {
   /// NATS messages that carried several one-way records to one module (packed by the sender
   /// while records gather: `published` counts the records).
   std::uint64_t batches = 0;
+  /// NATS messages published once on a group's subject for several members of a
+  /// `send_to_group` call (each member's copies are counted in `published`).
+  std::uint64_t group_batches = 0;
 };
 
 /// The `nats` context type's handle: stats and state. Messages go through the `context`.

@@ -19,6 +19,7 @@ struct nats_counters {
   counter disconnects{0}, reconnects{0}, peers_joined{0}, peers_left{0}, peers_expired{0};
   counter name_conflicts{0};
   counter resent{0}, duplicates{0}, sequence_gaps{0}, batches{0};
+  counter group_batches{0};
 
   static void bump(counter& c, std::uint64_t n = 1) noexcept {
     c.fetch_add(n, std::memory_order_relaxed);
@@ -55,6 +56,7 @@ struct nats_counters {
     s.duplicates = duplicates.load();
     s.sequence_gaps = sequence_gaps.load();
     s.batches = batches.load();
+    s.group_batches = group_batches.load();
     return s;
   }
 };

@@ -48,8 +48,8 @@ TEST(NatsGroupBatch, TheTableSaysWhoseRecordsAreWhich) {
   EXPECT_EQ(table[2].first_seq, 101U);
   EXPECT_EQ(table[2].first_index, 1U);
   EXPECT_EQ(table[2].count, 2U);
-  EXPECT_EQ(predicted, payload.size() + nats_group_batch::frame_overhead +
-                           nats_group_batch::entry_overhead);
+  EXPECT_EQ(predicted,
+            payload.size() + nats_group_batch::frame_overhead + nats_group_batch::entry_overhead);
 }
 
 // A member's records must be consecutive, in the batch and in its numbers: a member that
@@ -110,8 +110,8 @@ TEST(NatsGroupBatch, BrokenPayloadsAreRefusedWhole) {
   more[count_at] = 4;
   EXPECT_FALSE(nats_group_batch::parse(more, table, frames));
   // Flipping any byte of the table or trailer never reads out of bounds.
-  const std::size_t table_at = good.size() - nats_group_batch::trailer -
-                               (nats_group_batch::entry_overhead + 3);
+  const std::size_t table_at =
+      good.size() - nats_group_batch::trailer - (nats_group_batch::entry_overhead + 3);
   for (std::size_t i = table_at; i < good.size(); ++i) {
     std::string bad = good;
     bad[i] = static_cast<char>(bad[i] ^ 0xff);
@@ -119,8 +119,8 @@ TEST(NatsGroupBatch, BrokenPayloadsAreRefusedWhole) {
   }
   EXPECT_FALSE(nats_group_batch::parse("", table, frames));
   EXPECT_FALSE(nats_group_batch::parse("{\"header\":{}}", table, frames));
-  EXPECT_FALSE(nats_group_batch::parse(std::string("\x01\xff\xff\xff\xff\0\0\0\0", 9), table,
-                                       frames));
+  EXPECT_FALSE(
+      nats_group_batch::parse(std::string("\x01\xff\xff\xff\xff\0\0\0\0", 9), table, frames));
 }
 
 }  // namespace

@@ -80,6 +80,7 @@ void nats_group_outbox::flush_batch() {
 expected<void> nats_group_outbox::flush_locked() {
   if (batch_.empty()) return {};
   auto r = link_.publish(*link_.data, subject_, batch_.seal(), {}, member_records_);
+  if (r) nats_counters::bump(link_.counters.group_batches);
   batch_.clear();
   member_records_ = 0;
   last_call_ = 0;

@@ -44,8 +44,8 @@ class nats_group_outbox final : public nats_batched,
   /// at once, alone (`message_too_large` above the server's max_payload, nothing sent). Errors
   /// of that publish are the caller's; a batch published later that fails loses nothing the
   /// caller keeps (counted `publish_failures`, repaired as after a failover).
-  [[nodiscard]] expected<void> add(std::string_view module, std::uint64_t stream,
-                                   std::uint64_t seq, std::uint64_t call, std::string_view record);
+  [[nodiscard]] expected<void> add(std::string_view module, std::uint64_t stream, std::uint64_t seq,
+                                   std::uint64_t call, std::string_view record);
   /// Publishes `records` (number, message) of `module`'s `stream` at once, after what is
   /// pending (a resend or a probe takes the same way as the records it repeats, so that it does
   /// not overtake them). Returns how many went out before a publish was refused.

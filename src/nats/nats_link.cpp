@@ -65,7 +65,9 @@ std::shared_ptr<nats_group_outbox> nats_link::group_outbox(std::string_view grou
   std::lock_guard lk(outboxes_mu_);
   auto it = outboxes_.find(group);
   if (it == outboxes_.end()) {
-    it = outboxes_.emplace(std::string(group), std::make_shared<nats_group_outbox>(*this, std::string(group)))
+    it = outboxes_
+             .emplace(std::string(group),
+                      std::make_shared<nats_group_outbox>(*this, std::string(group)))
              .first;
   }
   return it->second;

@@ -42,9 +42,8 @@ expected<bool> nats_peer_endpoint::admit_locked(std::unique_lock<std::mutex>& lk
       return unexpected(errc::queue_full);
     }
     nats_counters::bump(link_->counters.credit_waits);
-    const auto deadline = block_timeout_.count() > 0
-                              ? deadline_after(block_timeout_)
-                              : std::chrono::steady_clock::time_point::max();
+    const auto deadline = block_timeout_.count() > 0 ? deadline_after(block_timeout_)
+                                                     : std::chrono::steady_clock::time_point::max();
     const bool ready =
         cv_.wait_until(lk, deadline, [&] { return room_locked() || closed_ || gone_; });
     if (closed_) return unexpected(errc::channel_closed);

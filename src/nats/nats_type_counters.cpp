@@ -15,7 +15,7 @@ struct row {
   std::uint64_t nats_stats::*field;
 };
 
-constexpr std::array<row, 29> rows = {{
+constexpr std::array<row, 30> rows = {{
     {"published", "Records published to a module of another process.", &nats_stats::published},
     {"received", "Records received for a module hosted here.", &nats_stats::received},
     {"delivered", "Records received and taken by the module's inbox.", &nats_stats::delivered},
@@ -62,6 +62,10 @@ constexpr std::array<row, 29> rows = {{
      &nats_stats::sequence_gaps},
     {"batches", "NATS messages that carried several records to one module (records in published).",
      &nats_stats::batches},
+    {"group_batches",
+     "NATS messages published once on a group's subject for several members (copies in "
+     "published).",
+     &nats_stats::group_batches},
 }};
 
 // Every field of nats_stats has its row (all are std::uint64_t).
