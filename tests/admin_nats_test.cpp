@@ -64,8 +64,7 @@ TEST(AdminNats, NatsAndLaneCountersAreInMetricsAndJson) {
                              "beehive_nats_nats_dropped_total", "beehive_nats_unacknowledged_total",
                              "beehive_nats_reconnects_total", "beehive_nats_resent_total",
                              "beehive_nats_duplicates_total", "beehive_nats_sequence_gaps_total",
-                             "beehive_nats_batches_total",
-                             "beehive_nats_group_batches_total"}) {
+                             "beehive_nats_batches_total", "beehive_nats_group_batches_total"}) {
     EXPECT_NE(text.find(std::string("# TYPE ") + family + " counter"), std::string::npos) << family;
   }
   EXPECT_NE(text.find("\nbeehive_nats_delivered_total " +
