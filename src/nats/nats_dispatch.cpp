@@ -12,10 +12,13 @@
 //   move into the batch (a reused vector: no allocation once warm); the nats.c message is
 //   kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector thread is
 //   woken per burst, not per few records);
-// - a numbered one-way record (its number in the reply subject): the number parsed, one bit
-//   tested and set in the sender's dedup window; a duplicate is dropped before its decode;
+// - a numbered one-way record (its number in the reply subject, or in a group batch's table):
+//   the number parsed, under the module's `senders_mu` (one uncontended lock: the group
+//   subscriptions take records for it too) one bit tested and set in the sender's dedup window;
+//   a duplicate is dropped before its decode;
 // - at relay: one inbox push (one CAS; a futex wake only when the module's thread sleeps,
-//   which a batch makes once per batch instead of once per record), one relaxed counter;
+//   which a batch makes once per batch instead of once per record), one relaxed counter, and
+//   `senders_mu` once more (the newest number relayed, the credit owed);
 // - every `window/2` records per sender: one credit publish (rpc connection, SendAsap), which
 //   acknowledges the numbered records; when nothing more is queued and a sender's numbers have a
 //   gap (or a duplicate came), one more (`report_gaps`);
@@ -152,6 +155,26 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait)
   type_host* const h = host_.load();
   std::uint64_t refused = 0;
   std::error_code why;
+  // The credits of consecutive records of one sender go back together, under one lock, with
+  // the newest number relayed (what the acknowledgement may cover).
+  nats_sender_entry* owed_to = nullptr;
+  std::string_view owed_sender;
+  std::uint64_t owed = 0;
+  subjects::sequence newest;
+  auto settle = [&] {
+    if (owed_to == nullptr) return;
+    std::lock_guard lk(ep.senders_mu);
+    auto& e = *owed_to;
+    if (newest.stream != 0 && newest.stream >= e.relayed_stream) {
+      if (newest.stream != e.relayed_stream) e.relayed_seq = 0;
+      e.relayed_stream = newest.stream;
+      e.relayed_seq = std::max(e.relayed_seq, newest.seq);
+    }
+    grant_locked(ep, owed_sender, e, owed);
+    owed_to = nullptr;
+    owed = 0;
+    newest = {};
+  };
   for (auto& rec : in.held) {
     auto r = relay(ep, std::move(rec.msg), wait);
     if (r) {
@@ -167,20 +190,21 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait)
     }
     // Taken or refused, the record no longer waits here: its credit goes back.
     if (rec.credit != nullptr) {
-      std::lock_guard lk(ep.senders_mu);
-      auto& e = *rec.credit;
-      if (rec.number.stream != 0 && rec.number.stream >= e.relayed_stream) {
-        if (rec.number.stream != e.relayed_stream) e.relayed_seq = 0;
-        e.relayed_stream = rec.number.stream;
-        e.relayed_seq = std::max(e.relayed_seq, rec.number.seq);
+      if (rec.credit != owed_to ||
+          (rec.number.stream != 0 && newest.stream != 0 && rec.number.stream != newest.stream)) {
+        settle();
+        owed_to = rec.credit;
+        owed_sender = rec.sender;
       }
-      grant_locked(ep, rec.sender, e, 1);
+      ++owed;
+      if (rec.number.stream != 0) newest = rec.number;
     }
     if (rec.raw) {
       in.spent_bytes += static_cast<std::size_t>(natsMsg_GetDataLength(rec.raw.get()));
       in.spent.push_back(std::move(rec.raw));
     }
   }
+  settle();
   in.held.clear();
   // nats.c hands every destroyed message to its garbage-collector thread and wakes that thread
   // whenever it sleeps: destroyed a few at a time, one wake-up per few records. So they are

@@ -55,6 +55,10 @@ class nats_group_outbox;
 /// sees the gap, or the probe finds it). A direct publish (a record larger than a batch, the
 /// connection down) first flushes the batch, so that numbers go out in order.
 ///
+/// Group batches: a group send's copy (`push_group`) goes into the group's outbox
+/// (`nats_group_outbox`), published once for every member on the group's subject, numbered in
+/// this member's stream all the same; see `via_` for the rule that keeps the order.
+///
 /// Per push of a numbered record (batched): one lock, one encode into a thread-local buffer,
 /// one copy of the record into the batch (no allocation once warm), one move of the message
 /// into the window (no allocation once the ring has grown), and once per batch one schedule
