@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "beehive/errc.hpp"
@@ -22,6 +23,13 @@ struct nats_msg_deleter {
   void operator()(natsMsg* m) const noexcept { natsMsg_Destroy(m); }
 };
 using nats_msg_ptr = std::unique_ptr<natsMsg, nats_msg_deleter>;
+
+/// The payload of `m` (empty when it has none).
+inline std::string_view nats_msg_data(natsMsg* m) {
+  const char* d = natsMsg_GetData(m);
+  return d == nullptr ? std::string_view{}
+                      : std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(m)));
+}
 
 /// One nats.c subscription whose handler never runs after `close` returned.
 ///

@@ -88,7 +88,8 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void release_held(nats_hosted_endpoint& ep);
 
  private:
-  // nats_dispatch.cpp: what arrives.
+  // nats_dispatch.cpp (records for hosted modules) and nats_control.cpp (the rest): what
+  // arrives.
   /// A record for a hosted module, on its subscription's delivery thread: decoded and kept in
   /// the module's batch (`take`); the batch is relayed into the inbox (`relay_held`) when
   /// nats.c has nothing more queued (`more` false) or `relay_batch` records wait.

@@ -66,10 +66,7 @@ void nats_type::on_group_message(group_sub& g, natsMsg* raw, bool more) {
   if (host_.load() == nullptr) return;
   const char* subject = natsMsg_GetSubject(m.get());
   const std::string_view sender = subjects::last_token(subject);
-  const char* d = natsMsg_GetData(m.get());
-  const std::string_view data =
-      d == nullptr ? std::string_view{}
-                   : std::string_view(d, static_cast<std::size_t>(natsMsg_GetDataLength(m.get())));
+  const std::string_view data = nats_msg_data(m.get());
   if (sender == link_->subj.process) return;  // our own (we host a member and send to it)
   if (!nats_group_batch::parse(data, g.table, g.frames)) {
     nats_counters::bump(link_->counters.received);
