@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -128,6 +129,20 @@ class nats_hosted_endpoint final : public inbox_endpoint {
   /// thread touches it, and the closer once that thread can no longer run the handler).
   std::unique_ptr<nats_intake> own = std::make_unique<nats_intake>();
   std::mutex release_mu;  ///< serializes closers' `nats_type::release_held`
+
+  /// Group subscriptions' handlers taking records for this module now (nats_type_groups.cpp).
+  /// A handler counts itself in while the type's hosted mutex is held (when it finds the
+  /// module), so once `unhost` removed the module none starts; `leave` waits until none runs,
+  /// so that no record of a life that ended reaches the next one.
+  std::mutex group_mu;
+  std::condition_variable group_cv;
+  int group_takers = 0;  ///< guarded by group_mu
+  /// The module a group handler on this thread takes records for (null elsewhere).
+  static thread_local const nats_hosted_endpoint* taking_for;
+  /// Waits, at most `bound`, until no group handler takes records for this module. False when
+  /// the bound passed, or when the caller is such a handler (a destructor it ran cleaned the
+  /// module up): it may still touch the module.
+  [[nodiscard]] bool wait_group_takers(std::chrono::milliseconds bound);
 
  private:
   void leave();

@@ -81,8 +81,20 @@ void nats_type::on_group_message(group_sub& g, natsMsg* raw, bool more) {
       std::lock_guard lk(hosted_mu_);
       auto it = hosted_.find(e.module);
       if (it != hosted_.end()) ep = it->second.lock();
+      if (!ep || ep->replica) continue;  // a member of another process
+      // Counted in before the module can leave (`unhost` takes hosted_mu_): its leave waits.
+      std::lock_guard gl(ep->group_mu);
+      ++ep->group_takers;
     }
-    if (!ep || ep->replica) continue;  // a member of another process
+    nats_hosted_endpoint::taking_for = ep.get();
+    const auto taken = [&ep] {
+      nats_hosted_endpoint::taking_for = nullptr;
+      {
+        std::lock_guard gl(ep->group_mu);
+        --ep->group_takers;
+      }
+      ep->group_cv.notify_all();
+    };
     std::string_view from = sender;
     nats_sender_entry* const credit = credit_slot(*ep, from);
     subjects::sequence seq{e.stream, e.first_seq};
@@ -94,6 +106,7 @@ void nats_type::on_group_message(group_sub& g, natsMsg* raw, bool more) {
     // Relayed before the next member's: the held records name this endpoint.
     relay_held(*ep, g.in, true);
     if (!more && ep->gap_pending.load(std::memory_order_relaxed)) report_gaps(*ep);
+    taken();
   }
   // The records were decoded (copied): the nats.c message goes with the others spent.
   g.in.spent_bytes += data.size();
