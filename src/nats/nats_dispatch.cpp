@@ -75,10 +75,15 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m) 
   bool whole = false;
   if (number) {
     subjects::sequence seq = *number;
+    // One lock of the sender entries for the run of records, not one per record.
+    std::unique_lock run(ep.senders_mu, std::defer_lock);
     whole = nats_batch::for_each(data, [&](std::string_view record) {
-      take_record(ep, in, record, reply, seq, credit, sender, nullptr);
+      take_record(ep, in, record, reply, seq, credit, sender, nullptr, &run);
       ++seq.seq;
-      if (in.held.size() >= relay_batch) relay_held(ep, in, true);
+      if (in.held.size() >= relay_batch) {
+        if (run.owns_lock()) run.unlock();  // a relay may wait for room
+        relay_held(ep, in, true);
+      }
     });
   }
   if (!whole) {
@@ -96,12 +101,15 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m) 
 
 void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
                             const char* reply, std::optional<subjects::sequence> number,
-                            nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw) {
+                            nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw,
+                            std::unique_lock<std::mutex>* run) {
   type_host* const h = host_.load();
   bump(link_->counters.received);
   if (number && credit != nullptr) {
     // A numbered record seen before (resent after a failover, or replayed by nats.c): dropped.
-    std::lock_guard lk(ep.senders_mu);
+    std::unique_lock own(ep.senders_mu, std::defer_lock);
+    std::unique_lock<std::mutex>& lk = run != nullptr ? *run : own;
+    if (!lk.owns_lock()) lk.lock();
     const std::uint64_t skipped = credit->seen.skipped();
     const bool fresh = credit->seen.accept(number->stream, number->seq);
     if (credit->seen.skipped() != skipped) {
@@ -122,7 +130,13 @@ void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::stri
   if (!msg) {
     bump(link_->counters.malformed);
     log().warn("nats: malformed record ({} bytes) for '{}' dropped", data.size(), ep.name());
-    if (credit != nullptr) grant(ep, sender, *credit, 1);
+    if (credit != nullptr) {
+      if (run != nullptr && run->owns_lock()) {
+        grant_locked(ep, sender, *credit, 1);
+      } else {
+        grant(ep, sender, *credit, 1);
+      }
+    }
     return;
   }
   const bool request = msg->header.sync && reply != nullptr && !number;

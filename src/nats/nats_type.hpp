@@ -97,9 +97,12 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   void take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m);
   /// One record of `m` (the whole payload, or one of a batch: `raw` null, `m` is spent after
   /// the batch): counted, checked against the sender's numbers, decoded, held.
+  /// `run`: the caller's lock of `ep.senders_mu` for a run of records (locked here when it is
+  /// not; left locked), else the entries are locked for this record alone.
   void take_record(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
                    const char* reply, std::optional<subjects::sequence> number,
-                   nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw);
+                   nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw,
+                   std::unique_lock<std::mutex>* run = nullptr);
   /// Relays the batch into the inbox, in order; `wait`: a full `block` inbox is waited for
   /// (see `relay`), else what does not fit is refused. Counts, grants the credits back, fails
   /// the refused requests' callers.
