@@ -37,9 +37,8 @@ bool nats_type::join_group_locked(const std::string& group) {
       },
       link_->cfg.max_pending);
   if (!s) {
-    // Its members are still reached: a sender whose group batches find no subscriber here
-    // hears no acknowledgement, and its probe (on the same subject) fails the same way; the
-    // records are counted unacknowledged when the member goes.
+    // (The connection is closed: the type stops.) The member is then not announced in the
+    // group (member_grouped), so no other process sends it group batches.
     log().warn("nats: group '{}' cannot be subscribed to: its batches will not arrive", group);
     group_subs_.erase(group);
     return false;
