@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "beehive/errc.hpp"
+
 namespace beehive::detail {
 
 /// Several numbered one-way records for one module, packed into one NATS message
@@ -21,8 +23,9 @@ namespace beehive::detail {
 /// message, the subscription queues and wakes once, and nats.c's garbage collector frees once.
 /// A flood of 250-byte records spent most of its CPU there; packed, it is spent per batch.
 ///
-/// Per record appended: one copy of its bytes into a buffer that keeps its capacity (no
-/// allocation once warm). Not thread-safe: its owner (the peer endpoint) holds its lock.
+/// Per record appended: its encoding written into a buffer that keeps its capacity
+/// (`append_encoded`; `append` copies an encoded one), no allocation once warm. Not thread-safe:
+/// its owner (the peer endpoint) holds its lock.
 class nats_batch {
  public:
   static constexpr char marker = '\0';
@@ -42,6 +45,30 @@ class nats_batch {
     buf_.append(len, frame_overhead);
     buf_.append(record);
     ++count_;
+  }
+  /// Appends the record that `encode(buf)` appends to `buf` (an `expected<void>`): the record
+  /// is written straight into the batch, with no copy. False, with nothing appended, when the
+  /// batch would grow past `cap` bytes; an encode error leaves nothing appended either.
+  template <class Encode>
+  [[nodiscard]] expected<bool> append_encoded(Encode&& encode, std::uint64_t seq_if_first,
+                                              std::size_t cap) {
+    const std::size_t before = buf_.size();
+    if (count_ == 0) buf_.assign(1, marker);
+    const std::size_t at = buf_.size();
+    buf_.append(frame_overhead, '\0');
+    auto r = encode(buf_);
+    if (!r || buf_.size() > cap) {
+      buf_.resize(count_ == 0 ? 0 : before);
+      if (!r) return unexpected(r.error());
+      return false;
+    }
+    const auto n = static_cast<std::uint32_t>(buf_.size() - at - frame_overhead);
+    for (std::size_t i = 0; i < frame_overhead; ++i) {
+      buf_[at + i] = static_cast<char>((n >> (8 * i)) & 0xffU);
+    }
+    if (count_ == 0) first_ = seq_if_first;
+    ++count_;
+    return true;
   }
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }

@@ -86,5 +86,47 @@ TEST(NatsBatch, BrokenFramingIsReportedAfterTheWholeRecordsBeforeIt) {
   EXPECT_FALSE(nats_batch::is_batch(""));
 }
 
+// A record encoded straight into the batch: framed as an appended one; one that would pass the
+// cap, or whose encode fails, leaves the batch as it was (the first record too).
+TEST(NatsBatch, AppendEncodedWritesInPlaceOrLeavesTheBatchAsItWas) {
+  const auto writes = [](std::string text) {
+    return [text](std::string& buf) -> expected<void> {
+      buf += text;
+      return {};
+    };
+  };
+  const auto fails = [](std::string& buf) -> expected<void> {
+    buf += "half";  // a partial write, then the error
+    return unexpected(errc::not_serializable);
+  };
+  nats_batch b;
+  auto r = b.append_encoded(writes(std::string(20, 'x')), 7, 10);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r) << "a first record over the cap";
+  EXPECT_TRUE(b.empty());
+  r = b.append_encoded(fails, 7, 1000);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), errc::not_serializable);
+  EXPECT_TRUE(b.empty());
+  ASSERT_TRUE(b.append_encoded(writes("{\"a\":1}"), 7, 1000).value());
+  EXPECT_EQ(b.first(), 7U);
+  EXPECT_EQ(b.payload(), "{\"a\":1}") << "a batch of one is the bare record";
+  ASSERT_TRUE(b.append_encoded(writes("{\"b\":2}"), 99, 1000).value());
+  const std::string two(b.payload());
+  r = b.append_encoded(writes(std::string(1000, 'y')), 0, 1000);
+  ASSERT_TRUE(r);
+  EXPECT_FALSE(*r);
+  EXPECT_FALSE(b.append_encoded(fails, 0, 1000));
+  EXPECT_EQ(b.payload(), two) << "nothing of the refused ones is left";
+  EXPECT_EQ(b.count(), 2U);
+  EXPECT_EQ(b.first(), 7U);
+  EXPECT_EQ(records_of(two), (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"}));
+  // The same bytes as `append`.
+  nats_batch c;
+  c.append("{\"a\":1}", 7);
+  c.append("{\"b\":2}", 8);
+  EXPECT_EQ(c.payload(), two);
+}
+
 }  // namespace
 }  // namespace beehive::detail

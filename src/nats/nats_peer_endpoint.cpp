@@ -5,6 +5,7 @@
 #include <atomic>
 #include <utility>
 
+#include "beehive/codec.hpp"
 #include "core/deadline.hpp"
 #include "core/log.hpp"
 #include "nats/nats_group_outbox.hpp"
@@ -175,9 +176,9 @@ void nats_peer_endpoint::grant(std::uint64_t n, subjects::sequence ack, bool gap
 expected<void> nats_peer_endpoint::keep_numbered_locked(message& msg, message& displaced,
                                                         bool& schedule) {
   if (link_->batching() && link_->data_up.load(std::memory_order_relaxed)) {
-    auto record = link_->encode(msg);
-    if (!record) return unexpected(record.error());
-    if (batch_locked(*record, schedule)) {
+    auto in_batch = batch_locked(msg, schedule);
+    if (!in_batch) return unexpected(in_batch.error());
+    if (*in_batch) {
       displaced = kept_.keep(std::move(msg));
       return {};
     }
@@ -191,13 +192,15 @@ expected<void> nats_peer_endpoint::keep_numbered_locked(message& msg, message& d
   return {};
 }
 
-bool nats_peer_endpoint::batch_locked(std::string_view record, bool& schedule) {
+expected<bool> nats_peer_endpoint::batch_locked(const message& msg, bool& schedule) {
   const std::size_t cap = link_->batch_cap();
-  if (pending_.size_with(record.size()) > cap) {
+  const auto encode = [&msg](std::string& buf) { return encode_message(msg, buf); };
+  auto r = pending_.append_encoded(encode, kept_.next_seq(), cap);
+  if (r && !*r && !pending_.empty()) {
     flush_locked();
-    if (pending_.size_with(record.size()) > cap) return false;  // too large for a batch
+    r = pending_.append_encoded(encode, kept_.next_seq(), cap);
   }
-  pending_.append(record, kept_.next_seq());
+  if (!r || !*r) return r;  // an encode error, or too large for a batch
   schedule = !scheduled_;
   scheduled_ = true;
   return true;

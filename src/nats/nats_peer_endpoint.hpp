@@ -59,8 +59,8 @@ class nats_group_outbox;
 /// (`nats_group_outbox`), published once for every member on the group's subject, numbered in
 /// this member's stream all the same; see `via_` for the rule that keeps the order.
 ///
-/// Per push of a numbered record (batched): one lock, one encode into a thread-local buffer,
-/// one copy of the record into the batch (no allocation once warm), one move of the message
+/// Per push of a numbered record (batched): one lock, one encode straight into the batch (no
+/// allocation once warm), one move of the message
 /// into the window (no allocation once the ring has grown), and once per batch one schedule
 /// on the batcher (its lock). Per batch: one lock, one nats.c publish, the number written into
 /// a reused buffer. Unbatched (requests, replicas, `drop_oldest`, the connection down): one
@@ -169,9 +169,10 @@ class nats_peer_endpoint final : public endpoint,
   /// and `msg` is intact.
   [[nodiscard]] expected<void> keep_numbered_locked(message& msg, message& displaced,
                                                     bool& schedule);
-  /// Appends a numbered record to the pending batch (the data connection is up): false when it
-  /// must go alone (larger than a batch), after the batch was flushed.
-  [[nodiscard]] bool batch_locked(std::string_view record, bool& schedule);
+  /// Encodes a numbered record straight into the pending batch (the data connection is up):
+  /// false when it must go alone (larger than a batch), after the batch was flushed; an encode
+  /// error as `encode_message`'s.
+  [[nodiscard]] expected<bool> batch_locked(const message& msg, bool& schedule);
   nats_batch pending_;
   bool scheduled_ = false;  ///< on the batcher's queue
 };
