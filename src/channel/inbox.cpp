@@ -8,6 +8,7 @@
 #include "channel/lane_queue.hpp"
 #include "channel/plain_queue.hpp"
 #include "channel/ring_queue.hpp"
+#include "core/deadline.hpp"
 
 namespace beehive::detail {
 
@@ -171,6 +172,14 @@ expected<message> inbox::pop() { return pop_any(*s_, false, {}, nullptr); }
 
 expected<message> inbox::pop_until(clock::time_point deadline) {
   return pop_any(*s_, true, deadline, nullptr);
+}
+
+expected<message> inbox::pop_for(clock::duration timeout, const std::stop_token* stop) {
+  state& s = *s_;
+  if (s.mode.load(std::memory_order_acquire) == k_ring) [[likely]] {
+    return s.ring.load(std::memory_order_acquire)->pop_for(timeout, stop);
+  }
+  return pop_any(s, true, deadline_after<clock>(timeout), stop);
 }
 
 expected<message> inbox::pop(std::stop_token stop) { return pop_any(*s_, false, {}, &stop); }

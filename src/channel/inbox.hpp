@@ -65,6 +65,10 @@ class inbox {
   [[nodiscard]] expected<message> pop(std::stop_token stop);
   /// As `pop_until`, also ending with `cancelled` on a stop request (see above).
   [[nodiscard]] expected<message> pop_until(clock::time_point deadline, std::stop_token stop);
+  /// As `pop_until(now + timeout)` (saturated), `stop` as above when given; the default ring
+  /// inbox reads the clock only when nothing is queued.
+  [[nodiscard]] expected<message> pop_for(clock::duration timeout,
+                                          const std::stop_token* stop = nullptr);
   /// Flow control for `try_push` (see `endpoint::when_writable`): `fn` runs once, on the
   /// receiver's thread when room appears (in the default ring inbox: once a quarter of its
   /// capacity is free) or on the closer's, on close, outside the inbox's

@@ -259,6 +259,17 @@ expected<message> ring_queue::pop(bool bounded, clock::time_point deadline,
   return pop_slow(bounded, deadline, stop);
 }
 
+expected<message> ring_queue::pop_for(clock::duration timeout, const std::stop_token* stop) {
+  std::uint64_t pos = 0;
+  if (slot* s = claim(pos)) [[likely]] {
+    expected<message> out(std::move(s->msg));
+    release(s, pos);
+    freed();
+    return out;
+  }
+  return pop_slow(true, deadline_after<clock>(timeout), stop);
+}
+
 expected<message> ring_queue::pop_slow(bool bounded, clock::time_point deadline,
                                        const std::stop_token* stop) {
   const auto stopped = [stop] { return stop != nullptr && stop->stop_requested(); };

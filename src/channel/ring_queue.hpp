@@ -56,6 +56,9 @@ class ring_queue {
   /// As `plain_queue::pop`.
   [[nodiscard]] expected<message> pop(bool bounded, clock::time_point deadline,
                                       const std::stop_token* stop);
+  /// As `pop(true, now + timeout, stop)`, but the clock is read only when nothing is queued:
+  /// a receive that finds a message waiting costs no clock read.
+  [[nodiscard]] expected<message> pop_for(clock::duration timeout, const std::stop_token* stop);
 
   void close(std::vector<message>& dropped, bool drop_all);
   /// Closes and moves every queued message out, oldest first, uncounted (another queue

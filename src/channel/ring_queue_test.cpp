@@ -79,6 +79,35 @@ TEST(RingQueue, CapacityIsExactAndOrderHoldsAcrossLapsOfAnOddSize) {
   expect_identity(st);
 }
 
+// pop_for: a queued message comes at once, whatever the timeout (even 0 or negative); an
+// empty queue waits out the timeout (timed_out), a message pushed meanwhile ends the wait, a
+// stop ends it with cancelled, and a closed, drained queue says channel_closed.
+TEST(RingQueue, PopForTakesWhatIsQueuedAndWaitsOnlyWhenEmpty) {
+  using namespace std::chrono_literals;
+  ring_queue q(opts(4));
+  ASSERT_TRUE(q.push(tagged(0, 1), lane_push::direct, not_cancelled));
+  ASSERT_TRUE(q.push(tagged(0, 2), lane_push::direct, not_cancelled));
+  auto m = q.pop_for(ring_queue::clock::duration::zero(), nullptr);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->route.resource, "1");
+  m = q.pop_for(-1s, nullptr);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(m->route.resource, "2");
+  EXPECT_EQ(q.pop_for(1ms, nullptr).error(), errc::timed_out);
+  auto later = std::async(std::launch::async, [&] { return q.pop_for(60s, nullptr); });
+  ASSERT_TRUE(q.push(tagged(0, 3), lane_push::direct, not_cancelled));
+  auto got = get_bounded(later);
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->route.resource, "3");
+  std::stop_source stop;
+  stop.request_stop();
+  const std::stop_token token = stop.get_token();
+  EXPECT_EQ(q.pop_for(60s, &token).error(), errc::cancelled);
+  std::vector<message> dropped;
+  q.close(dropped, false);
+  EXPECT_EQ(q.pop_for(60s, nullptr).error(), errc::channel_closed);
+}
+
 TEST(RingQueue, ManyProducersKeepTheirOrderAndEveryMessageIsCounted) {
   constexpr int producers = 4;
   constexpr int per = 20000;

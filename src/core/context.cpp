@@ -158,9 +158,8 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r = box == nullptr
-                            ? expected<message>(unexpected(errc::module_not_found))
-                            : box->pop_until(detail::deadline_after<detail::inbox::clock>(timeout));
+  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                                       : box->pop_for(timeout);
   return r;
 }
 
@@ -178,9 +177,8 @@ expected<message> context::receive_for(std::string_view module, duration timeout
   registry::call_scope scope;
   auto* const* ep = impl_->reg.current().modules.find(module);
   detail::inbox* box = ep == nullptr ? nullptr : (*ep)->local();
-  expected<message> r =
-      box == nullptr ? expected<message>(unexpected(errc::module_not_found))
-                     : box->pop_until(detail::deadline_after<detail::inbox::clock>(timeout), stop);
+  expected<message> r = box == nullptr ? expected<message>(unexpected(errc::module_not_found))
+                                       : box->pop_for(timeout, &stop);
   return r;
 }
 
