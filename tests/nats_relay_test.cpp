@@ -122,14 +122,34 @@ TEST(NatsRelay, CleanupWhileARelayWaitsEndsCountsAndTheModuleCanComeBack) {
   // Added again (the endpoint reopens): a relay into it is not left "leaving".
   ASSERT_TRUE(t.b->add("slow", {.capacity = 2, .overflow = overflow_policy::block}));
   ASSERT_TRUE(t.a->nats->wait_peer("slow", watchdog));
-  for (int i = 0; i < 10; ++i) ASSERT_TRUE(t.a->ctx->send("slow", new_message().fill_body(num(i))));
+  constexpr int fresh = 1000;  // the new records' numbers, apart from the old ones'
   for (int i = 0; i < 10; ++i) {
-    auto m = t.b->ctx->receive_for("slow", watchdog);
-    ASSERT_TRUE(m) << i << ": " << m.error().message();
-    EXPECT_EQ(num_of(*m), i);
+    ASSERT_TRUE(t.a->ctx->send("slow", new_message().fill_body(num(fresh + i))));
   }
-  s = t.b->nats->stats();
-  expect_every_taken_record_counted(s);
+  // The sender's last batch of the old life may still be on its way when the module leaves
+  // and comes back within a millisecond (the batcher's linger, nats.c's flusher): those
+  // records then reach the module added again, as a reopened inbox keeps what was queued. They
+  // come first, in order, and are counted; then the new ones, in order.
+  int next = fresh;
+  int last_old = 1;
+  while (next < fresh + 10) {
+    auto m = t.b->ctx->receive_for("slow", watchdog);
+    ASSERT_TRUE(m) << next << ": " << m.error().message();
+    const int v = num_of(*m);
+    if (v >= fresh) {
+      ASSERT_EQ(v, next);
+      ++next;
+    } else {
+      ASSERT_EQ(next, fresh) << "record " << v << " of the old life after a new one";
+      ASSERT_GT(v, last_old);
+      ASSERT_LT(v, records);
+      last_old = v;
+    }
+  }
+  ASSERT_TRUE(eventually([&] {
+    const auto q = t.b->nats->stats();
+    return q.received == q.delivered + q.undeliverable + q.malformed;
+  }));
 }
 
 // A request the receiving inbox refuses (full, `fail`) is answered at once with an error reply
