@@ -40,15 +40,6 @@ class NatsBatches : public ::testing::Test {
 };
 nats_servers* NatsBatches::servers_ = nullptr;
 
-void expect_in_order(context& ctx, const std::string& module, int count) {
-  for (int i = 0; i < count; ++i) {
-    auto m = ctx.receive_for(module, watchdog);
-    ASSERT_TRUE(m) << module << " after " << i;
-    ASSERT_EQ(num_of(*m), i) << module;
-  }
-  EXPECT_EQ(ctx.stats(module)->queued, 0U);
-}
-
 TEST_F(NatsBatches, AFloodArrivesWholeAndInOrderInBatches) {
   const auto cfg = config();
   nats_process a(cfg);

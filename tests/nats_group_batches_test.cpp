@@ -36,23 +36,16 @@ inbox_options blocking(std::size_t capacity) {
   return {.capacity = capacity, .overflow = overflow_policy::block};
 }
 
-// Joins `module` of `p` to `group` and waits until `sender` sees it there.
-void join(nats_process& p, const nats_process& sender, const std::string& module,
-          const std::string& group) {
+// Hosts `module` in `p` (inbox `inbox`), joins it to `group`, and waits until `sender` has it
+// there.
+void member(nats_process& p, const nats_process& sender, const std::string& module,
+            inbox_options inbox, const std::string& group = "g") {
+  ASSERT_TRUE(p.host_for(sender, module, inbox));
   ASSERT_TRUE(p.ctx->add_module_group(module, group));
   ASSERT_TRUE(eventually([&] {
     const auto g = sender.ctx->groups()[group];
     return std::find(g.begin(), g.end(), module) != g.end();
   }));
-}
-
-void expect_in_order(context& ctx, const std::string& module, int count) {
-  for (int i = 0; i < count; ++i) {
-    auto m = ctx.receive_for(module, watchdog);
-    ASSERT_TRUE(m) << module << " after " << i;
-    ASSERT_EQ(num_of(*m), i) << module;
-  }
-  EXPECT_EQ(ctx.stats(module)->queued, 0U);
 }
 
 // Receives `module` until `count` arrived or nothing came for 3 s; every value once (an
@@ -109,10 +102,9 @@ TEST_F(NatsGroupBatches, AGroupSendGoesOnceForEveryMemberInOrder) {
   nats_process a(cfg);
   nats_process b(cfg);
   nats_process c(cfg);
-  ASSERT_TRUE(b.host_for(a, "m1", blocking(4096)));
-  ASSERT_TRUE(b.host_for(a, "m2", blocking(4096)));
-  ASSERT_TRUE(c.host_for(a, "m3", blocking(4096)));
-  for (const auto& [p, m] : {std::pair{&b, "m1"}, {&b, "m2"}, {&c, "m3"}}) join(*p, a, m, "g");
+  for (const auto& [p, m] : {std::pair{&b, "m1"}, {&b, "m2"}, {&c, "m3"}}) {
+    ASSERT_NO_FATAL_FAILURE(member(*p, a, m, blocking(4096)));
+  }
   constexpr int count = 3000;
   for (int i = 0; i < count; ++i) {
     auto r = a.ctx->send_to_group("g", new_message().fill_body(num(i)));
@@ -147,10 +139,8 @@ TEST_F(NatsGroupBatches, DirectAndGroupSendsToOneMemberKeepTheirOrder) {
   nats_process a(cfg);
   nats_process b(cfg);
   nats_process c(cfg);
-  ASSERT_TRUE(b.host_for(a, "m1", blocking(64)));
-  ASSERT_TRUE(c.host_for(a, "m2", blocking(4096)));
-  join(b, a, "m1", "g");
-  join(c, a, "m2", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "m1", blocking(64)));
+  ASSERT_NO_FATAL_FAILURE(member(c, a, "m2", blocking(4096)));
   constexpr int count = 4000;
   std::vector<int> to_m2;
   auto sent = std::async(std::launch::async, [&] {
@@ -186,10 +176,8 @@ TEST_F(NatsGroupBatches, ARecordTooLargeForAGroupBatchGoesAloneInItsPlace) {
   nats_process a(cfg);
   nats_process b(cfg);
   nats_process c(cfg);
-  ASSERT_TRUE(b.host_for(a, "m1", blocking(256)));
-  ASSERT_TRUE(c.host_for(a, "m2", blocking(256)));
-  join(b, a, "m1", "g");
-  join(c, a, "m2", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "m1", blocking(256)));
+  ASSERT_NO_FATAL_FAILURE(member(c, a, "m2", blocking(256)));
   const std::string big(100 * 1024, 'x');  // over a batch's 64 KiB, under max_payload (1 MB)
   for (int i = 0; i < 30; ++i) {
     auto m = new_message().fill_body(num(i));
@@ -214,8 +202,7 @@ TEST_F(NatsGroupBatches, ReplayedAndMalformedGroupBatchesHarmNothing) {
   const auto cfg = config();
   nats_process a(cfg);
   nats_process b(cfg);
-  ASSERT_TRUE(b.host_for(a, "m1", blocking(256)));
-  join(b, a, "m1", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "m1", blocking(256)));
   nats_client_options o;
   o.urls = servers_->url(0);
   auto tap = nats_client::connect(o);
@@ -292,10 +279,8 @@ TEST_F(NatsGroupBatches, RecordsNatsDroppedOnTheGroupsWayAreResentThatWay) {
   nats_process c(cfg);
   cfg.max_pending = 16;
   nats_process b(cfg);
-  ASSERT_TRUE(b.host_for(a, "slow", blocking(8)));
-  ASSERT_TRUE(c.host_for(a, "fast", blocking(4096)));
-  join(b, a, "slow", "g");
-  join(c, a, "fast", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "slow", blocking(8)));
+  ASSERT_NO_FATAL_FAILURE(member(c, a, "fast", blocking(4096)));
   constexpr int count = 600;
   auto sent = std::async(std::launch::async, [&] {
     int ok = 0;
@@ -333,10 +318,8 @@ TEST_F(NatsGroupBatches, AMemberCleanedUpMidStreamLeavesTheOthersWhole) {
   nats_process a(cfg);
   nats_process b(cfg);
   nats_process c(cfg);
-  ASSERT_TRUE(b.host_for(a, "keep", blocking(8192)));
-  ASSERT_TRUE(c.host_for(a, "goes", blocking(8192)));
-  join(b, a, "keep", "g");
-  join(c, a, "goes", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "keep", blocking(8192)));
+  ASSERT_NO_FATAL_FAILURE(member(c, a, "goes", blocking(8192)));
   constexpr int count = 6000;
   std::atomic<int> progress{0};
   auto sent = std::async(std::launch::async, [&] {
@@ -397,10 +380,8 @@ TEST(NatsGroupFailover, KillOfTheSendersNodeMidStreamLosesNoGroupRecord) {
   nats_process a(failover_test_config(servers.url(0), "gfo"));
   nats_process b(failover_test_config(servers.url(1), "gfo"));
   nats_process c(failover_test_config(servers.url(2), "gfo"));
-  ASSERT_TRUE(b.host_for(a, "m1", {.capacity = 1024}));
-  ASSERT_TRUE(c.host_for(a, "m2", {.capacity = 1024}));
-  join(b, a, "m1", "g");
-  join(c, a, "m2", "g");
+  ASSERT_NO_FATAL_FAILURE(member(b, a, "m1", {.capacity = 1024}));
+  ASSERT_NO_FATAL_FAILURE(member(c, a, "m2", {.capacity = 1024}));
   constexpr int count = 20000;
   collector m1(*b.ctx, "m1", count);
   collector m2(*c.ctx, "m2", count);

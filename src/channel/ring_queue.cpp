@@ -246,8 +246,9 @@ expected<void> ring_queue::push_slow(message&& msg, lane_push how,
   }
 }
 
-expected<message> ring_queue::pop(bool bounded, clock::time_point deadline,
-                                  const std::stop_token* stop) {
+template <class Deadline>
+expected<message> ring_queue::pop_ready_or(bool bounded, const Deadline& deadline,
+                                           const std::stop_token* stop) {
   std::uint64_t pos = 0;
   if (slot* s = claim(pos)) [[likely]] {
     // Moved once, straight from the slot into the result.
@@ -256,18 +257,18 @@ expected<message> ring_queue::pop(bool bounded, clock::time_point deadline,
     freed();
     return out;
   }
-  return pop_slow(bounded, deadline, stop);
+  return pop_slow(bounded, deadline(), stop);
+}
+
+expected<message> ring_queue::pop(bool bounded, clock::time_point deadline,
+                                  const std::stop_token* stop) {
+  return pop_ready_or(
+      bounded, [deadline] { return deadline; }, stop);
 }
 
 expected<message> ring_queue::pop_for(clock::duration timeout, const std::stop_token* stop) {
-  std::uint64_t pos = 0;
-  if (slot* s = claim(pos)) [[likely]] {
-    expected<message> out(std::move(s->msg));
-    release(s, pos);
-    freed();
-    return out;
-  }
-  return pop_slow(true, deadline_after<clock>(timeout), stop);
+  return pop_ready_or(
+      true, [timeout] { return deadline_after<clock>(timeout); }, stop);
 }
 
 expected<message> ring_queue::pop_slow(bool bounded, clock::time_point deadline,

@@ -125,6 +125,10 @@ class ring_queue {
   void hand_on();
   expected<void> push_slow(message&& msg, lane_push how, const std::atomic<bool>& cancelled);
   expected<message> pop_slow(bool bounded, clock::time_point deadline, const std::stop_token* stop);
+  /// `pop` and `pop_for`: the ready message, else `pop_slow` with `deadline()` (read only then).
+  template <class Deadline>
+  expected<message> pop_ready_or(bool bounded, const Deadline& deadline,
+                                 const std::stop_token* stop);
   // The caller holds mu_.
   void ensure_slots_locked();
   void refill_locked();

@@ -3,6 +3,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -33,18 +34,12 @@ class nats_batch {
 
   /// Appends `record`, which follows the last one's number (`first` for the first).
   void append(std::string_view record, std::uint64_t seq_if_first) {
-    if (count_ == 0) {
-      first_ = seq_if_first;
-      buf_.assign(1, marker);
-    }
-    char len[frame_overhead];
-    const auto n = static_cast<std::uint32_t>(record.size());
-    for (std::size_t i = 0; i < frame_overhead; ++i) {
-      len[i] = static_cast<char>((n >> (8 * i)) & 0xffU);
-    }
-    buf_.append(len, frame_overhead);
-    buf_.append(record);
-    ++count_;
+    (void)append_encoded(
+        [record](std::string& buf) {
+          buf.append(record);
+          return expected<void>{};
+        },
+        seq_if_first, std::numeric_limits<std::size_t>::max());
   }
   /// Appends the record that `encode(buf)` appends to `buf` (an `expected<void>`): the record
   /// is written straight into the batch, with no copy. False, with nothing appended, when the

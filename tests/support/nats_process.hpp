@@ -5,6 +5,8 @@
 // connected to given servers. Several of them in one test binary are as separate as separate
 // processes (each has its own connections and process id).
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -14,6 +16,7 @@
 #include "beehive/context.hpp"
 #include "beehive/message.hpp"
 #include "beehive/nats.hpp"
+#include "support/bounded_wait.hpp"
 
 namespace beehive::test {
 
@@ -63,6 +66,17 @@ inline std::thread echo_requests(context& ctx, std::string module) {
       (void)ctx.send_resp(new_resp_by_message(*req, std::string("pong")));
     }
   });
+}
+
+/// Receives `count` records of `module`, numbered 0, 1, ... in order (each within `watchdog`);
+/// nothing is left queued.
+inline void expect_in_order(context& ctx, const std::string& module, int count) {
+  for (int i = 0; i < count; ++i) {
+    auto m = ctx.receive_for(module, watchdog);
+    ASSERT_TRUE(m) << module << " after " << i;
+    ASSERT_EQ(num_of(*m), i) << module;
+  }
+  EXPECT_EQ(ctx.stats(module)->queued, 0U);
 }
 
 struct nats_process {
