@@ -21,6 +21,7 @@
 
 #include <nats/nats.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
@@ -28,8 +29,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <memory>
 #include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +57,42 @@ using beehive::bench::nats_bench_params;
 using beehive::bench::round_to;
 using beehive::test::nats_client;
 using beehive::test::nats_servers;
+
+// CPU seconds (user + system, every thread) that the servers' processes have used so far,
+// from /proc/PID/stat (clock ticks: 10 ms steps, a few per cent of a 1 s run).
+double servers_cpu_seconds(const nats_servers& servers) {
+  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  double total = 0;
+  for (std::size_t i = 0; i < servers.size(); ++i) {
+    std::ifstream in("/proc/" + std::to_string(servers.pid(i)) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // Fields after the command's closing parenthesis; utime and stime are the 12th and 13th.
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream rest(stat.substr(close + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int f = 1; f <= 13 && rest >> field; ++f) {
+      if (f == 12) utime = std::stod(field);
+      if (f == 13) stime = std::stod(field);
+    }
+    total += (utime + stime) / tick;
+  }
+  return total;
+}
+
+// Runs `fn` and adds `key` (nanoseconds of the servers' CPU per record) to its line.
+template <class Fn>
+json with_server_cpu(const nats_servers& servers, std::uint64_t records, const std::string& key,
+                     Fn&& fn) {
+  const double before = servers_cpu_seconds(servers);
+  json out = fn();
+  if (out.is_object()) {
+    out[key] =
+        round_to((servers_cpu_seconds(servers) - before) * 1e9 / static_cast<double>(records), 1);
+  }
+  return out;
+}
 
 std::unique_ptr<nats_client> connect(const std::string& url, bool send_asap = false) {
   beehive::test::nats_client_options o;
@@ -413,6 +453,16 @@ void add_ours(json& line, const beehive::bench::nats_bench_fn& fn, nats_servers&
   line["errors"] = errors;
 }
 
+// `fn` (ours), with the servers' CPU per record added to its line as server_cpu_ns_per_msg.
+beehive::bench::nats_bench_fn with_servers_cpu_of(const beehive::bench::nats_bench_fn& fn,
+                                                  std::uint64_t records) {
+  if (!fn) return fn;
+  return [fn, records](nats_servers& servers, const nats_bench_params& p) {
+    return with_server_cpu(servers, records, "server_cpu_ns_per_msg",
+                           [&] { return fn(servers, p); });
+  };
+}
+
 const beehive::bench::nats_bench_ours& ours() {
   static const auto table = beehive::bench::make_nats_bench_ours();
   return table;
@@ -427,9 +477,11 @@ json nats_send() {
   p.messages = 1'000'000;
   auto servers = nats_servers::single();
   json line{{"messages", p.messages}, {"record_bytes", p.record_bytes}};
-  const json raw = skip_raw() ? json::object() : raw_send(servers, p, 1);
+  const json raw = skip_raw() ? json::object()
+                              : with_server_cpu(servers, p.messages, "raw_server_cpu_ns_per_msg",
+                                                [&] { return raw_send(servers, p, 1); });
   for (const auto& [k, v] : raw.items()) line[k] = v;
-  add_ours(line, ours().send, servers, p, "msgs_per_s", true);
+  add_ours(line, with_servers_cpu_of(ours().send, p.messages), servers, p, "msgs_per_s", true);
   return line;
 }
 
@@ -451,9 +503,13 @@ json nats_fan_out_8() {
   p.receivers = 8;
   auto servers = nats_servers::single();
   json line{{"messages", p.messages}, {"receivers", p.receivers}, {"record_bytes", p.record_bytes}};
-  const json raw = skip_raw() ? json::object() : raw_send(servers, p, p.receivers);
+  const std::uint64_t deliveries = p.messages * p.receivers;
+  const json raw = skip_raw() ? json::object()
+                              : with_server_cpu(servers, deliveries, "raw_server_cpu_ns_per_msg",
+                                                [&] { return raw_send(servers, p, p.receivers); });
   for (const auto& [k, v] : raw.items()) line[k] = v;
-  add_ours(line, ours().fan_out_8, servers, p, "deliveries_per_s", true);
+  add_ours(line, with_servers_cpu_of(ours().fan_out_8, deliveries), servers, p, "deliveries_per_s",
+           true);
   return line;
 }
 

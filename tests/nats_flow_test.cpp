@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Flow control across processes: a slow consumer under `block` loses nothing (credits), under
-// `drop_oldest` every drop is counted; across a 3-node cluster too.
+// `drop_oldest` every drop is counted; across a 3-node cluster too. Large records are bounded
+// by their bytes (`flow.window_bytes`), whatever the record window.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -8,6 +9,7 @@
 #include <thread>
 
 #include "beehive/beehive.hpp"
+#include "beehive/codec.hpp"
 #include "beehive/nats.hpp"
 #include "support/bounded_wait.hpp"
 #include "support/nats_process.hpp"
@@ -143,6 +145,96 @@ TEST(NatsFlow, BlockWithTimeoutGivesTimedOut) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error(), errc::timed_out);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
+}
+
+// Records of about 8 KiB, numbered.
+content big(int i) { return nlohmann::json{{"n", i}, {"pad", std::string(8192, 'x')}}; }
+int big_of(const message& m) {
+  auto j = m.content.to_json();
+  return j && j->contains("n") ? j->at("n").get<int>() : -1;
+}
+
+// A record window far above what the tests send (8192), a 64 KiB byte window, and heartbeats
+// (which probe a sender's stuck records, and so fetch a grant) too rare to come in a test.
+nats_config byte_window_config(const std::string& url, const std::string& ns) {
+  auto cfg = nats_test_config(url, ns);
+  cfg.flow_window = 8192;
+  cfg.flow_window_bytes = 64 * 1024;
+  cfg.presence_interval = std::chrono::seconds(3);
+  return cfg;
+}
+
+// A module that reads nothing: its process relays 2 records into the inbox and grants nothing
+// back (a grant comes after half a window: 4096 records or 32 KiB relayed). The sender stops
+// at 64 KiB of records unacknowledged, where the record window alone would let all 100 go.
+TEST(NatsFlow, ByteWindowBoundsWhatIsInFlight) {
+  auto servers = nats_servers::single();
+  const auto cfg = byte_window_config(servers.url(0), "flow6");
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.host_for(a, "held",
+                         {.capacity = 2,
+                          .overflow = overflow_policy::block,
+                          .block_timeout = std::chrono::milliseconds(300)}));
+  const std::size_t record_bytes = encode_message(new_message().fill_body(big(0)))->size();
+  // Admitted while less than 64 KiB is unacknowledged: the one that crosses it goes too.
+  const int bound = static_cast<int>(cfg.flow_window_bytes / record_bytes) + 1;
+  int ok = 0;
+  expected<void> r;
+  for (int i = 0; i < 100 && (r = a.ctx->send("held", new_message().fill_body(big(i)))); ++i) {
+    ++ok;
+  }
+  ASSERT_FALSE(r) << "all 100 records went";
+  EXPECT_EQ(r.error(), errc::timed_out);
+  // A heartbeat in the meantime may probe the stuck records and fetch the 2 relayed ones'
+  // credits: then up to two more.
+  EXPECT_GE(ok, bound);
+  EXPECT_LE(ok, bound + 2);
+  EXPECT_GE(a.nats->stats().credit_waits, 1U);
+  // Nothing accepted is lost: every record comes, in order.
+  for (int i = 0; i < ok; ++i) {
+    auto m = b.ctx->receive_for("held", watchdog);
+    ASSERT_TRUE(m) << i;
+    ASSERT_EQ(big_of(*m), i);
+  }
+}
+
+// A flood of large records to a reader: the sender hits the byte window again and again, and
+// the receiver grants back every 32 KiB relayed, so no probe is ever needed (without the
+// byte half, it would grant only after 4096 records, and each stall would wait for a
+// heartbeat's probe: `resent`).
+TEST(NatsFlow, ByteWindowIsGrantedBackAsTheReceiverRelays) {
+  auto servers = nats_servers::single();
+  const auto cfg = byte_window_config(servers.url(0), "flow7");
+  nats_process a(cfg);
+  nats_process b(cfg);
+  ASSERT_TRUE(b.host_for(a, "big", {.capacity = 2, .overflow = overflow_policy::block}));
+  constexpr int count = 300;
+  std::thread sender([&] {
+    for (int i = 0; i < count; ++i) {
+      auto r = a.ctx->send("big", new_message().fill_body(big(i)));
+      ASSERT_TRUE(r) << i << ": " << r.error().message();
+    }
+  });
+  struct join_on_exit {
+    std::thread& t;
+    context& ctx;
+    ~join_on_exit() {
+      if (!t.joinable()) return;
+      ctx.cancel();
+      t.join();
+    }
+  } const joined{sender, *a.ctx};
+  for (int i = 0; i < count; ++i) {
+    auto m = b.ctx->receive_for("big", watchdog);
+    ASSERT_TRUE(m) << i;
+    ASSERT_EQ(big_of(*m), i);
+  }
+  sender.join();
+  const auto sa = a.nats->stats();
+  EXPECT_GE(sa.credit_waits, 1U) << "the byte window was never reached";
+  EXPECT_EQ(sa.resent, 0U) << "a stall needed a probe to get its grant";
+  EXPECT_EQ(b.nats->stats().undeliverable, 0U);
 }
 
 }  // namespace

@@ -47,15 +47,22 @@ struct nats_config {
   std::chrono::milliseconds reconnect_wait{100};     ///< `timeouts.reconnect_wait`
 
   /// `flow.window`: messages a sender may have unacknowledged per destination module (credit
-  /// window); the receiver grants them back as its inbox takes messages. It must cover what
-  /// is in flight for one round trip of records and credits (nats.c's flusher naps 1 ms before
-  /// it writes a buffered publisher's records): 1024 made a fast sender wait for credits every
-  /// ~700 records (docs/benchmarks.md). Cost: a slow module's process may hold up to
-  /// window x senders records in nats.c's queue (8192 x 370 bytes = 3 MB per sender). The
-  /// sender keeps what was not acknowledged (up to two windows per destination) to resend it
-  /// after a failover; processes of a namespace should share one window (a receiver's
-  /// duplicate window spans two of its own).
-  std::size_t flow_window = 8192;
+  /// window); the receiver grants them back as its inbox takes messages, every half window.
+  /// It must cover what is in flight while a grant travels back and the sender's next records
+  /// travel out, with room for a busy machine's scheduling delays: 1024 made a fast sender
+  /// wait for credits every ~700 records, 8192 left the receiver idle a third of the time on
+  /// 2 vCPUs (docs/benchmarks.md, "Credit window"). `flow.window_bytes` bounds the same
+  /// records by size. The sender keeps what was not acknowledged (up to two windows per
+  /// destination) to resend it after a failover; processes of a namespace should share one
+  /// window (a receiver's duplicate window spans two of its own).
+  std::size_t flow_window = 32768;
+  /// `flow.window_bytes`: the encoded bytes a sender may have unacknowledged per destination
+  /// module, whatever their count (a record larger than this still goes, alone); the receiver
+  /// also grants back every half of it. What a flood can hold per (sender, destination): up to
+  /// this much in the receiving process's nats.c queue and about as much in the sender's
+  /// resend window; with 250-byte bodies (~450-byte records) `flow.window` binds first
+  /// (32768 x 450 B = 14 MiB). Processes of a namespace should share it, as `flow.window`.
+  std::size_t flow_window_bytes = 16 * 1024 * 1024;
   /// `flow.max_pending`: records nats.c may queue for one hosted module before it drops for a
   /// slow consumer (counted: `nats_stats::nats_dropped`, `slow_consumer_events`); 0, the
   /// default, is no limit: the senders' credit windows bound the queue. A limit guards against

@@ -63,9 +63,12 @@ class nats_batch {
     }
     if (count_ == 0) first_ = seq_if_first;
     ++count_;
+    last_ = n;
     return true;
   }
   [[nodiscard]] std::size_t count() const noexcept { return count_; }
+  /// The size of the last record appended (without its frame).
+  [[nodiscard]] std::size_t last_record_bytes() const noexcept { return last_; }
   [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
   /// The first record's number.
   [[nodiscard]] std::uint64_t first() const noexcept { return first_; }
@@ -115,6 +118,7 @@ class nats_batch {
   std::string buf_;
   std::size_t count_ = 0;
   std::uint64_t first_ = 0;
+  std::size_t last_ = 0;
 };
 
 }  // namespace beehive::detail

@@ -111,20 +111,23 @@ TEST(NatsBatch, AppendEncodedWritesInPlaceOrLeavesTheBatchAsItWas) {
   ASSERT_TRUE(b.append_encoded(writes("{\"a\":1}"), 7, 1000).value());
   EXPECT_EQ(b.first(), 7U);
   EXPECT_EQ(b.payload(), "{\"a\":1}") << "a batch of one is the bare record";
-  ASSERT_TRUE(b.append_encoded(writes("{\"b\":2}"), 99, 1000).value());
+  EXPECT_EQ(b.last_record_bytes(), 7U);
+  ASSERT_TRUE(b.append_encoded(writes("{\"b\":22}"), 99, 1000).value());
+  EXPECT_EQ(b.last_record_bytes(), 8U) << "the record's own bytes, without its frame";
   const std::string two(b.payload());
   r = b.append_encoded(writes(std::string(1000, 'y')), 0, 1000);
   ASSERT_TRUE(r);
   EXPECT_FALSE(*r);
   EXPECT_FALSE(b.append_encoded(fails, 0, 1000));
   EXPECT_EQ(b.payload(), two) << "nothing of the refused ones is left";
+  EXPECT_EQ(b.last_record_bytes(), 8U);
   EXPECT_EQ(b.count(), 2U);
   EXPECT_EQ(b.first(), 7U);
-  EXPECT_EQ(records_of(two), (std::vector<std::string>{"{\"a\":1}", "{\"b\":2}"}));
+  EXPECT_EQ(records_of(two), (std::vector<std::string>{"{\"a\":1}", "{\"b\":22}"}));
   // The same bytes as `append`.
   nats_batch c;
   c.append("{\"a\":1}", 7);
-  c.append("{\"b\":2}", 8);
+  c.append("{\"b\":22}", 8);
   EXPECT_EQ(c.payload(), two);
 }
 

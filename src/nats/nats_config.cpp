@@ -116,6 +116,14 @@ const std::map<std::string, reader, std::less<>>& readers() {
          if (e.empty() && c.flow_window > 1000000) return "must be <= 1000000";
          return e;
        }},
+      {"flow.window_bytes",
+       [](const YAML::Node& v, nats_config& c) -> std::string {
+         auto e = as_count(v, c.flow_window_bytes, 4096);
+         if (e.empty() && c.flow_window_bytes > (std::size_t{1} << 30)) {
+           return "must be <= 1073741824";
+         }
+         return e;
+       }},
       {"flow.max_pending",
        [](const YAML::Node& v, nats_config& c) -> std::string {
          auto e = as_count(v, c.max_pending, 0);

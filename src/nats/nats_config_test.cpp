@@ -20,7 +20,8 @@ TEST(NatsConfig, EmptyTextIsEveryDefault) {
   EXPECT_EQ(cfg->ping_interval, std::chrono::milliseconds(1000));
   EXPECT_EQ(cfg->max_pings_out, 2);
   EXPECT_EQ(cfg->write_deadline, std::chrono::milliseconds(2000));
-  EXPECT_EQ(cfg->flow_window, 8192U);
+  EXPECT_EQ(cfg->flow_window, 32768U);
+  EXPECT_EQ(cfg->flow_window_bytes, 16U * 1024 * 1024);
 }
 
 TEST(NatsConfig, ReadsEveryKey) {
@@ -36,7 +37,7 @@ timeouts:
   write_deadline: 400
   presence_interval: 100
   reconnect_wait: 20
-flow: {window: 64, max_pending: 500, reconnect_buffer: 4096, batch_linger_us: 0}
+flow: {window: 64, window_bytes: 65536, max_pending: 500, reconnect_buffer: 4096, batch_linger_us: 0}
 replicas: [worker, "odd name"]
 )");
   ASSERT_TRUE(cfg) << cfg.error().message();
@@ -54,6 +55,7 @@ replicas: [worker, "odd name"]
   EXPECT_EQ(cfg->presence_interval, std::chrono::milliseconds(100));
   EXPECT_EQ(cfg->reconnect_wait, std::chrono::milliseconds(20));
   EXPECT_EQ(cfg->flow_window, 64U);
+  EXPECT_EQ(cfg->flow_window_bytes, 65536U);
   EXPECT_EQ(cfg->max_pending, 500U);
   EXPECT_EQ(cfg->reconnect_buffer, 4096U);
   EXPECT_EQ(cfg->batch_linger, std::chrono::microseconds(0));
@@ -78,6 +80,9 @@ TEST(NatsConfig, BadFileNamesTheKey) {
       {"timeouts: {presence: 5}\n", "timeouts.presence"},
       {"flow: {window: 1}\n", "flow.window"},
       {"flow: {window: [1]}\n", "flow.window"},
+      {"flow: {window_bytes: 100}\n", "flow.window_bytes"},
+      {"flow: {window_bytes: 2147483648}\n", "flow.window_bytes"},
+      {"flow: {window_bytes: lots}\n", "flow.window_bytes"},
       {"flow: {max_pending: -1}\n", "flow.max_pending"},
       {"flow: {batch_linger_us: 2000000}\n", "flow.batch_linger_us"},
       {"flow: {batch_linger_us: soon}\n", "flow.batch_linger_us"},

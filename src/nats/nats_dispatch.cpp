@@ -9,10 +9,10 @@
 // - the subscription guard: two short locks (busy count), two weak_ptr locks (type, endpoint);
 // - one map lookup (the sender's credit entry, a map only this thread touches).
 // Per record:
-// - one decode (two allocations: the content's text and its holder; the header inline), one
-//   move into the batch (a reused vector: no allocation once warm); the nats.c message is
-//   kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector thread is
-//   woken per burst, not per few records);
+// - one decode (one allocation: the content's holder and text in one block; the header
+//   inline), one move into the batch (a reused vector: no allocation once warm); the nats.c
+//   message is kept and destroyed with up to `spent_batch` others (nats.c's garbage-collector
+//   thread is woken per burst, not per few records);
 // - a numbered one-way record (its number in the reply subject, or in a group batch's table):
 //   the number parsed, under the module's `senders_mu` (one uncontended lock: the group
 //   subscriptions take records for it too) one bit tested and set in the sender's dedup window;
@@ -20,9 +20,9 @@
 // - at relay: one inbox push (one CAS; a futex wake only when the module's thread sleeps,
 //   which a batch makes once per batch instead of once per record), one relaxed counter, and
 //   `senders_mu` once more (the newest number relayed, the credit owed);
-// - every `window/2` records per sender: one credit publish (rpc connection, SendAsap), which
-//   acknowledges the numbered records; when nothing more is queued and a sender's numbers have a
-//   gap (or a duplicate came), one more (`report_gaps`);
+// - every `window/2` records (or `window_bytes/2` bytes) per sender: one credit publish (rpc
+//   connection, SendAsap), which acknowledges the numbered records; when nothing more is
+//   queued and a sender's numbers have a gap (or a duplicate came), one more (`report_gaps`);
 // - a sync request adds one reply-table registration.
 // Batches end when nats.c has nothing more queued or `relay_batch` records wait.
 #include <algorithm>
@@ -92,7 +92,7 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m) 
     bump(link_->counters.malformed);
     log().warn("nats: malformed batch ({} bytes) for '{}': the rest dropped", data.size(),
                ep.name());
-    if (credit != nullptr) grant(ep, sender, *credit, 1);
+    if (credit != nullptr) grant(ep, sender, *credit, 1, data.size());
   }
   // The records were decoded (copied): the nats.c message goes with the others spent.
   in.spent_bytes += data.size();
@@ -122,7 +122,7 @@ void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::stri
       bump(link_->counters.duplicates);
       credit->duplicate_seen = true;
       ep.gap_pending = true;
-      grant_locked(ep, sender, *credit, 1);
+      grant_locked(ep, sender, *credit, 1, data.size());
       return;
     }
   }
@@ -132,9 +132,9 @@ void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::stri
     log().warn("nats: malformed record ({} bytes) for '{}' dropped", data.size(), ep.name());
     if (credit != nullptr) {
       if (run != nullptr && run->owns_lock()) {
-        grant_locked(ep, sender, *credit, 1);
+        grant_locked(ep, sender, *credit, 1, data.size());
       } else {
-        grant(ep, sender, *credit, 1);
+        grant(ep, sender, *credit, 1, data.size());
       }
     }
     return;
@@ -148,7 +148,7 @@ void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::stri
     h->replies().expect_remote(std::string_view(msg->header.id), reply_origin(reply));
   }
   in.held.push_back({std::move(*msg), credit, sender, number ? *number : subjects::sequence{},
-                     request, std::move(raw)});
+                     data.size(), request, std::move(raw)});
 }
 
 void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait) {
@@ -169,6 +169,7 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait)
   nats_sender_entry* owed_to = nullptr;
   std::string_view owed_sender;
   std::uint64_t owed = 0;
+  std::uint64_t owed_bytes = 0;
   subjects::sequence newest;
   auto settle = [&] {
     if (owed_to == nullptr) return;
@@ -179,9 +180,10 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait)
       e.relayed_stream = newest.stream;
       e.relayed_seq = std::max(e.relayed_seq, newest.seq);
     }
-    grant_locked(ep, owed_sender, e, owed);
+    grant_locked(ep, owed_sender, e, owed, owed_bytes);
     owed_to = nullptr;
     owed = 0;
+    owed_bytes = 0;
     newest = {};
   };
   for (auto& rec : in.held) {
@@ -206,6 +208,7 @@ void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait)
         owed_sender = rec.sender;
       }
       ++owed;
+      owed_bytes += rec.bytes;
       if (rec.number.stream != 0) newest = rec.number;
     }
     if (rec.raw) {
@@ -262,16 +265,23 @@ nats_sender_entry* nats_type::credit_slot(nats_hosted_endpoint& ep,
 }
 
 void nats_type::grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& entry,
-                      std::uint64_t n) {
+                      std::uint64_t n, std::uint64_t bytes) {
   std::lock_guard lk(ep.senders_mu);
-  grant_locked(ep, sender, entry, n);
+  grant_locked(ep, sender, entry, n, bytes);
 }
 
 void nats_type::grant_locked(nats_hosted_endpoint& ep, std::string_view sender,
-                             nats_sender_entry& entry, std::uint64_t n) {
+                             nats_sender_entry& entry, std::uint64_t n, std::uint64_t bytes) {
+  // Half of either window: a sender waits for credits when it has a whole window of records,
+  // or of bytes, unacknowledged (nats_peer_endpoint::room_locked), so a grant always comes
+  // before it would wait forever (processes of a namespace share the two windows).
   const std::uint64_t batch = std::max<std::uint64_t>(1, link_->cfg.flow_window / 2);
+  const std::uint64_t batch_bytes = std::max<std::uint64_t>(1, link_->cfg.flow_window_bytes / 2);
   entry.owed += n;
-  if (entry.owed >= batch) publish_grant(ep, sender, entry, false);
+  entry.owed_bytes += bytes;
+  if (entry.owed >= batch || entry.owed_bytes >= batch_bytes) {
+    publish_grant(ep, sender, entry, false);
+  }
 }
 
 void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
@@ -288,6 +298,7 @@ void nats_type::publish_grant(nats_hosted_endpoint& ep, std::string_view sender,
   if (link_->rpc->publish(link_->subj.credits(sender), payload)) {
     nats_counters::bump(link_->counters.credits_granted, entry.owed);
     entry.owed = 0;
+    entry.owed_bytes = 0;
   }
 }
 

@@ -28,7 +28,8 @@ class nats_type;
 /// subscriptions of its groups both take records for it).
 struct nats_sender_entry {
   explicit nats_sender_entry(std::size_t span) : seen(span) {}
-  std::uint64_t owed = 0;
+  std::uint64_t owed = 0;        // records taken or refused, not yet granted back
+  std::uint64_t owed_bytes = 0;  // their encoded bytes (flow.window_bytes)
   nats_dedup_window seen;
   // The newest numbered record relayed into the inbox (or refused there): what is acknowledged
   // is at most this one, so that a sender that saw everything acknowledged may switch the path
@@ -52,6 +53,7 @@ struct nats_intake {
     nats_sender_entry* credit = nullptr;  ///< the sender's `ungranted` entry (map nodes are stable)
     std::string_view sender;              ///< its key
     subjects::sequence number;            ///< its number (stream 0: not numbered)
+    std::size_t bytes = 0;                ///< its encoded size (what its sender counted)
     bool request = false;                 ///< a sync request registered in the reply table
     nats_msg_ptr raw;  ///< the nats.c message it was decoded from (then moved to `spent`)
   };

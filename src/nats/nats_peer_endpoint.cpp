@@ -25,6 +25,7 @@ nats_peer_endpoint::nats_peer_endpoint(std::string name, std::shared_ptr<nats_li
       link_(std::move(link)),
       subject_(link_->subj.module(name)),
       window_(static_cast<std::int64_t>(link_->cfg.flow_window)),
+      window_bytes_(link_->cfg.flow_window_bytes),
       credits_(window_),
       overflow_(info.overflow),
       block_timeout_(info.block_timeout),
@@ -116,7 +117,7 @@ expected<void> nats_peer_endpoint::keep_via_locked(message& msg, message& displa
   const std::uint64_t seq = kept_.next_seq();
   if (auto r = via_->add(name(), stream_, seq, call, *record); !r) return r;
   sent_upto_ = seq;
-  displaced = kept_.keep(std::move(msg));
+  displaced = kept_.keep(std::move(msg), record->size());
   return {};
 }
 
@@ -179,16 +180,18 @@ expected<void> nats_peer_endpoint::keep_numbered_locked(message& msg, message& d
     auto in_batch = batch_locked(msg, schedule);
     if (!in_batch) return unexpected(in_batch.error());
     if (*in_batch) {
-      displaced = kept_.keep(std::move(msg));
+      displaced = kept_.keep(std::move(msg), pending_.last_record_bytes());
       return {};
     }
   }
   flush_locked();  // what is pending goes first
   // Under the lock: numbers go out in order, and a refused publish takes none.
   subjects::write_sequence(number_, {stream_, kept_.next_seq()});
-  if (auto r = link_->send(*link_->data, subject_, msg, number_); !r) return r;
+  auto record = link_->encode(msg);
+  if (!record) return unexpected(record.error());
+  if (auto r = link_->publish(*link_->data, subject_, *record, number_); !r) return r;
   sent_upto_ = kept_.next_seq();
-  displaced = kept_.keep(std::move(msg));
+  displaced = kept_.keep(std::move(msg), record->size());
   return {};
 }
 

@@ -115,6 +115,7 @@ class nats_peer_endpoint final : public endpoint,
   const std::shared_ptr<nats_link> link_;
   const std::string subject_;
   const std::int64_t window_;
+  const std::size_t window_bytes_;  // flow.window_bytes: encoded bytes unacknowledged
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::int64_t credits_;
@@ -136,8 +137,10 @@ class nats_peer_endpoint final : public endpoint,
   [[nodiscard]] bool numbered_locked() const noexcept {
     return !replica_ && overflow_ != overflow_policy::drop_oldest;
   }
+  /// A credit, and for numbered records room in the resend window: fewer copies than it
+  /// holds and fewer bytes than `flow.window_bytes` (one record past that goes, alone).
   [[nodiscard]] bool room_locked() const noexcept {
-    return credits_ > 0 && !(numbered_locked() && kept_.full());
+    return credits_ > 0 && !(numbered_locked() && (kept_.full() || kept_.bytes() >= window_bytes_));
   }
   /// The credit (and the overflow policy's wait) of one push: true when a credit was taken,
   /// false when none is needed (`drop_oldest`).

@@ -19,10 +19,12 @@ void nats_resend_window::grow() {
   head_ = 0;
 }
 
-message nats_resend_window::keep(message&& msg) {
+message nats_resend_window::keep(message&& msg, std::size_t bytes) {
   if (size_ == ring_.size()) grow();
   auto& e = ring_[(head_ + size_) & (ring_.size() - 1)];
   e.seq = next_++;
+  e.bytes = bytes;
+  bytes_ += bytes;
   ++size_;
   return std::exchange(e.msg, std::move(msg));
 }
@@ -37,6 +39,7 @@ void nats_resend_window::acknowledge(std::uint64_t seq) {
   // thread that reads the grants: each ack would free half a window at once while the sender
   // waits, and a content's destructor is user code that may call the library).
   while (size_ != 0 && ring_[head_].seq <= seq) {
+    bytes_ -= ring_[head_].bytes;
     head_ = (head_ + 1) & (ring_.size() - 1);
     --size_;
   }
@@ -50,6 +53,7 @@ std::size_t nats_resend_window::clear(std::vector<message>& out) {
   }
   head_ = 0;
   size_ = 0;
+  bytes_ = 0;
   acked_ = next_ - 1;
   return n;
 }

@@ -37,12 +37,15 @@ class nats_resend_window {
   [[nodiscard]] std::size_t size() const noexcept { return size_; }
   [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
   [[nodiscard]] bool full() const noexcept { return size_ >= limit_; }
+  /// The encoded bytes of the copies not acknowledged (what `keep` was told).
+  [[nodiscard]] std::size_t bytes() const noexcept { return bytes_; }
 
-  /// Keeps `msg` as record `next_seq()`, which was just published; the next number follows.
+  /// Keeps `msg` as record `next_seq()`, which was just published, `bytes` long encoded; the
+  /// next number follows.
   /// Returns the acknowledged message whose slot it reuses (or an empty one), for the caller to
   /// destroy after it released its lock: a content's destructor is user code and may call the
   /// library (and so this window's owner) again.
-  [[nodiscard]] message keep(message&& msg);
+  [[nodiscard]] message keep(message&& msg, std::size_t bytes = 0);
   /// The receiver has every record up to `seq`: their copies go.
   void acknowledge(std::uint64_t seq);
   /// Calls `fn(seq, const message&)` for each copy, oldest first; stops when it returns false.
@@ -67,6 +70,7 @@ class nats_resend_window {
   struct entry {
     std::uint64_t seq = 0;
     message msg;
+    std::size_t bytes = 0;
   };
   void grow();
 
@@ -76,6 +80,7 @@ class nats_resend_window {
   std::size_t size_ = 0;
   std::uint64_t next_ = 1;
   std::uint64_t acked_ = 0;
+  std::size_t bytes_ = 0;
 };
 
 }  // namespace beehive::detail

@@ -72,6 +72,30 @@ TEST(NatsResendWindow, FullAtItsLimit) {
   EXPECT_FALSE(w.full());
 }
 
+// The bytes of what is unacknowledged (flow.window_bytes): added by keep, taken off by each
+// acknowledgement as its copies go (around the ring's end too), zero after clear.
+TEST(NatsResendWindow, CountsTheBytesOfWhatIsUnacknowledged) {
+  nats_resend_window w(1000);
+  EXPECT_EQ(w.bytes(), 0U);
+  for (int i = 1; i <= 10; ++i) (void)w.keep(numbered(i), static_cast<std::size_t>(i) * 100);
+  EXPECT_EQ(w.bytes(), 5500U);
+  w.acknowledge(4);  // 100 + 200 + 300 + 400 go
+  EXPECT_EQ(w.bytes(), 4500U);
+  w.acknowledge(3);  // older: nothing changes
+  EXPECT_EQ(w.bytes(), 4500U);
+  for (int i = 0; i < 200; ++i) {
+    (void)w.keep(numbered(i), 7);
+    w.acknowledge(w.next_seq() - 3);  // the two newest stay
+  }
+  EXPECT_EQ(w.bytes(), 14U);
+  w.acknowledge(1'000'000);
+  EXPECT_EQ(w.bytes(), 0U);
+  (void)w.keep(numbered(0), 50);
+  std::vector<message> out;
+  (void)w.clear(out);
+  EXPECT_EQ(w.bytes(), 0U);
+}
+
 TEST(NatsResendWindow, AnOlderAcknowledgementChangesNothing) {
   nats_resend_window w(100);
   for (int i = 0; i < 10; ++i) (void)w.keep(numbered(i));

@@ -123,13 +123,14 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
   /// key. Null for an empty sender token.
   [[nodiscard]] nats_sender_entry* credit_slot(nats_hosted_endpoint& ep,
                                                std::string_view& sender) const;
-  /// Adds `n` records to what `sender` is owed; grants them back every half window, with the
-  /// acknowledgement of its numbered records (`<stream>-<floor>`).
+  /// Adds `n` records of `bytes` encoded bytes to what `sender` is owed; grants them back every
+  /// half window (`flow.window` records or `flow.window_bytes`, whichever comes first), with
+  /// the acknowledgement of its numbered records (`<stream>-<floor>`).
   void grant(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
-             std::uint64_t n);
+             std::uint64_t n, std::uint64_t bytes);
   /// `grant` with `ep.senders_mu` held.
   void grant_locked(nats_hosted_endpoint& ep, std::string_view sender, nats_sender_entry& owed,
-                    std::uint64_t n);
+                    std::uint64_t n, std::uint64_t bytes);
   /// With `ep.senders_mu` held: publishes the grant: `owed` credits and the acknowledgement of the
   /// numbered records, flagged `gap` when records above the floor arrived (the sender resends at
   /// once).
