@@ -57,11 +57,12 @@ struct nats_config {
   /// window (a receiver's duplicate window spans two of its own).
   std::size_t flow_window = 32768;
   /// `flow.window_bytes`: the encoded bytes a sender may have unacknowledged per destination
-  /// module, whatever their count (a record larger than this still goes, alone); the receiver
-  /// also grants back every half of it. What a flood can hold per (sender, destination): up to
-  /// this much in the receiving process's nats.c queue and about as much in the sender's
-  /// resend window; with 250-byte bodies (~450-byte records) `flow.window` binds first
-  /// (32768 x 450 B = 14 MiB). Processes of a namespace should share it, as `flow.window`.
+  /// module, whatever their count (the record that crosses it still goes: a larger one is
+  /// never refused for its size); the receiver also grants back every half of it. What a flood
+  /// can hold per (sender, destination): up to this much in the receiving process's nats.c
+  /// queue and about as much in the sender's resend window; with 250-byte bodies (~450-byte
+  /// records) `flow.window` binds first (32768 x 450 B = 14 MiB). Processes of a namespace
+  /// should share it, as `flow.window`.
   std::size_t flow_window_bytes = 16 * 1024 * 1024;
   /// `flow.max_pending`: records nats.c may queue for one hosted module before it drops for a
   /// slow consumer (counted: `nats_stats::nats_dropped`, `slow_consumer_events`); 0, the

@@ -138,7 +138,8 @@ class nats_peer_endpoint final : public endpoint,
     return !replica_ && overflow_ != overflow_policy::drop_oldest;
   }
   /// A credit, and for numbered records room in the resend window: fewer copies than it
-  /// holds and fewer bytes than `flow.window_bytes` (one record past that goes, alone).
+  /// holds and fewer bytes than `flow.window_bytes` (the record that crosses it goes, so a
+  /// record larger than the byte window is never held back for its size alone).
   [[nodiscard]] bool room_locked() const noexcept {
     return credits_ > 0 && !(numbered_locked() && (kept_.full() || kept_.bytes() >= window_bytes_));
   }
