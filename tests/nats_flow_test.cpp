@@ -20,6 +20,19 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Joins a sending thread when the test ends. On a failed assertion the sender may wait for
+// credits that never come: the cancel wakes it, so that the test fails instead of aborting (an
+// unjoined thread) or hanging.
+struct join_on_exit {
+  std::thread& t;
+  context& ctx;
+  ~join_on_exit() {
+    if (!t.joinable()) return;
+    ctx.cancel();
+    t.join();
+  }
+};
+
 // The publisher is far faster than the consumer, which does not read at all until the
 // publisher has had to wait for credits: without flow control NATS would drop for the slow
 // subscription (or the inbox would), silently.
@@ -38,17 +51,7 @@ void slow_consumer_under_block(const std::string& url_a, const std::string& url_
       ASSERT_TRUE(r) << i << ": " << r.error().message();
     }
   });
-  // On a failed assertion below the sender may wait for credits that never come: the cancel
-  // wakes it, so that the test fails instead of aborting (an unjoined thread) or hanging.
-  struct join_on_exit {
-    std::thread& t;
-    context& ctx;
-    ~join_on_exit() {
-      if (!t.joinable()) return;
-      ctx.cancel();
-      t.join();
-    }
-  } const joined{sender, *a.ctx};
+  const join_on_exit joined{sender, *a.ctx};
   // The sender runs out of credits before the consumer reads anything.
   ASSERT_TRUE(eventually([&] { return a.nats->stats().credit_waits > 0; }));
   for (int i = 0; i < count; ++i) {
@@ -216,15 +219,7 @@ TEST(NatsFlow, ByteWindowIsGrantedBackAsTheReceiverRelays) {
       ASSERT_TRUE(r) << i << ": " << r.error().message();
     }
   });
-  struct join_on_exit {
-    std::thread& t;
-    context& ctx;
-    ~join_on_exit() {
-      if (!t.joinable()) return;
-      ctx.cancel();
-      t.join();
-    }
-  } const joined{sender, *a.ctx};
+  const join_on_exit joined{sender, *a.ctx};
   for (int i = 0; i < count; ++i) {
     auto m = b.ctx->receive_for("big", watchdog);
     ASSERT_TRUE(m) << i;
