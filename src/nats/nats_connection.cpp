@@ -56,6 +56,15 @@ std::string last_error_text(natsStatus s) {
 
 }  // namespace
 
+natsStatus connect_with_nkey_retries(natsConnection** nc, natsOptions* opts, bool nkey) {
+  natsStatus st = natsConnection_Connect(nc, opts);
+  for (int attempt = 1; nkey && st == NATS_CONNECTION_AUTH_FAILED && attempt < nkey_attempts;
+       ++attempt) {
+    st = natsConnection_Connect(nc, opts);
+  }
+  return st;
+}
+
 std::error_code to_error(natsStatus s) noexcept {
   switch (s) {
     case NATS_OK:
@@ -135,7 +144,7 @@ expected<std::unique_ptr<nats_connection>> nats_connection::open(const nats_conf
   if (st != NATS_OK) {
     text = fmt::format("option '{}' refused: {}", step, last_error_text(st));
   } else {
-    st = natsConnection_Connect(&nc, opts);
+    st = connect_with_nkey_retries(&nc, opts, !cfg.nkey_file.empty());
     if (st != NATS_OK) text = fmt::format("cannot connect: {}", last_error_text(st));
   }
   if (st != NATS_OK) {

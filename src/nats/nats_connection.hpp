@@ -19,6 +19,19 @@ namespace beehive::detail {
 /// buffer, I/O error, stale link).
 [[nodiscard]] std::error_code to_error(natsStatus s) noexcept;
 
+/// How many times a connect is tried when an nkey signs the server's nonce and the server
+/// answers "Authorization Violation". nats.c 3.4.1 (Debian 12's) base64-encodes the nonce's
+/// signature as an empty string when the signature's first byte is 0, so that 1 connect in
+/// 256 fails with the right key (fixed upstream after 3.4.1: nats.c PR #705, "Fix random
+/// authentication error due to missing signature"). Each try gets a new nonce; a wrong key
+/// fails every try.
+inline constexpr int nkey_attempts = 4;
+
+/// `natsConnection_Connect`, tried up to `nkey_attempts` times while `nkey` and the server
+/// refuses the credentials (NATS_CONNECTION_AUTH_FAILED); once otherwise.
+[[nodiscard]] natsStatus connect_with_nkey_retries(natsConnection** nc, natsOptions* opts,
+                                                   bool nkey);
+
 /// One NATS connection with safe options, and its lifetime made explicit.
 ///
 /// Options (from `nats_config`): connect timeout, ping interval + max pings out (a hung server

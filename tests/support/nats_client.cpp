@@ -114,6 +114,12 @@ std::unique_ptr<nats_client> nats_client::connect(const nats_client_options& o, 
     natsOptions_SetErrorHandler(opts, on_error, held);
     natsOptions_SetClosedCB(opts, on_closed, held);
     s = natsConnection_Connect(&c->nc_, opts);
+    // nats.c 3.4.1 sends an empty nonce signature when its first byte is 0: 1 connect in 256
+    // with the right nkey is refused (src/nats/nats_connection.hpp, `nkey_attempts`). Each
+    // try signs a new nonce; a wrong key is refused every time.
+    for (int i = 1; !o.nkey_public.empty() && s == NATS_CONNECTION_AUTH_FAILED && i < 4; ++i) {
+      s = natsConnection_Connect(&c->nc_, opts);
+    }
   }
   if (opts != nullptr) natsOptions_Destroy(opts);
   if (status != nullptr) *status = s;
