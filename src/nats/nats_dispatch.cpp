@@ -78,12 +78,7 @@ void nats_type::take(nats_hosted_endpoint& ep, nats_intake& in, nats_msg_ptr m) 
     // One lock of the sender entries for the run of records, not one per record.
     std::unique_lock run(ep.senders_mu, std::defer_lock);
     whole = nats_batch::for_each(data, [&](std::string_view record) {
-      take_record(ep, in, record, reply, seq, credit, sender, nullptr, &run);
-      ++seq.seq;
-      if (in.held.size() >= relay_batch) {
-        if (run.owns_lock()) run.unlock();  // a relay may wait for room
-        relay_held(ep, in, true);
-      }
+      take_in_run(ep, in, record, reply, seq, credit, sender, run);
     });
   }
   if (!whole) {
@@ -149,6 +144,18 @@ void nats_type::take_record(nats_hosted_endpoint& ep, nats_intake& in, std::stri
   }
   in.held.push_back({std::move(*msg), credit, sender, number ? *number : subjects::sequence{},
                      data.size(), request, std::move(raw)});
+}
+
+void nats_type::take_in_run(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
+                            const char* reply, subjects::sequence& number,
+                            nats_sender_entry* credit, std::string_view sender,
+                            std::unique_lock<std::mutex>& run) {
+  take_record(ep, in, data, reply, number, credit, sender, nullptr, &run);
+  ++number.seq;
+  if (in.held.size() >= relay_batch) {
+    if (run.owns_lock()) run.unlock();  // a relay may wait for room
+    relay_held(ep, in, true);
+  }
 }
 
 void nats_type::relay_held(nats_hosted_endpoint& ep, nats_intake& in, bool wait) {

@@ -103,6 +103,13 @@ class nats_type : public context_type, public std::enable_shared_from_this<nats_
                    const char* reply, std::optional<subjects::sequence> number,
                    nats_sender_entry* credit, std::string_view sender, nats_msg_ptr raw,
                    std::unique_lock<std::mutex>* run = nullptr);
+  /// One of a run of consecutive numbered records of one sender (a batch's, or a member's in a
+  /// group batch), taken under `run` (one lock of `ep.senders_mu` for the run); `number` is
+  /// then the next one's. Relays the held records when `relay_batch` wait, unlocking `run`
+  /// first: a relay may wait for room.
+  void take_in_run(nats_hosted_endpoint& ep, nats_intake& in, std::string_view data,
+                   const char* reply, subjects::sequence& number, nats_sender_entry* credit,
+                   std::string_view sender, std::unique_lock<std::mutex>& run);
   /// Relays the batch into the inbox, in order; `wait`: a full `block` inbox is waited for
   /// (see `relay`), else what does not fit is refused. Counts, grants the credits back, fails
   /// the refused requests' callers.

@@ -99,13 +99,7 @@ void nats_type::on_group_message(group_sub& g, natsMsg* raw, bool more) {
     subjects::sequence seq{e.stream, e.first_seq};
     std::unique_lock run(ep->senders_mu, std::defer_lock);  // one lock for the run
     for (std::uint32_t i = 0; i < e.count; ++i) {
-      take_record(*ep, g.in, g.frames[e.first_index + i], nullptr, seq, credit, from, nullptr,
-                  &run);
-      ++seq.seq;
-      if (g.in.held.size() >= relay_batch) {
-        if (run.owns_lock()) run.unlock();  // a relay may wait for room
-        relay_held(*ep, g.in, true);
-      }
+      take_in_run(*ep, g.in, g.frames[e.first_index + i], nullptr, seq, credit, from, run);
     }
     if (run.owns_lock()) run.unlock();
     // Relayed before the next member's: the held records name this endpoint.

@@ -79,6 +79,19 @@ inline void expect_in_order(context& ctx, const std::string& module, int count) 
   EXPECT_EQ(ctx.stats(module)->queued, 0U);
 }
 
+/// Registers the nats type with `cfg` on a fresh context, which must refuse it with
+/// not_connected (a failed expectation otherwise); returns the reason it gave.
+inline std::string refused_registration(const nats_config& cfg) {
+  context ctx;
+  std::string why;
+  auto r = register_nats_context(ctx, cfg, &why);
+  EXPECT_FALSE(r) << "registered";
+  if (!r) {
+    EXPECT_EQ(r.error(), errc::not_connected);
+  }
+  return why;
+}
+
 struct nats_process {
   explicit nats_process(const nats_config& cfg) : ctx(std::make_unique<context>()) {
     std::string why;
